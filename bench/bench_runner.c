@@ -1,0 +1,476 @@
+/* The benchmark runner (include/seqmix/bench.h): registers one Google Benchmark per case, runs
+ * them, and turns Google Benchmark's JSON into seqmix's bench.json.
+ *
+ *   seqmix bench --suite quick --out results/runs/<run-id>
+ *
+ * Rates are computed here from the manual times, not with Google Benchmark's rate counters:
+ * those divide by the benchmark thread's CPU time, which is neither the GPU time nor the wall
+ * time of multi-threaded CPU code. */
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sysinfo.h>
+
+#include "cbench.h"
+#include "gpu.h"
+#include "nvml.h"
+#include "seqmix/bench.h"
+#include "seqmix/buffer.h"
+#include "seqmix/json_io.h"
+#include "seqmix/philox.h"
+#include "seqmix/timer.h"
+
+/* Reference runs over this many multiply-adds are left out of benchmarks (and say so): the direct
+ * O(L^2) sums at such sizes take minutes on a 2-core machine and add nothing a smaller L does not. */
+#define REFERENCE_MAX_MACS 4e10
+#define BENCH_SEED 0x5e9a1c0ffee5eedULL
+
+typedef struct bench_case {
+  smx_config cfg;
+  const smx_variant *v;
+  smx_pass pass;
+  char name[256];
+  char shape[160];
+  char note[200];
+  char skip[320];
+  const smx_hardware *hw;
+  const smx_peaks *peaks;
+  size_t workspace;
+  unsigned sm_mhz;
+  unsigned long long throttle;
+} bench_case;
+
+static smx_buffer pool[2][SMX_MAX_TENSORS];
+
+static int used_by(smx_role r, smx_pass p) {
+  if (p == SMX_FWD) return r == SMX_ROLE_INPUT || r == SMX_ROLE_OUTPUT;
+  return r != SMX_ROLE_OUTPUT;
+}
+static int is_input(smx_role r, smx_pass p) {
+  return r == SMX_ROLE_INPUT || (p == SMX_BWD && r == SMX_ROLE_GRAD_OUT);
+}
+
+static smx_status prepare_tensors(const bench_case *bc, void **ptr) {
+  const smx_op *op = bc->cfg.op;
+  smx_device d = bc->v->device;
+  for (int s = 0; s < op->n_tensors; s++) {
+    smx_role r = op->tensors[s].role;
+    if (!used_by(r, bc->pass)) continue;
+    size_t n = op->numel(&bc->cfg, s);
+    smx_status st = smx_buffer_reserve(&pool[d][s], d, n * sizeof(float));
+    if (st != SMX_OK) return st;
+    ptr[s] = pool[d][s].ptr;
+    if (!is_input(r, bc->pass)) continue;
+    if (d == SMX_DEV_CUDA) {
+      st = smx_gpu_fill_uniform(ptr[s], n, BENCH_SEED, (uint32_t)s, -1.0f, 1.0f);
+      if (st != SMX_OK) return st;
+    } else {
+      float *x = ptr[s];
+      for (size_t i = 0; i < n; i++) x[i] = smx_philox_uniform(BENCH_SEED, (uint32_t)s, i, -1.0f, 1.0f);
+    }
+  }
+  return SMX_OK;
+}
+
+static smx_status timed_run(const bench_case *bc, void *state, void **ptr, smx_gpu_timer *timer, double *t) {
+  if (bc->v->device == SMX_DEV_CPU) {
+    double t0 = smx_now();
+    smx_status s = bc->v->run(state, bc->pass, ptr);
+    *t = smx_now() - t0;
+    return s;
+  }
+  smx_status s = smx_gpu_timer_start(timer);
+  if (s != SMX_OK) return s;
+  smx_status rs = bc->v->run(state, bc->pass, ptr);
+  s = smx_gpu_timer_stop(timer, t); /* always: it releases the held stream */
+  return rs != SMX_OK ? rs : s;
+}
+
+static void bm_case(bench_state *st, void *ctx) {
+  bench_case *bc = ctx;
+  void *ptr[SMX_MAX_TENSORS] = {0};
+  void *state = NULL;
+  smx_gpu_timer *timer = NULL;
+  int gpu = bc->v->device == SMX_DEV_CUDA;
+  smx_status s = prepare_tensors(bc, ptr);
+  if (s == SMX_OK) s = bc->v->create(&bc->cfg, &state);
+  if (s == SMX_OK && gpu) s = smx_gpu_timer_create(&timer);
+  if (s == SMX_OK) s = bc->v->run(state, bc->pass, ptr); /* warm-up: first-touch, lazy inits */
+  if (s == SMX_OK && gpu) s = smx_gpu_sync();
+  if (s != SMX_OK) {
+    bench_skip_with_error(st, smx_last_error());
+  } else {
+    double total = 0;
+    int64_t iters = 0;
+    while (bench_keep_running(st)) {
+      double t = 0;
+      s = timed_run(bc, state, ptr, timer, &t);
+      if (s != SMX_OK) {
+        bench_skip_with_error(st, smx_last_error());
+        break;
+      }
+      bench_set_iteration_time(st, t);
+      total += t;
+      iters++;
+    }
+    if (s == SMX_OK && iters > 0 && total > 0) {
+      double per = total / (double)iters;
+      double flops = bc->cfg.op->flops(&bc->cfg, bc->pass), bytes = bc->cfg.op->bytes(&bc->cfg, bc->pass);
+      double pf = gpu ? bc->peaks->gpu_flops : bc->peaks->cpu_flops;
+      double pb = gpu ? bc->peaks->gpu_bytes_per_s : bc->peaks->cpu_bytes_per_s;
+      bc->workspace = bc->v->workspace_bytes ? bc->v->workspace_bytes(state) : 0;
+      bench_counter(st, "FLOP/s", flops / per, BENCH_CTR_DEFAULT);
+      bench_counter(st, "bytes/s", bytes / per, BENCH_CTR_DEFAULT);
+      bench_counter(st, "pct_peak_flops", pf > 0 ? 100.0 * flops / per / pf : 0, BENCH_CTR_DEFAULT);
+      bench_counter(st, "pct_peak_bw", pb > 0 ? 100.0 * bytes / per / pb : 0, BENCH_CTR_DEFAULT);
+      bench_counter(st, "workspace_bytes", (double)bc->workspace, BENCH_CTR_DEFAULT);
+      if (gpu && bc->hw->gpu_count > 0 &&
+          smx_nvml_clocks(bc->hw->gpus[0].pci_bus_id, &bc->sm_mhz, &bc->throttle) == 0) {
+        bench_counter(st, "sm_clock_mhz", bc->sm_mhz, BENCH_CTR_DEFAULT);
+        bench_counter(st, "throttle_reasons", (double)bc->throttle, BENCH_CTR_DEFAULT);
+      }
+    }
+  }
+  smx_gpu_timer_destroy(timer);
+  if (state) bc->v->destroy(state);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Case selection */
+
+typedef struct case_list {
+  bench_case *items;
+  int n, cap;
+} case_list;
+
+static bench_case *push_case(case_list *l) {
+  if (l->n == l->cap) {
+    int cap = l->cap ? 2 * l->cap : 64;
+    bench_case *p = realloc(l->items, (size_t)cap * sizeof *p);
+    if (!p) return NULL;
+    l->items = p;
+    l->cap = cap;
+  }
+  bench_case *c = &l->items[l->n++];
+  memset(c, 0, sizeof *c);
+  return c;
+}
+
+static size_t pass_tensor_bytes(const smx_config *c, smx_pass p) {
+  size_t total = 0;
+  for (int s = 0; s < c->op->n_tensors; s++)
+    if (used_by(c->op->tensors[s].role, p)) total += c->op->numel(c, s) * sizeof(float);
+  return total;
+}
+
+static size_t device_free_bytes(smx_device d) {
+  if (d == SMX_DEV_CUDA) {
+    size_t f = 0, t = 0;
+    return smx_gpu_mem_info(&f, &t) == SMX_OK ? f : 0;
+  }
+  struct sysinfo si;
+  if (sysinfo(&si) != 0) return 0;
+  return (size_t)si.freeram * si.mem_unit;
+}
+
+/* Halves the op's shrink parameter until tensors + workspace fit in 85% of free device memory. */
+static smx_status fit_in_memory(bench_case *bc) {
+  const smx_op *op = bc->cfg.op;
+  int si = op->shrink_param ? smx_config_param_index(op, op->shrink_param) : -1;
+  int64_t original = si >= 0 ? bc->cfg.v[si] : 0;
+  for (;;) {
+    size_t avail = device_free_bytes(bc->v->device);
+    size_t need = pass_tensor_bytes(&bc->cfg, bc->pass);
+    void *state = NULL;
+    smx_status s = need < avail ? bc->v->create(&bc->cfg, &state) : SMX_ERR_NOMEM;
+    if (s == SMX_OK) {
+      need += bc->v->workspace_bytes ? bc->v->workspace_bytes(state) : 0;
+      bc->v->destroy(state);
+      if (avail == 0 || need <= avail / 100 * 85) break;
+      s = SMX_ERR_NOMEM;
+    }
+    if (s != SMX_ERR_NOMEM) return s;
+    if (si < 0 || bc->cfg.v[si] <= 1)
+      return smx_fail(SMX_ERR_NOMEM, "does not fit in %s memory (%zu MiB free)", smx_device_name(bc->v->device),
+                      avail >> 20);
+    bc->cfg.v[si] /= 2;
+  }
+  if (si >= 0 && bc->cfg.v[si] != original)
+    snprintf(bc->note, sizeof bc->note, "%s reduced from %" PRId64 " to %" PRId64 " to fit device memory",
+             op->shrink_param, original, bc->cfg.v[si]);
+  return SMX_OK;
+}
+
+static smx_status add_cases(case_list *l, const smx_bench_options *o, const smx_op *op, const char *spec,
+                            const smx_hardware *hw, const smx_peaks *peaks) {
+  smx_config cfg;
+  smx_status s = smx_config_parse(op, spec, &cfg);
+  if (s != SMX_OK) return s;
+  for (int vi = 0; vi < smx_variant_count(op); vi++) {
+    const smx_variant *v = smx_variant_at(op, vi);
+    if (o->variant && strcmp(o->variant, v->name) != 0) continue;
+    if (o->devices && !(o->devices & (1u << v->device))) continue;
+    for (int pi = 0; pi < 2; pi++) {
+      smx_pass p = (smx_pass)pi;
+      if (!(v->passes & SMX_PASS_BIT(p))) continue;
+      bench_case *bc = push_case(l);
+      if (!bc) return smx_fail(SMX_ERR_NOMEM, "cannot allocate benchmark cases");
+      bc->cfg = cfg;
+      bc->v = v;
+      bc->pass = p;
+      bc->hw = hw;
+      bc->peaks = peaks;
+      const char *why = smx_variant_skip_reason(v, &cfg);
+      if (why) snprintf(bc->skip, sizeof bc->skip, "%s", why);
+      else if (strcmp(v->name, "reference") == 0 && op->reference_cost && op->reference_cost(&cfg, p) > REFERENCE_MAX_MACS)
+        snprintf(bc->skip, sizeof bc->skip, "reference left out: %.3g multiply-adds (limit %.3g)",
+                 op->reference_cost(&cfg, p), REFERENCE_MAX_MACS);
+      else if (fit_in_memory(bc) != SMX_OK)
+        snprintf(bc->skip, sizeof bc->skip, "%s", smx_last_error());
+      smx_config_format(&bc->cfg, bc->shape, sizeof bc->shape);
+      snprintf(bc->name, sizeof bc->name, "%s/%s/%s/%s", op->name, v->name, smx_pass_name(p), bc->shape);
+    }
+  }
+  return SMX_OK;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * bench.json */
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+static double unit_seconds(const char *u) {
+  if (!u) return 1e-9;
+  if (strcmp(u, "ns") == 0) return 1e-9;
+  if (strcmp(u, "us") == 0) return 1e-6;
+  if (strcmp(u, "ms") == 0) return 1e-3;
+  return 1.0;
+}
+
+static json_t *case_json(const bench_case *bc) {
+  json_t *params = json_object();
+  for (int i = 0; i < bc->cfg.op->n_params; i++)
+    json_object_set_new(params, bc->cfg.op->params[i].name, json_integer(bc->cfg.v[i]));
+  return json_pack("{s:s, s:s, s:s, s:s, s:b, s:s, s:s, s:o, s:f, s:f, s:s}", "name", bc->name, "op",
+                   bc->cfg.op->name, "variant", bc->v->name, "device", smx_device_name(bc->v->device), "baseline",
+                   bc->v->baseline, "pass", smx_pass_name(bc->pass), "shape", bc->shape, "params", params, "flops",
+                   bc->cfg.op->flops(&bc->cfg, bc->pass), "bytes", bc->cfg.op->bytes(&bc->cfg, bc->pass), "note",
+                   bc->note);
+}
+
+/* Folds the per-repetition entries of gbench.json into each case's entry. */
+static smx_status write_bench_json(const smx_bench_options *o, const case_list *l, const int *family_of,
+                                   const smx_hardware *hw, const smx_peaks *peaks, const char *gbench_path,
+                                   const char *out_path, int *n_failed) {
+  json_t *gb = NULL;
+  if (gbench_path) {
+    json_error_t err;
+    gb = json_load_file(gbench_path, 0, &err);
+    if (!gb) return smx_fail(SMX_ERR_PARSE, "cannot read Google Benchmark output %s: %s", gbench_path, err.text);
+  }
+  json_t *entries = json_array();
+  *n_failed = 0;
+  for (int i = 0; i < l->n; i++) {
+    const bench_case *bc = &l->items[i];
+    json_t *e = case_json(bc);
+    if (bc->skip[0]) {
+      json_object_set_new(e, "status", json_string("skipped"));
+      json_object_set_new(e, "reason", json_string(bc->skip));
+      json_array_append_new(entries, e);
+      continue;
+    }
+    double times[1024];
+    int nt = 0;
+    json_t *iters = json_array(), *reps = json_array();
+    const char *error = NULL;
+    json_t *last = NULL;
+    size_t k;
+    json_t *b;
+    json_array_foreach(json_object_get(gb, "benchmarks"), k, b) {
+      if (json_integer_value(json_object_get(b, "family_index")) != family_of[i]) continue;
+      const char *rt = json_string_value(json_object_get(b, "run_type"));
+      if (rt && strcmp(rt, "iteration") != 0) continue;
+      if (json_is_true(json_object_get(b, "error_occurred"))) {
+        error = json_string_value(json_object_get(b, "error_message"));
+        continue;
+      }
+      double t = json_number_value(json_object_get(b, "real_time")) *
+                 unit_seconds(json_string_value(json_object_get(b, "time_unit")));
+      if (nt < 1024) times[nt++] = t;
+      json_array_append_new(reps, json_real(t));
+      json_array_append_new(iters, json_integer(json_integer_value(json_object_get(b, "iterations"))));
+      last = b;
+    }
+    if (error || nt == 0) {
+      json_object_set_new(e, "status", json_string("error"));
+      json_object_set_new(e, "reason", json_string(error ? error : "no result from Google Benchmark"));
+      json_decref(iters);
+      json_decref(reps);
+      json_array_append_new(entries, e);
+      (*n_failed)++;
+      continue;
+    }
+    double sorted[1024];
+    memcpy(sorted, times, (size_t)nt * sizeof(double));
+    qsort(sorted, (size_t)nt, sizeof(double), cmp_double);
+    double median = nt % 2 ? sorted[nt / 2] : 0.5 * (sorted[nt / 2 - 1] + sorted[nt / 2]);
+    double mean = 0, var = 0;
+    for (int j = 0; j < nt; j++) mean += times[j];
+    mean /= nt;
+    for (int j = 0; j < nt; j++) var += (times[j] - mean) * (times[j] - mean);
+    double stddev = nt > 1 ? sqrt(var / (nt - 1)) : 0;
+    int gpu = bc->v->device == SMX_DEV_CUDA;
+    double flops = bc->cfg.op->flops(&bc->cfg, bc->pass), bytes = bc->cfg.op->bytes(&bc->cfg, bc->pass);
+    double pf = gpu ? peaks->gpu_flops : peaks->cpu_flops, pb = gpu ? peaks->gpu_bytes_per_s : peaks->cpu_bytes_per_s;
+    json_object_set_new(e, "status", json_string("ok"));
+    json_object_set_new(e, "times_s", reps);
+    json_object_set_new(e, "iterations", iters);
+    json_object_set_new(e, "median_s", json_real(median));
+    json_object_set_new(e, "mean_s", json_real(mean));
+    json_object_set_new(e, "min_s", json_real(sorted[0]));
+    json_object_set_new(e, "stddev_s", json_real(stddev));
+    json_object_set_new(e, "cv", json_real(mean > 0 ? stddev / mean : 0));
+    json_object_set_new(e, "flop_per_s", json_real(flops / median));
+    json_object_set_new(e, "bytes_per_s", json_real(bytes / median));
+    json_object_set_new(e, "pct_peak_flops", json_real(pf > 0 ? 100 * flops / median / pf : 0));
+    json_object_set_new(e, "pct_peak_bw", json_real(pb > 0 ? 100 * bytes / median / pb : 0));
+    json_object_set_new(e, "workspace_bytes", json_integer((json_int_t)json_number_value(json_object_get(last, "workspace_bytes"))));
+    json_t *clk = json_object_get(last, "sm_clock_mhz");
+    if (clk) {
+      json_object_set_new(e, "sm_clock_mhz", json_real(json_number_value(clk)));
+      json_object_set_new(e, "throttle_reasons", json_real(json_number_value(json_object_get(last, "throttle_reasons"))));
+    }
+    json_array_append_new(entries, e);
+  }
+  json_t *doc = smx_json_new_doc("bench");
+  json_object_set_new(doc, "run_id", json_string(o->run_id ? o->run_id : ""));
+  json_object_set_new(doc, "suite", json_string(smx_suite_name(o->suite)));
+  json_object_set_new(doc, "repetitions", json_integer(o->repetitions));
+  json_object_set_new(doc, "min_time_s", json_real(o->min_time));
+  json_object_set_new(doc, "hardware", smx_hardware_to_json(hw));
+  json_object_set_new(doc, "peaks", json_pack("{s:f, s:f, s:f, s:f}", "cpu_flops", peaks->cpu_flops, "cpu_bytes_per_s",
+                                              peaks->cpu_bytes_per_s, "gpu_flops", peaks->gpu_flops, "gpu_bytes_per_s",
+                                              peaks->gpu_bytes_per_s));
+  json_object_set_new(doc, "reference_max_macs", json_real(REFERENCE_MAX_MACS));
+  json_object_set(doc, "gbench_context", gb ? json_object_get(gb, "context") : json_null());
+  json_object_set_new(doc, "benchmarks", entries);
+  smx_status s = smx_json_write_atomic(out_path, doc);
+  json_decref(doc);
+  json_decref(gb);
+  return s;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * The run */
+
+void smx_bench_defaults(smx_suite suite, int *repetitions, double *min_time) {
+  static const int reps[SMX_SUITE_COUNT] = {5, 3, 5};
+  static const double min_s[SMX_SUITE_COUNT] = {0.02, 0.1, 0.2};
+  int i = (unsigned)suite < SMX_SUITE_COUNT ? (int)suite : 1;
+  *repetitions = reps[i];
+  *min_time = min_s[i];
+}
+
+smx_status smx_bench_run(const smx_bench_options *o, int *n_ran, int *n_failed) {
+  *n_ran = *n_failed = 0;
+  if (o->repetitions < 1 || o->repetitions > 1000)
+    return smx_fail(SMX_ERR_INVALID, "--repetitions %d is out of range (accepted: 1..1000)", o->repetitions);
+  if (!(o->min_time > 0 && o->min_time <= 60))
+    return smx_fail(SMX_ERR_INVALID, "--min-time %g is out of range (accepted: >0 .. 60 seconds)", o->min_time);
+  const smx_op *only = NULL;
+  smx_status s;
+  if (o->op && (s = smx_op_lookup(o->op, &only)) != SMX_OK) return s;
+  if (o->shape && !only) return smx_fail(SMX_ERR_INVALID, "--shape needs --op (shapes are per op)");
+  if (o->variant) {
+    int found = 0;
+    for (int i = 0; i < smx_op_count(); i++)
+      if ((!only || only == smx_op_at(i)) && smx_variant_find(smx_op_at(i), o->variant)) found = 1;
+    if (!found) {
+      const smx_variant *dummy;
+      if (only) return smx_variant_lookup(only, o->variant, &dummy);
+      return smx_fail(SMX_ERR_INVALID, "no op has a variant '%s' (see seqmix list)", o->variant);
+    }
+  }
+  if ((s = smx_mkdir_p(o->out_dir)) != SMX_OK) return s;
+
+  smx_hardware hw;
+  if ((s = smx_hardware_probe(&hw)) != SMX_OK) return s;
+  int want_gpu = hw.gpu_count > 0 && (o->devices == 0 || (o->devices & (1u << SMX_DEV_CUDA)));
+  smx_peaks peaks;
+  fprintf(stderr, "seqmix bench: measuring peaks (sgemm, copy)%s...\n", want_gpu ? " on CPU and GPU" : " on the CPU");
+  if ((s = smx_calibrate(want_gpu, &peaks)) != SMX_OK) return s;
+  fprintf(stderr, "seqmix bench: CPU %.1f GFLOP/s sgemm, %.1f GB/s copy", peaks.cpu_flops * 1e-9,
+          peaks.cpu_bytes_per_s * 1e-9);
+  if (want_gpu)
+    fprintf(stderr, "; GPU %.1f TFLOP/s sgemm, %.0f GB/s copy", peaks.gpu_flops * 1e-12, peaks.gpu_bytes_per_s * 1e-9);
+  fprintf(stderr, "\n");
+
+  case_list l = {0};
+  for (int i = 0; i < smx_op_count() && s == SMX_OK; i++) {
+    const smx_op *op = smx_op_at(i);
+    if (only && op != only) continue;
+    if (o->shape) {
+      s = add_cases(&l, o, op, o->shape, &hw, &peaks);
+    } else {
+      for (const char *const *sp = op->suite_shapes[o->suite]; sp && *sp && s == SMX_OK; sp++)
+        s = add_cases(&l, o, op, *sp, &hw, &peaks);
+    }
+  }
+  int *family_of = calloc((size_t)(l.n ? l.n : 1), sizeof(int));
+  if (s == SMX_OK && !family_of) s = smx_fail(SMX_ERR_NOMEM, "cannot allocate benchmark cases");
+  if (s != SMX_OK) {
+    free(l.items);
+    free(family_of);
+    return s;
+  }
+
+  bench_clear();
+  int families = 0;
+  for (int i = 0; i < l.n; i++) {
+    bench_case *bc = &l.items[i];
+    family_of[i] = -1;
+    if (bc->skip[0]) {
+      fprintf(stderr, "seqmix bench: skip %s: %s\n", bc->name, bc->skip);
+      continue;
+    }
+    bench_bm *b = bench_register(bc->name, bm_case, bc);
+    bench_unit(bench_use_manual_time(b), BENCH_US);
+    family_of[i] = families++;
+  }
+
+  char gbench_path[4200], bench_path[4200];
+  snprintf(gbench_path, sizeof gbench_path, "%s/gbench.json", o->out_dir);
+  snprintf(bench_path, sizeof bench_path, "%s/bench.json", o->out_dir);
+  if (families > 0) {
+    char json_ctx[512];
+    snprintf(json_ctx, sizeof json_ctx, "%d", SMX_SCHEMA_VERSION);
+    bench_add_context("seqmix_schema_version", json_ctx);
+    bench_add_context("hardware_id", hw.hardware_id);
+    bench_add_context("git_revision", hw.git_revision);
+    bench_add_context("cpu_model", hw.cpu_model);
+    if (hw.gpu_count > 0) bench_add_context("gpu", hw.gpus[0].name);
+    snprintf(json_ctx, sizeof json_ctx, "%d", hw.threads_used);
+    bench_add_context("threads_used", json_ctx);
+    char a_out[4300], a_reps[64], a_min[64];
+    snprintf(a_out, sizeof a_out, "--benchmark_out=%s", gbench_path);
+    snprintf(a_reps, sizeof a_reps, "--benchmark_repetitions=%d", o->repetitions);
+    snprintf(a_min, sizeof a_min, "--benchmark_min_time=%g", o->min_time);
+    char *argv[] = {"seqmix-bench", a_out, "--benchmark_out_format=json", a_reps, a_min,
+                    "--benchmark_counters_tabular=true", NULL};
+    int argc = 6;
+    fflush(stdout);
+    if (bench_main(argc, argv) != 0) s = smx_fail(SMX_ERR_INVALID, "Google Benchmark rejected its arguments");
+    fflush(stdout);
+  }
+  if (s == SMX_OK)
+    s = write_bench_json(o, &l, family_of, &hw, &peaks, families > 0 ? gbench_path : NULL, bench_path, n_failed);
+  *n_ran = families;
+  free(l.items);
+  free(family_of);
+  return s;
+}

@@ -1,0 +1,286 @@
+/* bench.json -> plot tables (CSV) -> gnuplot PNG + SVG, for `seqmix plot` and the report.
+ *
+ * For each op, pass and group of shapes that differ only in the op's sweep parameter (L), with at
+ * least two points: time vs L per variant and baseline; speedup vs L of each variant over the
+ * reference and over the library baseline of its device (ratios of times from the same run); and
+ * achieved bandwidth vs L against the measured copy peak. Scripts are in plots/ (or
+ * $SEQMIX_PLOTS_DIR). */
+#include <inttypes.h>
+#include <math.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "cli.h"
+#include "seqmix/hardware.h"
+#include "seqmix/json_io.h"
+#include "seqmix/op.h"
+#include "smx_config.h"
+
+extern char **environ;
+
+#define MAX_X 64
+#define MAX_V 16
+
+typedef struct series {
+  char variant[48];
+  int baseline;
+  char device[8];
+  double t[MAX_X], bw[MAX_X];
+} series;
+
+typedef struct group {
+  char op[32], pass[8], key[96], sweep[16];
+  int64_t x[MAX_X];
+  int nx;
+  series s[MAX_V];
+  int ns;
+} group;
+
+const char *plots_script_dir(void) {
+  const char *d = getenv("SEQMIX_PLOTS_DIR");
+  return d && *d ? d : SMX_SOURCE_DIR "/plots";
+}
+
+/* The group key: the shape's parameters other than the sweep one, in order ("B=4,H=16,gelu=0"). */
+static void group_key(json_t *params, const char *sweep, char *out, size_t n) {
+  size_t o = 0;
+  out[0] = 0;
+  const char *k;
+  json_t *v;
+  json_object_foreach(params, k, v) {
+    if (strcmp(k, sweep) == 0) continue;
+    o += (size_t)snprintf(out + o, o < n ? n - o : 0, "%s%s=%" JSON_INTEGER_FORMAT, o ? "," : "", k, json_integer_value(v));
+    if (o >= n) break;
+  }
+}
+
+static group *find_group(group *gs, int *ng, int cap, const char *op, const char *pass, const char *key) {
+  for (int i = 0; i < *ng; i++)
+    if (!strcmp(gs[i].op, op) && !strcmp(gs[i].pass, pass) && !strcmp(gs[i].key, key)) return &gs[i];
+  if (*ng == cap) return NULL;
+  group *g = &gs[(*ng)++];
+  memset(g, 0, sizeof *g);
+  snprintf(g->op, sizeof g->op, "%s", op);
+  snprintf(g->pass, sizeof g->pass, "%s", pass);
+  snprintf(g->key, sizeof g->key, "%s", key);
+  for (int s = 0; s < MAX_V; s++)
+    for (int x = 0; x < MAX_X; x++) g->s[s].t[x] = g->s[s].bw[x] = NAN;
+  return g;
+}
+
+static int x_index(group *g, int64_t x) {
+  for (int i = 0; i < g->nx; i++)
+    if (g->x[i] == x) return i;
+  if (g->nx == MAX_X) return -1;
+  int i = g->nx++;
+  /* keep sorted: shift larger values up */
+  while (i > 0 && g->x[i - 1] > x) {
+    g->x[i] = g->x[i - 1];
+    for (int s = 0; s < MAX_V; s++) {
+      g->s[s].t[i] = g->s[s].t[i - 1];
+      g->s[s].bw[i] = g->s[s].bw[i - 1];
+    }
+    i--;
+  }
+  g->x[i] = x;
+  for (int s = 0; s < MAX_V; s++) g->s[s].t[i] = g->s[s].bw[i] = NAN;
+  return i;
+}
+
+static series *find_series(group *g, const char *variant, int baseline, const char *device) {
+  for (int i = 0; i < g->ns; i++)
+    if (!strcmp(g->s[i].variant, variant)) return &g->s[i];
+  if (g->ns == MAX_V) return NULL;
+  series *s = &g->s[g->ns++];
+  snprintf(s->variant, sizeof s->variant, "%s", variant);
+  snprintf(s->device, sizeof s->device, "%s", device);
+  s->baseline = baseline;
+  return s;
+}
+
+static void cell(FILE *f, double v) {
+  if (isfinite(v)) fprintf(f, ",%.6g", v);
+  else fprintf(f, ",NaN");
+}
+
+static smx_status run_gnuplot(const char *script, const char *vars) {
+  char path[1024];
+  snprintf(path, sizeof path, "%s/%s", plots_script_dir(), script);
+  char *argv[] = {"gnuplot", "-e", (char *)vars, path, NULL};
+  pid_t pid;
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  int rc = posix_spawnp(&pid, "gnuplot", &fa, NULL, argv, environ);
+  posix_spawn_file_actions_destroy(&fa);
+  if (rc != 0) return smx_fail(SMX_ERR_IO, "cannot run gnuplot (install gnuplot-nox): %s", strerror(rc));
+  int status = 0;
+  if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    return smx_fail(SMX_ERR_IO, "gnuplot failed on %s (%s)", path, vars);
+  return SMX_OK;
+}
+
+/* Writes one CSV and renders it twice (PNG, SVG). */
+static smx_status render(const char *dir, const group *g, const char *kind, const char *script, const char *ylabel_extra,
+                         const char *csv_path, int ncol, const char *hw_id, plot_file *pf) {
+  char base[600], title[400], vars[2600];
+  char key_slug[96];
+  smx_slugify(g->key, key_slug, sizeof key_slug);
+  snprintf(base, sizeof base, "%s/%s_%s_%s_%s", dir, g->op, g->pass, key_slug, kind);
+  snprintf(title, sizeof title, "%s %s %s — %s", g->op, g->pass, g->key, hw_id);
+  snprintf(pf->op, sizeof pf->op, "%s", g->op);
+  snprintf(pf->pass, sizeof pf->pass, "%s", g->pass);
+  snprintf(pf->group, sizeof pf->group, "%s", g->key);
+  snprintf(pf->kind, sizeof pf->kind, "%s", kind);
+  const char *ext[2] = {"png", "svg"};
+  char *dst[2] = {pf->png, pf->svg};
+  for (int e = 0; e < 2; e++) {
+    snprintf(dst[e], sizeof pf->png, "%s.%s", base, ext[e]);
+    snprintf(vars, sizeof vars, "dir='%s'; in='%s'; out='%s'; title='%s'; xlabel='%s'; ncol=%d%s", plots_script_dir(),
+             csv_path, dst[e], title, g->sweep, ncol, ylabel_extra);
+    smx_status s = run_gnuplot(script, vars);
+    if (s != SMX_OK) return s;
+  }
+  return SMX_OK;
+}
+
+smx_status make_plots(const char *run_dir, json_t *bench, plot_file **files, int *n_files) {
+  *files = NULL;
+  *n_files = 0;
+  enum { CAP = 64 };
+  group *gs = calloc(CAP, sizeof *gs);
+  if (!gs) return smx_fail(SMX_ERR_NOMEM, "cannot allocate plot groups");
+  int ng = 0;
+  size_t i;
+  json_t *e;
+  json_array_foreach(json_object_get(bench, "benchmarks"), i, e) {
+    const char *status = json_string_value(json_object_get(e, "status"));
+    if (!status || strcmp(status, "ok") != 0) continue;
+    const char *opn = json_string_value(json_object_get(e, "op"));
+    const char *pass = json_string_value(json_object_get(e, "pass"));
+    const char *var = json_string_value(json_object_get(e, "variant"));
+    const char *dev = json_string_value(json_object_get(e, "device"));
+    json_t *params = json_object_get(e, "params");
+    const smx_op *op = opn ? smx_op_find(opn) : NULL;
+    if (!op || !pass || !var || !dev || !json_is_object(params)) continue;
+    const char *sweep = op->sweep_param ? op->sweep_param : "L";
+    json_t *xv = json_object_get(params, sweep);
+    if (!json_is_integer(xv)) continue;
+    char key[96];
+    group_key(params, sweep, key, sizeof key);
+    group *g = find_group(gs, &ng, CAP, opn, pass, key);
+    if (!g) continue;
+    snprintf(g->sweep, sizeof g->sweep, "%s", sweep);
+    int xi = x_index(g, json_integer_value(xv));
+    series *s = find_series(g, var, json_is_true(json_object_get(e, "baseline")), dev);
+    if (xi < 0 || !s) continue;
+    s->t[xi] = json_number_value(json_object_get(e, "median_s"));
+    s->bw[xi] = json_number_value(json_object_get(e, "bytes_per_s")) * 1e-9;
+  }
+
+  char dir[4200];
+  snprintf(dir, sizeof dir, "%s/plots", run_dir);
+  smx_status st = smx_mkdir_p(dir);
+  const char *hw_id = json_string_value(json_object_get(json_object_get(bench, "hardware"), "hardware_id"));
+  json_t *peaks = json_object_get(bench, "peaks");
+  double cpu_peak = json_number_value(json_object_get(peaks, "cpu_bytes_per_s")) * 1e-9;
+  double gpu_peak = json_number_value(json_object_get(peaks, "gpu_bytes_per_s")) * 1e-9;
+  plot_file *out = calloc((size_t)ng * 3 + 1, sizeof *out);
+  if (!out) st = smx_fail(SMX_ERR_NOMEM, "cannot allocate the plot list");
+  int nf = 0;
+  for (int gi = 0; gi < ng && st == SMX_OK; gi++) {
+    group *g = &gs[gi];
+    if (g->nx < 2) continue; /* a single point is not a curve */
+    char csv[4400];
+    char key_slug[96];
+    smx_slugify(g->key, key_slug, sizeof key_slug);
+
+    /* time */
+    snprintf(csv, sizeof csv, "%s/%s_%s_%s_time.csv", dir, g->op, g->pass, key_slug);
+    FILE *f = fopen(csv, "w");
+    if (!f) { st = smx_fail(SMX_ERR_IO, "cannot write %s", csv); break; }
+    fprintf(f, "%s", g->sweep);
+    for (int s = 0; s < g->ns; s++) fprintf(f, ",%s", g->s[s].variant);
+    fprintf(f, "\n");
+    for (int x = 0; x < g->nx; x++) {
+      fprintf(f, "%" PRId64, g->x[x]);
+      for (int s = 0; s < g->ns; s++) cell(f, g->s[s].t[x]);
+      fprintf(f, "\n");
+    }
+    fclose(f);
+    if ((st = render(dir, g, "time", "time_vs_L.gp", "", csv, g->ns + 1, hw_id ? hw_id : "", &out[nf])) != SMX_OK) break;
+    nf++;
+
+    /* speedup: each variant over the reference and over its device's baseline */
+    const series *ref = NULL;
+    for (int s = 0; s < g->ns; s++)
+      if (!strcmp(g->s[s].variant, "reference")) ref = &g->s[s];
+    snprintf(csv, sizeof csv, "%s/%s_%s_%s_speedup.csv", dir, g->op, g->pass, key_slug);
+    f = fopen(csv, "w");
+    if (!f) { st = smx_fail(SMX_ERR_IO, "cannot write %s", csv); break; }
+    int ncols = 0;
+    fprintf(f, "%s", g->sweep);
+    for (int s = 0; s < g->ns; s++) {
+      const series *v = &g->s[s];
+      if (v->baseline || v == ref) continue;
+      if (ref) { fprintf(f, ",%s vs reference", v->variant); ncols++; }
+      for (int b = 0; b < g->ns; b++)
+        if (g->s[b].baseline && !strcmp(g->s[b].device, v->device)) { fprintf(f, ",%s vs %s", v->variant, g->s[b].variant); ncols++; }
+    }
+    fprintf(f, "\n");
+    for (int x = 0; x < g->nx; x++) {
+      fprintf(f, "%" PRId64, g->x[x]);
+      for (int s = 0; s < g->ns; s++) {
+        const series *v = &g->s[s];
+        if (v->baseline || v == ref) continue;
+        if (ref) cell(f, ref->t[x] / v->t[x]);
+        for (int b = 0; b < g->ns; b++)
+          if (g->s[b].baseline && !strcmp(g->s[b].device, v->device)) cell(f, g->s[b].t[x] / v->t[x]);
+      }
+      fprintf(f, "\n");
+    }
+    fclose(f);
+    if (ncols > 0) {
+      if ((st = render(dir, g, "speedup", "speedup.gp", "", csv, ncols + 1, hw_id ? hw_id : "", &out[nf])) != SMX_OK) break;
+      nf++;
+    }
+
+    /* bandwidth of the variants (baselines do not compute the op, so the op's bytes do not apply) */
+    snprintf(csv, sizeof csv, "%s/%s_%s_%s_bandwidth.csv", dir, g->op, g->pass, key_slug);
+    f = fopen(csv, "w");
+    if (!f) { st = smx_fail(SMX_ERR_IO, "cannot write %s", csv); break; }
+    ncols = 0;
+    int has_cpu = 0, has_gpu = 0;
+    fprintf(f, "%s", g->sweep);
+    for (int s = 0; s < g->ns; s++)
+      if (!g->s[s].baseline) {
+        fprintf(f, ",%s", g->s[s].variant);
+        ncols++;
+        has_cpu |= !strcmp(g->s[s].device, "cpu");
+        has_gpu |= !strcmp(g->s[s].device, "cuda");
+      }
+    fprintf(f, "\n");
+    for (int x = 0; x < g->nx; x++) {
+      fprintf(f, "%" PRId64, g->x[x]);
+      for (int s = 0; s < g->ns; s++)
+        if (!g->s[s].baseline) cell(f, g->s[s].bw[x]);
+      fprintf(f, "\n");
+    }
+    fclose(f);
+    char extra[128];
+    snprintf(extra, sizeof extra, "; cpu_peak=%g; gpu_peak=%g", has_cpu ? cpu_peak : 0.0, has_gpu ? gpu_peak : 0.0);
+    if ((st = render(dir, g, "bandwidth", "bandwidth.gp", extra, csv, ncols + 1, hw_id ? hw_id : "", &out[nf])) != SMX_OK)
+      break;
+    nf++;
+  }
+  free(gs);
+  if (st != SMX_OK) {
+    free(out);
+    return st;
+  }
+  *files = out;
+  *n_files = nf;
+  return SMX_OK;
+}

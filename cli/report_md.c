@@ -1,0 +1,289 @@
+/* The Markdown report of a run: hardware, measured peaks, correctness table, benchmark table with
+ * speedups (ratios of times from the same run), and the plots. Written atomically to
+ * <run>/report.md by `seqmix report` and at the end of `seqmix suite`. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "results.h"
+#include "seqmix/json_io.h"
+#include "seqmix/op.h"
+
+static const char *S(json_t *o, const char *k) {
+  const char *v = json_string_value(json_object_get(o, k));
+  return v ? v : "";
+}
+static double N(json_t *o, const char *k) { return json_number_value(json_object_get(o, k)); }
+
+static void fmt_time(double s, char *b, size_t n) {
+  if (s >= 1) snprintf(b, n, "%.3f s", s);
+  else if (s >= 1e-3) snprintf(b, n, "%.3f ms", s * 1e3);
+  else snprintf(b, n, "%.2f us", s * 1e6);
+}
+
+static void fmt_si(double v, const char *unit, char *b, size_t n) {
+  const char *p[] = {"", "k", "M", "G", "T", "P"};
+  int i = 0;
+  while (fabs(v) >= 1000 && i < 5) {
+    v /= 1000;
+    i++;
+  }
+  snprintf(b, n, "%.3g %s%s", v, p[i], unit);
+}
+
+static void hardware_section(FILE *f, json_t *hw, json_t *bench) {
+  fprintf(f, "## Hardware\n\n| | |\n|---|---|\n");
+  fprintf(f, "| hardware id | `%s` |\n", S(hw, "hardware_id"));
+  fprintf(f, "| CPU | %s, %d logical cores, %d threads used |\n", S(hw, "cpu_model"),
+          (int)json_integer_value(json_object_get(hw, "cpu_cores")),
+          (int)json_integer_value(json_object_get(hw, "threads_used")));
+  fprintf(f, "| memory | %.1f GiB |\n", N(hw, "memory_bytes") / (1 << 30));
+  json_t *gpus = json_object_get(hw, "gpus");
+  if (json_array_size(gpus) == 0) fprintf(f, "| GPU | none usable: %s |\n", S(hw, "gpu_unavailable"));
+  size_t i;
+  json_t *g;
+  json_array_foreach(gpus, i, g) {
+    fprintf(f, "| GPU %zu | %s (sm_%s), %d SMs, %.1f GiB, %d MHz SM clock, driver %d, CUDA runtime %d, cuBLAS %d, cuFFT %d |\n",
+            i, S(g, "name"), S(g, "compute_capability"), (int)json_integer_value(json_object_get(g, "sm_count")),
+            N(g, "memory_bytes") / (1 << 30), (int)json_integer_value(json_object_get(g, "sm_clock_khz")) / 1000,
+            (int)json_integer_value(json_object_get(g, "driver_version")),
+            (int)json_integer_value(json_object_get(g, "runtime_version")),
+            (int)json_integer_value(json_object_get(g, "cublas_version")),
+            (int)json_integer_value(json_object_get(g, "cufft_version")));
+  }
+  json_t *libs = json_object_get(hw, "libraries");
+  fprintf(f, "| libraries | FFTW %s; OpenBLAS %s; jansson %s; Google Benchmark %s |\n", S(libs, "fftw"),
+          S(libs, "openblas"), S(libs, "jansson"), S(libs, "google_benchmark"));
+  fprintf(f, "| seqmix | %s, git `%s`, %s build |\n", S(hw, "seqmix_version"), S(hw, "git_revision"), S(hw, "build_type"));
+  if (bench) {
+    json_t *pk = json_object_get(bench, "peaks");
+    char a[32], b[32];
+    fmt_si(N(pk, "cpu_flops"), "FLOP/s", a, sizeof a);
+    fmt_si(N(pk, "cpu_bytes_per_s"), "B/s", b, sizeof b);
+    fprintf(f, "| measured CPU peaks | %s (OpenBLAS sgemm n=2048), %s (parallel memcpy, read + write) |\n", a, b);
+    if (N(pk, "gpu_flops") > 0) {
+      fmt_si(N(pk, "gpu_flops"), "FLOP/s", a, sizeof a);
+      fmt_si(N(pk, "gpu_bytes_per_s"), "B/s", b, sizeof b);
+      fprintf(f, "| measured GPU peaks | %s (cuBLAS sgemm n=8192, no TF32), %s (device-to-device copy) |\n", a, b);
+    }
+    fprintf(f, "| benchmark settings | suite `%s`, %d repetitions, min time %.3g s per repetition; CPU timings hot-cache, "
+               "GPU timings cold-L2 |\n",
+            S(bench, "suite"), (int)json_integer_value(json_object_get(bench, "repetitions")), N(bench, "min_time_s"));
+  }
+  fprintf(f, "\n");
+}
+
+static void correctness_section(FILE *f, json_t *check) {
+  fprintf(f, "## Correctness\n\n");
+  if (!check) {
+    fprintf(f, "No check results in this run (`seqmix check --out <run>/check.json`).\n\n");
+    return;
+  }
+  json_t *sum = json_object_get(check, "summary");
+  fprintf(f, "Every variant against the fp64 reference, forward and backward, seed %lld. Rule per output tensor: "
+             "err ≤ k·err(naive fp32) + c·ε·max|ref| (k, c per tensor in the op's tolerance data), plus NaN/Inf, "
+             "canaries, unchanged inputs and bitwise repeatability on the CPU. The cells give the worst err/bound "
+             "over the shapes (≤ 1 passes).\n\n",
+          (long long)json_integer_value(json_object_get(check, "seed")));
+  fprintf(f, "**%d passed, %d failed, %d skipped**; reference backward vs finite differences: %d shapes, %d failed.\n\n",
+          (int)json_integer_value(json_object_get(sum, "passed")), (int)json_integer_value(json_object_get(sum, "failed")),
+          (int)json_integer_value(json_object_get(sum, "skipped")),
+          (int)json_integer_value(json_object_get(sum, "fd_shapes")),
+          (int)json_integer_value(json_object_get(sum, "fd_failed")));
+  fprintf(f, "| op | variant | device | shapes passed | failed | skipped | worst err/bound fwd | worst err/bound bwd |\n");
+  fprintf(f, "|---|---|---|---|---|---|---|---|\n");
+  json_t *res = json_object_get(check, "results");
+  /* aggregate per (op, variant) in order of first appearance */
+  size_t i, j;
+  json_t *e, *e2;
+  json_array_foreach(res, i, e) {
+    int first = 1;
+    json_array_foreach(res, j, e2) {
+      if (j >= i) break;
+      if (!strcmp(S(e, "op"), S(e2, "op")) && !strcmp(S(e, "variant"), S(e2, "variant"))) first = 0;
+    }
+    if (!first) continue;
+    int p = 0, fl = 0, sk = 0;
+    double wf = 0, wb = 0;
+    const char *skip_reason = NULL;
+    json_array_foreach(res, j, e2) {
+      if (strcmp(S(e, "op"), S(e2, "op")) || strcmp(S(e, "variant"), S(e2, "variant"))) continue;
+      const char *v = S(e2, "verdict");
+      p += !strcmp(v, "pass");
+      fl += !strcmp(v, "FAIL");
+      if (!strcmp(v, "skip")) {
+        sk++;
+        skip_reason = S(e2, "reason");
+      }
+      size_t k;
+      json_t *row;
+      json_array_foreach(json_object_get(e2, "rows"), k, row) {
+        double bound = N(row, "bound"), err = N(row, "err");
+        double r = bound > 0 ? err / bound : (err > 0 ? INFINITY : 0);
+        if (json_integer_value(json_object_get(row, "nonfinite")) > 0) r = INFINITY;
+        if (!strcmp(S(row, "pass"), "fwd")) wf = fmax(wf, r);
+        else wb = fmax(wb, r);
+      }
+    }
+    fprintf(f, "| %s | %s | %s | %d | %d | %d | %.3g | %.3g |\n", S(e, "op"), S(e, "variant"), S(e, "device"), p, fl, sk,
+            wf, wb);
+    if (skip_reason && !p && !fl) fprintf(f, "| | ↳ skipped: %s | | | | | | |\n", skip_reason);
+  }
+  fprintf(f, "\n");
+  json_array_foreach(res, i, e) {
+    if (strcmp(S(e, "verdict"), "FAIL") == 0)
+      fprintf(f, "- **FAIL** %s %s at %s: %s\n", S(e, "op"), S(e, "variant"), S(e, "shape"), S(e, "reason"));
+  }
+  fprintf(f, "\n");
+}
+
+/* The time of `variant` at the same op/pass/shape, or NAN. */
+static double time_of(json_t *list, json_t *e, const char *variant) {
+  size_t i;
+  json_t *o;
+  json_array_foreach(list, i, o) {
+    if (!strcmp(S(o, "op"), S(e, "op")) && !strcmp(S(o, "pass"), S(e, "pass")) && !strcmp(S(o, "shape"), S(e, "shape")) &&
+        !strcmp(S(o, "variant"), variant) && !strcmp(S(o, "status"), "ok"))
+      return N(o, "median_s");
+  }
+  return NAN;
+}
+
+/* The library baseline measured on the same device at the same op/pass/shape, or NULL. */
+static json_t *baseline_of(json_t *list, json_t *e) {
+  size_t i;
+  json_t *o;
+  json_array_foreach(list, i, o) {
+    if (json_is_true(json_object_get(o, "baseline")) && !strcmp(S(o, "op"), S(e, "op")) &&
+        !strcmp(S(o, "pass"), S(e, "pass")) && !strcmp(S(o, "shape"), S(e, "shape")) &&
+        !strcmp(S(o, "device"), S(e, "device")) && !strcmp(S(o, "status"), "ok"))
+      return o;
+  }
+  return NULL;
+}
+
+static void bench_section(FILE *f, json_t *bench) {
+  fprintf(f, "## Benchmarks\n\n");
+  if (!bench) {
+    fprintf(f, "No benchmark results in this run.\n\n");
+    return;
+  }
+  json_t *list = json_object_get(bench, "benchmarks");
+  fprintf(f, "Median of the repetitions. FLOP/s and bytes/s count the op's useful work (the same for every variant; "
+             "see the op's definition), so rates compare across variants. *vs reference* = t(reference)/t(variant); "
+             "*vs baseline* = t(library round trip)/t(variant) on the same device (below 1: slower than the bare "
+             "library floor, which does less work).\n\n");
+  fprintf(f, "| op | pass | shape | variant | median | FLOP/s | bytes/s | %% peak BW | %% peak FLOP | vs reference | vs baseline | workspace |\n");
+  fprintf(f, "|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+  size_t i;
+  json_t *e;
+  json_array_foreach(list, i, e) {
+    if (strcmp(S(e, "status"), "ok") != 0) continue;
+    char t[32], fl[32], by[32], ws[32], vr[32] = "—", vb[32] = "—", pbw[16] = "—", pfl[16] = "—";
+    fmt_time(N(e, "median_s"), t, sizeof t);
+    int base = json_is_true(json_object_get(e, "baseline"));
+    if (base) {
+      snprintf(fl, sizeof fl, "—");
+      snprintf(by, sizeof by, "—");
+    } else {
+      fmt_si(N(e, "flop_per_s"), "FLOP/s", fl, sizeof fl);
+      fmt_si(N(e, "bytes_per_s"), "B/s", by, sizeof by);
+      snprintf(pbw, sizeof pbw, "%.1f", N(e, "pct_peak_bw"));
+      snprintf(pfl, sizeof pfl, "%.1f", N(e, "pct_peak_flops"));
+    }
+    fmt_si(N(e, "workspace_bytes"), "B", ws, sizeof ws);
+    double me = N(e, "median_s");
+    if (!base && strcmp(S(e, "variant"), "reference") != 0) {
+      double tr = time_of(list, e, "reference");
+      if (isfinite(tr)) snprintf(vr, sizeof vr, "%.2f×", tr / me);
+      json_t *bl = baseline_of(list, e);
+      if (bl) snprintf(vb, sizeof vb, "%.2f× (%s)", N(bl, "median_s") / me, S(bl, "variant"));
+    }
+    fprintf(f, "| %s | %s | %s | %s%s | %s | %s | %s | %s | %s | %s | %s | %s |\n", S(e, "op"), S(e, "pass"), S(e, "shape"),
+            S(e, "variant"), base ? " (baseline)" : "", t, fl, by, pbw, pfl, vr, vb, ws);
+  }
+  fprintf(f, "\n");
+  int skipped = 0;
+  json_array_foreach(list, i, e) {
+    if (!strcmp(S(e, "status"), "ok")) continue;
+    if (!skipped++) fprintf(f, "Not measured:\n\n");
+    fprintf(f, "- %s %s %s %s — %s: %s\n", S(e, "op"), S(e, "variant"), S(e, "pass"), S(e, "shape"), S(e, "status"),
+            S(e, "reason"));
+  }
+  json_array_foreach(list, i, e) {
+    if (S(e, "note")[0]) fprintf(f, "- note: %s %s %s: %s\n", S(e, "op"), S(e, "variant"), S(e, "shape"), S(e, "note"));
+  }
+  if (!strcmp(S(bench, "suite"), "paper"))
+    for (int k = 0; k < smx_op_count(); k++)
+      if (smx_op_at(k)->paper_note) fprintf(f, "- %s paper suite: %s\n", smx_op_at(k)->name, smx_op_at(k)->paper_note);
+  fprintf(f, "\n");
+}
+
+int run_report(const char *run_dir, char *path_out, size_t n) {
+  json_t *check = NULL, *bench = NULL;
+  char path[4200];
+  smx_status s;
+  snprintf(path, sizeof path, "%s/check.json", run_dir);
+  if (smx_file_exists(path) && (s = load_check(run_dir, &check)) != SMX_OK) return cli_fail(s);
+  snprintf(path, sizeof path, "%s/bench.json", run_dir);
+  if (smx_file_exists(path) && (s = load_bench(run_dir, &bench)) != SMX_OK) {
+    json_decref(check);
+    return cli_fail(s);
+  }
+  if (!check && !bench) return cli_error("%s has neither check.json nor bench.json (is it a seqmix run directory?)", run_dir);
+  plot_file *plots = NULL;
+  int np = 0;
+  if (bench && (s = make_plots(run_dir, bench, &plots, &np)) != SMX_OK) {
+    json_decref(check);
+    json_decref(bench);
+    return cli_fail(s);
+  }
+  char *text = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&text, &len);
+  json_t *any = bench ? bench : check;
+  json_t *hw = json_object_get(any, "hardware");
+  fprintf(f, "# seqmix report — run %s\n\n", S(any, "run_id")[0] ? S(any, "run_id") : run_dir);
+  fprintf(f, "Hardware id `%s`. Files: `check.json`, `bench.json` (and Google Benchmark's `gbench.json`), plots in "
+             "`plots/` (PNG, SVG and the CSV tables).\n\n",
+          S(hw, "hardware_id"));
+  hardware_section(f, hw, bench);
+  correctness_section(f, check);
+  bench_section(f, bench);
+  fprintf(f, "## Plots\n\n");
+  if (np == 0) fprintf(f, "No plots: a plot needs at least two sequence lengths of the same shape group.\n\n");
+  for (int i = 0; i < np; i++) {
+    const char *png = plots[i].png + strlen(run_dir) + 1, *svg = plots[i].svg + strlen(run_dir) + 1;
+    fprintf(f, "### %s %s, %s — %s\n\n![%s](%s)\n\n[SVG](%s)\n\n", plots[i].op, plots[i].pass, plots[i].group,
+            plots[i].kind, plots[i].kind, png, svg);
+  }
+  fclose(f);
+  snprintf(path, sizeof path, "%s/report.md", run_dir);
+  s = smx_write_file_atomic(path, text, len);
+  free(text);
+  free(plots);
+  json_decref(check);
+  json_decref(bench);
+  if (s != SMX_OK) return cli_fail(s);
+  if (path_out) snprintf(path_out, n, "%s", path);
+  return 0;
+}
+
+int cmd_report(int argc, char **argv) {
+  const char *run = NULL;
+  int help = 0;
+  const cli_opt opts[] = {{"run", "DIR", "the run directory (check.json and/or bench.json)", &run, NULL}, {0}};
+  if (cli_parse("report", argc, argv, opts, &help)) return SMX_EXIT_USAGE;
+  if (help) {
+    cli_usage("report", "--run DIR", "Writes DIR/report.md: hardware, measured peaks, the correctness table, the "
+                                     "benchmark table with speedups, and the plots (redrawn).", opts);
+    return 0;
+  }
+  if (!run) return cli_error("seqmix report: --run DIR is required");
+  char path[4200];
+  int rc = run_report(run, path, sizeof path);
+  if (rc == 0) printf("report: %s\n", path);
+  return rc;
+}

@@ -1,0 +1,56 @@
+/* The registry: every op and its variants, in the order tests, benchmarks and the CLI list them.
+ * A new variant is one file in kernels/<op>/ plus one line here. Variants whose code is CUDA are
+ * listed only in CUDA builds; in CPU-only builds `seqmix list` says CUDA was not built. */
+#include <stddef.h>
+
+#include "reference/fftconv.h"
+#include "smx_config.h"
+
+extern const smx_variant smx_fftconv_cpu_fftw, smx_fftconv_baseline_fftw;
+#if SMX_HAVE_CUDA
+extern const smx_variant smx_fftconv_cuda_cufft, smx_fftconv_baseline_cufft;
+#endif
+
+static const smx_variant *const fftconv_variants[] = {
+    &smx_fftconv_reference,
+    &smx_fftconv_cpu_fftw,
+#if SMX_HAVE_CUDA
+    &smx_fftconv_cuda_cufft,
+#endif
+    &smx_fftconv_baseline_fftw,
+#if SMX_HAVE_CUDA
+    &smx_fftconv_baseline_cufft,
+#endif
+    NULL,
+};
+
+typedef struct entry {
+  const smx_op *op;
+  const smx_variant *const *variants;
+} entry;
+
+static const entry table[] = {
+    {&smx_op_fftconv, fftconv_variants},
+};
+
+int smx_op_count(void) { return (int)(sizeof table / sizeof table[0]); }
+const smx_op *smx_op_at(int i) { return (i >= 0 && i < smx_op_count()) ? table[i].op : NULL; }
+
+static const entry *entry_of(const smx_op *op) {
+  for (int i = 0; i < smx_op_count(); i++)
+    if (table[i].op == op) return &table[i];
+  return NULL;
+}
+
+int smx_variant_count(const smx_op *op) {
+  const entry *e = entry_of(op);
+  int n = 0;
+  if (e)
+    while (e->variants[n]) n++;
+  return n;
+}
+
+const smx_variant *smx_variant_at(const smx_op *op, int i) {
+  const entry *e = entry_of(op);
+  return (e && i >= 0 && i < smx_variant_count(op)) ? e->variants[i] : NULL;
+}

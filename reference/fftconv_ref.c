@@ -1,0 +1,246 @@
+/* fftconv: the op's definition (parameters, tensors, FLOP and byte counts, tolerances, shapes)
+ * and its reference: the direct O(L^2) sums of reference/fftconv_tmpl.h in fp64 (the oracle),
+ * in fp32 (the naive evaluation the tolerance rule compares with), and with fp32 tensors and fp64
+ * accumulation (the `reference` variant that benchmarks time).
+ *
+ *   seqmix check --op fftconv            # every variant against this reference
+ */
+#include "reference/fftconv.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+
+/* ---- (double, double): the oracle ---- */
+#define T_IO double
+#define T_ACC double
+#define GELU_FN(x) (0.5 * (x) * (1.0 + erf((x) * 0.70710678118654752440)))
+#define GELU_GRAD_FN(x) (0.5 * (1.0 + erf((x) * 0.70710678118654752440)) + (x) * 0.39894228040143267794 * exp(-0.5 * (x) * (x)))
+#define FN(n) n##_f64
+#include "reference/fftconv_tmpl.h"
+#undef T_IO
+#undef T_ACC
+#undef GELU_FN
+#undef GELU_GRAD_FN
+#undef FN
+
+/* ---- (float, float): the naive fp32 evaluation ---- */
+#define T_IO float
+#define T_ACC float
+#define GELU_FN(x) (0.5f * (x) * (1.0f + erff((x) * 0.70710678f)))
+#define GELU_GRAD_FN(x) (0.5f * (1.0f + erff((x) * 0.70710678f)) + (x) * 0.39894228f * expf(-0.5f * (x) * (x)))
+#define FN(n) n##_f32
+#include "reference/fftconv_tmpl.h"
+#undef T_IO
+#undef T_ACC
+#undef GELU_FN
+#undef GELU_GRAD_FN
+#undef FN
+
+/* ---- (float, double): the `reference` variant ---- */
+#define T_IO float
+#define T_ACC double
+#define GELU_FN(x) (0.5 * (x) * (1.0 + erf((x) * 0.70710678118654752440)))
+#define GELU_GRAD_FN(x) (0.5 * (1.0 + erf((x) * 0.70710678118654752440)) + (x) * 0.39894228040143267794 * exp(-0.5 * (x) * (x)))
+#define FN(n) n##_mixed
+#include "reference/fftconv_tmpl.h"
+
+int64_t smx_fftconv_fft_size(int64_t L) {
+  int64_t need = 2 * L - 1;
+  if (need < 1) need = 1;
+  for (int64_t n = need;; n++) {
+    int64_t m = n;
+    static const int primes[] = {2, 3, 5, 7};
+    for (int i = 0; i < 4; i++)
+      while (m % primes[i] == 0) m /= primes[i];
+    if (m == 1) return n;
+  }
+}
+
+static const smx_param_desc params[] = {
+    {"B", 1, 1 << 20, 4, "batch"},
+    {"H", 1, 1 << 20, 16, "channels (heads), each with its own kernel"},
+    {"L", 1, 1 << 26, 1024, "sequence length (any L >= 1, not only powers of two)"},
+    {"gelu", 0, 1, 0, "1 = apply GELU (erf form) to the output, fused"},
+};
+
+static const smx_tensor_desc tensors[FFTCONV_NSLOTS] = {
+    [FFTCONV_U] = {"u", SMX_ROLE_INPUT, -1},        [FFTCONV_K] = {"k", SMX_ROLE_INPUT, -1},
+    [FFTCONV_D] = {"D", SMX_ROLE_INPUT, -1},        [FFTCONV_Y] = {"y", SMX_ROLE_OUTPUT, -1},
+    [FFTCONV_DY] = {"dy", SMX_ROLE_GRAD_OUT, FFTCONV_Y}, [FFTCONV_DU] = {"du", SMX_ROLE_GRAD_IN, FFTCONV_U},
+    [FFTCONV_DK] = {"dk", SMX_ROLE_GRAD_IN, FFTCONV_K},  [FFTCONV_DD] = {"dD", SMX_ROLE_GRAD_IN, FFTCONV_D},
+};
+
+/* Tolerances (check.h rule). The FFT's rounding error is spread over all outputs (~eps * log2 N
+ * * rms of the row), while the naive fp32 direct sum's error grows like eps * sqrt(L) * rms; at
+ * small L the naive sum is nearly exact, so the floor term carries the bound there. c = 64 covers
+ * log2(64K) = 16 butterfly stages with margin (measured worst: see docs/ops/fftconv.md). dk and dD
+ * also sum over the batch, which the floor scales with through max|ref|. */
+static const smx_tolerance tolerance[FFTCONV_NSLOTS] = {
+    [FFTCONV_Y] = {2, 64, "FFT rounding ~ eps*log2(N)*rms(y), spread over the row"},
+    [FFTCONV_DU] = {2, 64, "as y: one FFT correlation per row"},
+    [FFTCONV_DK] = {2, 64, "FFT correlation summed over the batch in the frequency domain"},
+    [FFTCONV_DD] = {2, 4, "a sum over B*L terms per channel; floor against sum|terms| (floor_scale below)"},
+};
+
+/* dD[h] = sum_{b,t} g u with g = dy * GELU'(pre) cancels heavily, so |dD| says little about the
+ * rounding a correct fp32 evaluation makes: with GELU, the FFT's error in pre (spread evenly over
+ * the row) passes through GELU'' into every term. The summation error scale is sum|g u|, bounded
+ * by max|GELU'| * sum|dy u| (max GELU' = 1.129 at x = sqrt(2)); measured err/(eps * this) <= 0.3. */
+static double floor_scale(const smx_config *c, int slot, double *const *t) {
+  if (slot != FFTCONV_DD) return -1;
+  int64_t B = c->v[FFTCONV_B], H = c->v[FFTCONV_H], L = c->v[FFTCONV_L];
+  double worst = 0;
+  for (int64_t h = 0; h < H; h++) {
+    double sum = 0;
+    for (int64_t b = 0; b < B; b++)
+      for (int64_t i = (b * H + h) * L; i < (b * H + h + 1) * L; i++) sum += fabs(t[FFTCONV_DY][i] * t[FFTCONV_U][i]);
+    if (sum > worst) worst = sum;
+  }
+  return (c->v[FFTCONV_GELU] ? 1.129 : 1.0) * worst;
+}
+
+static int64_t P(const smx_config *c, int i) { return c->v[i]; }
+
+static smx_status validate(const smx_config *c) {
+  int64_t B = P(c, FFTCONV_B), H = P(c, FFTCONV_H), L = P(c, FFTCONV_L);
+  const int64_t max_elems = (int64_t)1 << 31;
+  if (B * H > max_elems / L)
+    return smx_fail(SMX_ERR_INVALID, "fftconv B*H*L = %lld*%lld*%lld is too large (at most 2^31 elements per tensor)",
+                    (long long)B, (long long)H, (long long)L);
+  return SMX_OK;
+}
+
+static size_t numel(const smx_config *c, int slot) {
+  int64_t B = P(c, FFTCONV_B), H = P(c, FFTCONV_H), L = P(c, FFTCONV_L);
+  switch (slot) {
+  case FFTCONV_U: case FFTCONV_Y: case FFTCONV_DY: case FFTCONV_DU: return (size_t)(B * H * L);
+  case FFTCONV_K: case FFTCONV_DK: return (size_t)(H * L);
+  case FFTCONV_D: case FFTCONV_DD: return (size_t)H;
+  }
+  return 0;
+}
+
+/* Useful work, the same for every variant: the FFT algorithm at the standard padded size N = 2L,
+ * counting 2.5 N log2 N flops per real FFT (half a complex radix-2 FFT, the convention of
+ * FlashFFTConv's and ThunderKittens' fftconv benchmarks) and 6 flops per complex product.
+ * Forward per row: FFT(u), product, inverse FFT, D*u; per channel: FFT(k).
+ * Backward per row: FFT(u), FFT(g), inverse FFT for du, two products; per channel: FFT(k) and the
+ * inverse FFT for dk. GELU's few flops per element are not counted. */
+static double flops(const smx_config *c, smx_pass p) {
+  double B = (double)P(c, FFTCONV_B), H = (double)P(c, FFTCONV_H), L = (double)P(c, FFTCONV_L);
+  double N = 2 * L, fft = 2.5 * N * log2(N > 1 ? N : 2), prod = 6 * (N / 2 + 1);
+  if (p == SMX_FWD) return B * H * (2 * fft + prod + 2 * L) + H * fft;
+  return B * H * (3 * fft + 2 * prod + 4 * L) + H * 2 * fft;
+}
+
+/* Compulsory traffic: every tensor the pass reads or writes, once. */
+static double bytes(const smx_config *c, smx_pass p) {
+  double B = (double)P(c, FFTCONV_B), H = (double)P(c, FFTCONV_H), L = (double)P(c, FFTCONV_L);
+  if (p == SMX_FWD) return 4 * (2 * B * H * L + H * L + H);
+  return 4 * (4 * B * H * L + 2 * H * L + 2 * H);
+}
+
+static double reference_cost(const smx_config *c, smx_pass p) {
+  double B = (double)P(c, FFTCONV_B), H = (double)P(c, FFTCONV_H), L = (double)P(c, FFTCONV_L);
+  double one = B * H * L * (L + 1) / 2;
+  return p == SMX_FWD ? one : (P(c, FFTCONV_GELU) ? 3 : 2) * one;
+}
+
+static void oracle_f64(const smx_config *c, smx_pass p, double *const *t) {
+  int64_t B = P(c, FFTCONV_B), H = P(c, FFTCONV_H), L = P(c, FFTCONV_L);
+  int gelu = (int)P(c, FFTCONV_GELU);
+  if (p == SMX_FWD)
+    forward_f64(B, H, L, gelu, t[FFTCONV_U], t[FFTCONV_K], t[FFTCONV_D], t[FFTCONV_Y]);
+  else
+    backward_f64(B, H, L, gelu, t[FFTCONV_U], t[FFTCONV_K], t[FFTCONV_D], t[FFTCONV_DY], t[FFTCONV_DU],
+                 t[FFTCONV_DK], t[FFTCONV_DD]);
+}
+
+static void naive_f32(const smx_config *c, smx_pass p, float *const *t) {
+  int64_t B = P(c, FFTCONV_B), H = P(c, FFTCONV_H), L = P(c, FFTCONV_L);
+  int gelu = (int)P(c, FFTCONV_GELU);
+  if (p == SMX_FWD)
+    forward_f32(B, H, L, gelu, t[FFTCONV_U], t[FFTCONV_K], t[FFTCONV_D], t[FFTCONV_Y]);
+  else
+    backward_f32(B, H, L, gelu, t[FFTCONV_U], t[FFTCONV_K], t[FFTCONV_D], t[FFTCONV_DY], t[FFTCONV_DU],
+                 t[FFTCONV_DK], t[FFTCONV_DD]);
+}
+
+/* Awkward shapes first: L = 1 and 2, primes, L just past a power of two, B or H = 1. */
+static const char *const check_shapes[] = {
+    "B=1,H=1,L=1",         "B=1,H=1,L=2,gelu=1",  "B=2,H=3,L=7",          "B=1,H=2,L=17,gelu=1",
+    "B=3,H=2,L=97",        "B=2,H=5,L=128,gelu=1", "B=1,H=3,L=255",        "B=2,H=2,L=257",
+    "B=2,H=2,L=1000",      "B=1,H=1,L=1031,gelu=1", "B=2,H=4,L=4096",       "B=1,H=2,L=4099",
+    NULL};
+static const char *const ci_shapes[] = {"B=2,H=8,L=256", "B=2,H=8,L=1024", "B=2,H=8,L=4096", NULL};
+static const char *const quick_shapes[] = {"B=4,H=16,L=256", "B=4,H=16,L=1024", "B=4,H=16,L=4096",
+                                           "B=4,H=16,L=16384", "B=4,H=16,L=16384,gelu=1", NULL};
+static const char *const paper_shapes[] = {"B=64,H=768,L=256",  "B=64,H=768,L=1024",  "B=64,H=768,L=4096",
+                                           "B=64,H=768,L=8192", "B=64,H=768,L=16384", "B=64,H=768,L=32768",
+                                           NULL};
+
+const smx_op smx_op_fftconv = {
+    .name = "fftconv",
+    .summary = "causal long convolution y = causal_conv(u, k) + D*u (+GELU): H3 FlashConv / FlashFFTConv",
+    .n_params = 4,
+    .params = params,
+    .n_tensors = FFTCONV_NSLOTS,
+    .tensors = tensors,
+    .validate = validate,
+    .numel = numel,
+    .flops = flops,
+    .bytes = bytes,
+    .oracle_f64 = oracle_f64,
+    .naive_f32 = naive_f32,
+    .tolerance = tolerance,
+    .floor_scale = floor_scale,
+    .check_shapes = check_shapes,
+    .suite_shapes = {ci_shapes, quick_shapes, paper_shapes},
+    .reference_cost = reference_cost,
+    .sweep_param = "L",
+    .shrink_param = "B",
+    .paper_note = "FlashFFTConv's shapes (B=64, H=768, L=256..32K); the paper measured fp16 with gates, this op is "
+                  "fp32 and ungated; B is halved where tensors and workspace do not fit in device memory",
+};
+
+/* ---- the `reference` variant: fp32 tensors, fp64 accumulation, the direct sums ---- */
+
+static smx_status ref_create(const smx_config *c, void **state) {
+  smx_config *copy = malloc(sizeof *copy);
+  if (!copy) return smx_fail(SMX_ERR_NOMEM, "cannot allocate the reference state");
+  *copy = *c;
+  *state = copy;
+  return SMX_OK;
+}
+
+static void ref_destroy(void *state) { free(state); }
+static size_t ref_workspace(const void *state) {
+  const smx_config *c = state;
+  /* per thread: one row of g and one of the dk accumulator */
+  return (size_t)P(c, FFTCONV_L) * 2 * sizeof(double) * (size_t)omp_get_max_threads();
+}
+
+static smx_status ref_run(void *state, smx_pass p, void *const *tv) {
+  const smx_config *c = state;
+  int64_t B = P(c, FFTCONV_B), H = P(c, FFTCONV_H), L = P(c, FFTCONV_L);
+  int gelu = (int)P(c, FFTCONV_GELU);
+  float *const *t = (float *const *)tv;
+  if (p == SMX_FWD)
+    forward_mixed(B, H, L, gelu, t[FFTCONV_U], t[FFTCONV_K], t[FFTCONV_D], t[FFTCONV_Y]);
+  else
+    backward_mixed(B, H, L, gelu, t[FFTCONV_U], t[FFTCONV_K], t[FFTCONV_D], t[FFTCONV_DY], t[FFTCONV_DU],
+                   t[FFTCONV_DK], t[FFTCONV_DD]);
+  return SMX_OK;
+}
+
+const smx_variant smx_fftconv_reference = {
+    .name = "reference",
+    .summary = "direct O(L^2) sums, fp32 tensors, fp64 accumulation (the spec)",
+    .device = SMX_DEV_CPU,
+    .passes = SMX_PASS_BIT(SMX_FWD) | SMX_PASS_BIT(SMX_BWD),
+    .create = ref_create,
+    .destroy = ref_destroy,
+    .workspace_bytes = ref_workspace,
+    .run = ref_run,
+};
