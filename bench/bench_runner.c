@@ -121,10 +121,12 @@ static void bm_case(bench_state *st, void *ctx) {
       double pf = gpu ? bc->peaks->gpu_flops : bc->peaks->cpu_flops;
       double pb = gpu ? bc->peaks->gpu_bytes_per_s : bc->peaks->cpu_bytes_per_s;
       bc->workspace = bc->v->workspace_bytes ? bc->v->workspace_bytes(state) : 0;
-      bench_counter(st, "FLOP/s", flops / per, BENCH_CTR_DEFAULT);
-      bench_counter(st, "bytes/s", bytes / per, BENCH_CTR_DEFAULT);
-      bench_counter(st, "pct_peak_flops", pf > 0 ? 100.0 * flops / per / pf : 0, BENCH_CTR_DEFAULT);
-      bench_counter(st, "pct_peak_bw", pb > 0 ? 100.0 * bytes / per / pb : 0, BENCH_CTR_DEFAULT);
+      if (!bc->v->baseline) { /* a baseline does not do the op's work: its rates would mislead */
+        bench_counter(st, "FLOP/s", flops / per, BENCH_CTR_DEFAULT);
+        bench_counter(st, "bytes/s", bytes / per, BENCH_CTR_DEFAULT);
+        bench_counter(st, "pct_peak_flops", pf > 0 ? 100.0 * flops / per / pf : 0, BENCH_CTR_DEFAULT);
+        bench_counter(st, "pct_peak_bw", pb > 0 ? 100.0 * bytes / per / pb : 0, BENCH_CTR_DEFAULT);
+      }
       bench_counter(st, "workspace_bytes", (double)bc->workspace, BENCH_CTR_DEFAULT);
       if (gpu && bc->hw->gpu_count > 0 &&
           smx_nvml_clocks(bc->hw->gpus[0].pci_bus_id, &bc->sm_mhz, &bc->throttle) == 0) {
@@ -395,6 +397,10 @@ smx_status smx_bench_run(const smx_bench_options *o, int *n_ran, int *n_failed) 
       if (only) return smx_variant_lookup(only, o->variant, &dummy);
       return smx_fail(SMX_ERR_INVALID, "no op has a variant '%s' (see seqmix list)", o->variant);
     }
+  }
+  if (o->shape) { /* a bad shape fails before any measuring */
+    smx_config c;
+    if ((s = smx_config_parse(only, o->shape, &c)) != SMX_OK) return s;
   }
   if ((s = smx_mkdir_p(o->out_dir)) != SMX_OK) return s;
 

@@ -175,7 +175,7 @@ static const char *const check_shapes[] = {
     NULL};
 static const char *const ci_shapes[] = {"B=2,H=8,L=256", "B=2,H=8,L=1024", "B=2,H=8,L=4096", NULL};
 static const char *const quick_shapes[] = {"B=4,H=16,L=256", "B=4,H=16,L=1024", "B=4,H=16,L=4096",
-                                           "B=4,H=16,L=16384", "B=4,H=16,L=16384,gelu=1", NULL};
+                                           "B=4,H=16,L=16384", "B=4,H=16,L=4096,gelu=1", NULL};
 static const char *const paper_shapes[] = {"B=64,H=768,L=256",  "B=64,H=768,L=1024",  "B=64,H=768,L=4096",
                                            "B=64,H=768,L=8192", "B=64,H=768,L=16384", "B=64,H=768,L=32768",
                                            NULL};

@@ -12,12 +12,38 @@
  * Loops read like the equations; OpenMP only splits independent rows (results do not depend on
  * the thread count). */
 
-static void FN(pre_row)(int64_t L, const T_IO *u, const T_IO *k, T_IO d, T_ACC *pre) {
-  for (int64_t t = 0; t < L; t++) {
-    T_ACC acc = 0;
-    for (int64_t j = 0; j <= t; j++) acc += (T_ACC)k[j] * (T_ACC)u[t - j];
-    pre[t] = acc + (T_ACC)d * (T_ACC)u[t];
+/* sum_{j<n} a[j] * b[j * step]: four interleaved partial sums break the add latency chain
+ * (compilers may not reorder floating-point sums themselves); the order is fixed, so results
+ * are still exactly repeatable. */
+static T_ACC FN(dot)(int64_t n, const T_IO *a, const T_IO *b, int64_t step) {
+  T_ACC s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  int64_t j = 0;
+  for (; j + 4 <= n; j += 4) {
+    s0 += (T_ACC)a[j] * (T_ACC)b[j * step];
+    s1 += (T_ACC)a[j + 1] * (T_ACC)b[(j + 1) * step];
+    s2 += (T_ACC)a[j + 2] * (T_ACC)b[(j + 2) * step];
+    s3 += (T_ACC)a[j + 3] * (T_ACC)b[(j + 3) * step];
   }
+  for (; j < n; j++) s0 += (T_ACC)a[j] * (T_ACC)b[j * step];
+  return (s0 + s1) + (s2 + s3);
+}
+
+/* The same for sum_{j<n} g[j] * x[j], g already in the accumulation type (backward). */
+static T_ACC FN(dot_g)(int64_t n, const T_ACC *g, const T_IO *x) {
+  T_ACC s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  int64_t j = 0;
+  for (; j + 4 <= n; j += 4) {
+    s0 += g[j] * (T_ACC)x[j];
+    s1 += g[j + 1] * (T_ACC)x[j + 1];
+    s2 += g[j + 2] * (T_ACC)x[j + 2];
+    s3 += g[j + 3] * (T_ACC)x[j + 3];
+  }
+  for (; j < n; j++) s0 += g[j] * (T_ACC)x[j];
+  return (s0 + s1) + (s2 + s3);
+}
+
+static void FN(pre_row)(int64_t L, const T_IO *u, const T_IO *k, T_IO d, T_ACC *pre) {
+  for (int64_t t = 0; t < L; t++) pre[t] = FN(dot)(t + 1, k, u + t, -1) + (T_ACC)d * (T_ACC)u[t];
 }
 
 static void FN(forward)(int64_t B, int64_t H, int64_t L, int gelu, const T_IO *u, const T_IO *k, const T_IO *D,
@@ -54,17 +80,10 @@ static void FN(backward)(int64_t B, int64_t H, int64_t L, int gelu, const T_IO *
         } else {
           for (int64_t t = 0; t < L; t++) g[t] = (T_ACC)dyr[t];
         }
-        for (int64_t s = 0; s < L; s++) {
-          T_ACC acc = 0;
-          for (int64_t t = s; t < L; t++) acc += g[t] * (T_ACC)k[h * L + t - s];
-          du[r * L + s] = (T_IO)(acc + (T_ACC)D[h] * g[s]);
-        }
-        for (int64_t j = 0; j < L; j++) {
-          T_ACC acc = 0;
-          for (int64_t t = j; t < L; t++) acc += g[t] * (T_ACC)ur[t - j];
-          dk_acc[j] += acc;
-        }
-        for (int64_t t = 0; t < L; t++) dD_acc += g[t] * (T_ACC)ur[t];
+        /* du[s] = sum_{t>=s} g[t] k[t-s];  dk[j] += sum_{t>=j} g[t] u[t-j];  dD += sum_t g[t] u[t] */
+        for (int64_t s = 0; s < L; s++) du[r * L + s] = (T_IO)(FN(dot_g)(L - s, g + s, k + h * L) + (T_ACC)D[h] * g[s]);
+        for (int64_t j = 0; j < L; j++) dk_acc[j] += FN(dot_g)(L - j, g + j, ur);
+        dD_acc += FN(dot_g)(L, g, ur);
       }
       for (int64_t j = 0; j < L; j++) dk[h * L + j] = (T_IO)dk_acc[j];
       dD[h] = (T_IO)dD_acc;

@@ -1,0 +1,189 @@
+/* The seqmix command end to end: bad input gets one error line and exit 2; check, bench, plot,
+ * report and suite produce their files. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "seqmix/json_io.h"
+#include "test_helpers.h"
+
+static cli_result r;
+
+static void expect_usage_error(const char *const *args, const char *needle) {
+  run_cli(&r, args);
+  cr_assert_eq(r.status, 2, "'%s %s': exit %d, stderr: %s", args[0], args[1] ? args[1] : "", r.status, r.err);
+  cr_assert_eq(r.err_lines, 1, "'%s ...': expected one error line, got: %s", args[0], r.err);
+  cr_assert(strncmp(r.err, "seqmix: error: ", 15) == 0, "stderr: %s", r.err);
+  cr_assert(strstr(r.err, needle) != NULL, "stderr '%s' lacks '%s'", r.err, needle);
+}
+
+Test(cli, unknown_names_and_flags) {
+  expect_usage_error((const char *[]){"frobnicate", NULL}, "unknown command 'frobnicate'");
+  expect_usage_error((const char *[]){"check", "--op", "nosuchop", NULL}, "unknown op 'nosuchop' (known: fftconv)");
+  expect_usage_error((const char *[]){"check", "--op", "fftconv", "--variant", "cpu.magic", NULL}, "no variant 'cpu.magic'");
+  expect_usage_error((const char *[]){"check", "--variant", "cpu.magic", NULL}, "no op has a variant");
+  expect_usage_error((const char *[]){"check", "--frob", NULL}, "unknown option '--frob'");
+  expect_usage_error((const char *[]){"check", "--seed", NULL}, "needs a value");
+  expect_usage_error((const char *[]){"check", "--seed", "-3", NULL}, "--seed -3");
+  expect_usage_error((const char *[]){"bench", "--suite", "huge", NULL}, "unknown suite 'huge'");
+  expect_usage_error((const char *[]){"bench", "--repetitions", "0", NULL}, "--repetitions 0");
+  expect_usage_error((const char *[]){"bench", "--min-time", "abc", NULL}, "--min-time abc");
+  expect_usage_error((const char *[]){"bench", "--device", "tpu", NULL}, "--device tpu");
+  expect_usage_error((const char *[]){"suite", "--preset", "nope", NULL}, "unknown suite 'nope'");
+  expect_usage_error((const char *[]){"list", "stray", NULL}, "unexpected argument 'stray'");
+  expect_usage_error((const char *[]){"info", "--json=1", NULL}, "takes no value");
+}
+
+Test(cli, bad_shapes) {
+  expect_usage_error((const char *[]){"check", "--op", "fftconv", "--shape", "L=0", NULL}, "L=0 is out of range");
+  expect_usage_error((const char *[]){"check", "--op", "fftconv", "--shape", "B=-1", NULL}, "B=-1 is out of range");
+  expect_usage_error((const char *[]){"check", "--op", "fftconv", "--shape", "L=999999999999", NULL}, "out of range");
+  expect_usage_error((const char *[]){"check", "--op", "fftconv", "--shape", "B=100000,H=100000,L=100000", NULL},
+                     "too large");
+  expect_usage_error((const char *[]){"check", "--op", "fftconv", "--shape", "X=1", NULL}, "no parameter 'X'");
+  expect_usage_error((const char *[]){"check", "--shape", "L=4", NULL}, "--shape needs --op");
+  expect_usage_error((const char *[]){"bench", "--op", "fftconv", "--shape", "L=0", "--out", "/tmp/x", NULL},
+                     "L=0 is out of range");
+}
+
+Test(cli, bad_result_files) {
+  const char *dir = test_dir("bad-results");
+  char path[700];
+  expect_usage_error((const char *[]){"plot", NULL}, "--run DIR is required");
+  expect_usage_error((const char *[]){"plot", "--run", "/nonexistent/run", NULL}, "cannot read /nonexistent/run/bench.json");
+  expect_usage_error((const char *[]){"report", "--run", dir, NULL}, "neither check.json nor bench.json");
+  snprintf(path, sizeof path, "%s/bench.json", dir);
+  write_text(path, "{\"schema_version\": 1, \"kind\": \"bench\", \"benchmarks\": [{\"op\": \"fftc");
+  expect_usage_error((const char *[]){"plot", "--run", dir, NULL}, "is not valid JSON");
+  write_text(path, "{\"schema_version\": 7, \"kind\": \"bench\", \"benchmarks\": []}");
+  expect_usage_error((const char *[]){"report", "--run", dir, NULL}, "schema_version 7");
+  write_text(path, "{\"schema_version\": 1, \"kind\": \"bench\", \"hardware\": {}, \"benchmarks\": [{\"op\": 3}]}");
+  expect_usage_error((const char *[]){"plot", "--run", dir, NULL}, "entry 0 has no string \"op\"");
+  write_text(path, "{\"schema_version\": 1, \"kind\": \"bench\", \"hardware\": {}, \"benchmarks\": [{\"op\": \"fftconv\", "
+                   "\"variant\": \"cpu.fftw\", \"device\": \"cpu\", \"pass\": \"fwd\", \"shape\": \"L=4\", \"status\": "
+                   "\"ok\", \"params\": {}, \"median_s\": -1, \"flop_per_s\": 1, \"bytes_per_s\": 1, \"pct_peak_flops\": "
+                   "1, \"pct_peak_bw\": 1}]}");
+  expect_usage_error((const char *[]){"plot", "--run", dir, NULL}, "non-positive median");
+  write_text(path, "{\"schema_version\": 1, \"kind\": \"check\", \"results\": [], \"summary\": {}}");
+  expect_usage_error((const char *[]){"plot", "--run", dir, NULL}, "is a \"check\" file, expected \"bench\"");
+}
+
+Test(cli, help_list_info) {
+  run_cli(&r, (const char *[]){"--help", NULL});
+  cr_assert_eq(r.status, 0);
+  static char top[sizeof r.out];
+  memcpy(top, r.out, sizeof top);
+  const char *cmds[] = {"info", "list", "check", "bench", "plot", "report", "suite"};
+  for (int i = 0; i < 7; i++) {
+    cr_assert(strstr(top, cmds[i]) != NULL, "--help lacks %s", cmds[i]);
+    run_cli(&r, (const char *[]){cmds[i], "--help", NULL});
+    cr_assert_eq(r.status, 0, "%s --help", cmds[i]);
+    cr_assert(strstr(r.out, "usage: seqmix") != NULL);
+  }
+  run_cli(&r, (const char *[]){"list", NULL});
+  cr_assert_eq(r.status, 0);
+  cr_assert(strstr(r.out, "cpu.fftw") && strstr(r.out, "reference") && strstr(r.out, "fftw.roundtrip"));
+  run_cli(&r, (const char *[]){"info", "--json", NULL});
+  cr_assert_eq(r.status, 0);
+  json_error_t e;
+  json_t *j = json_loads(r.out, 0, &e);
+  cr_assert_not_null(j, "info --json is not JSON: %s", e.text);
+  cr_assert(json_is_string(json_object_get(j, "hardware_id")));
+  json_decref(j);
+}
+
+Test(cli, check_one_shape_and_json) {
+  const char *dir = test_dir("check");
+  char out[700];
+  snprintf(out, sizeof out, "%s/check.json", dir);
+  run_cli(&r, (const char *[]){"check", "--op", "fftconv", "--shape", "B=2,H=3,L=101,gelu=1", "--out", out, NULL});
+  cr_assert_eq(r.status, 0, "stdout: %s\nstderr: %s", r.out, r.err);
+  cr_assert(strstr(r.out, "cpu.fftw") && strstr(r.out, "pass"));
+  json_t *doc = NULL;
+  cr_assert_eq(smx_json_read_doc(out, "check", &doc), SMX_OK, "%s", smx_last_error());
+  json_t *sum = json_object_get(doc, "summary");
+  cr_assert_geq(json_integer_value(json_object_get(sum, "passed")), 2);
+  cr_assert_eq(json_integer_value(json_object_get(sum, "failed")), 0);
+  cr_assert_eq(json_integer_value(json_object_get(sum, "fd_failed")), 0);
+  json_decref(doc);
+}
+
+Test(cli, bench_plot_report, .timeout = 600) {
+  const char *dir = test_dir("bench");
+  run_cli(&r, (const char *[]){"bench", "--suite", "ci", "--variant", "cpu.fftw", "--repetitions", "2", "--min-time",
+                               "0.001", "--out", dir, NULL});
+  cr_assert_eq(r.status, 0, "stdout: %s\nstderr: %s", r.out, r.err);
+  char path[700];
+  json_t *doc = NULL;
+  snprintf(path, sizeof path, "%s/bench.json", dir);
+  cr_assert_eq(smx_json_read_doc(path, "bench", &doc), SMX_OK, "%s", smx_last_error());
+  json_t *list = json_object_get(doc, "benchmarks");
+  cr_assert_eq(json_array_size(list), 6, "3 shapes x fwd/bwd");
+  size_t i;
+  json_t *e;
+  json_array_foreach(list, i, e) {
+    cr_assert_str_eq(json_string_value(json_object_get(e, "status")), "ok");
+    cr_assert_eq(json_array_size(json_object_get(e, "times_s")), 2);
+    cr_assert_gt(json_number_value(json_object_get(e, "median_s")), 0);
+    cr_assert_gt(json_number_value(json_object_get(e, "flop_per_s")), 0);
+    cr_assert_gt(json_number_value(json_object_get(e, "pct_peak_bw")), 0);
+  }
+  cr_assert_gt(json_number_value(json_object_get(json_object_get(doc, "peaks"), "cpu_flops")), 0);
+  json_decref(doc);
+  run_cli(&r, (const char *[]){"report", "--run", dir, NULL});
+  cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+  snprintf(path, sizeof path, "%s/report.md", dir);
+  cr_assert_gt(file_size(path), 1000);
+  const char *figs[] = {"time", "speedup", "bandwidth"};
+  for (int k = 0; k < 3; k++) {
+    /* speedup needs the reference or a baseline, which this run left out */
+    if (k == 1) continue;
+    snprintf(path, sizeof path, "%s/plots/fftconv_fwd_b-2-h-8-gelu-0_%s.png", dir, figs[k]);
+    cr_assert_gt(file_size(path), 2000, "%s", path);
+    snprintf(path, sizeof path, "%s/plots/fftconv_fwd_b-2-h-8-gelu-0_%s.svg", dir, figs[k]);
+    cr_assert_gt(file_size(path), 2000, "%s", path);
+  }
+}
+
+Test(cli, bench_without_gpu_records_skips) {
+  run_cli(&r, (const char *[]){"info", "--json", NULL});
+  if (strstr(r.out, "\"gpu_count\": 0") == NULL) cr_skip_test("a GPU is present");
+  const char *dir = test_dir("bench-gpu");
+  run_cli(&r, (const char *[]){"bench", "--suite", "ci", "--device", "cuda", "--out", dir, NULL});
+  cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+  char path[700];
+  snprintf(path, sizeof path, "%s/bench.json", dir);
+  json_t *doc = NULL;
+  cr_assert_eq(smx_json_read_doc(path, "bench", &doc), SMX_OK, "%s", smx_last_error());
+  size_t i;
+  json_t *e;
+  json_array_foreach(json_object_get(doc, "benchmarks"), i, e) {
+    cr_assert_str_eq(json_string_value(json_object_get(e, "status")), "skipped");
+    cr_assert_gt(strlen(json_string_value(json_object_get(e, "reason"))), 5);
+  }
+  json_decref(doc);
+}
+
+Test(cli, suite_end_to_end_and_resume, .timeout = 900) {
+  const char *dir = test_dir("suite");
+  run_cli(&r, (const char *[]){"suite", "--preset", "ci", "--out", dir, NULL});
+  cr_assert_eq(r.status, 0, "stdout: %s\nstderr: %s", r.out, r.err);
+  const char *line = strstr(r.out, "suite: report written to ");
+  cr_assert_not_null(line, "%s", r.out);
+  char report[700];
+  sscanf(line, "suite: report written to %699s", report);
+  cr_assert_gt(file_size(report), 2000);
+  char run_dir[700];
+  snprintf(run_dir, sizeof run_dir, "%s", report);
+  *strrchr(run_dir, '/') = 0;
+  char path[800];
+  snprintf(path, sizeof path, "%s/plots/fftconv_fwd_b-2-h-8-gelu-0_speedup.png", run_dir);
+  cr_assert_gt(file_size(path), 2000, "%s", path);
+  /* resume: both result files exist, so nothing is re-measured and the report is rewritten */
+  snprintf(path, sizeof path, "%s/bench.json", run_dir);
+  long before = file_size(path);
+  run_cli(&r, (const char *[]){"suite", "--resume", run_dir, NULL});
+  cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+  cr_assert(strstr(r.err, "exists, kept") != NULL, "%s", r.err);
+  cr_assert_eq(file_size(path), before);
+}

@@ -1,0 +1,21 @@
+/* Helpers shared by the Criterion tests: running the seqmix command and reading files. */
+#ifndef SEQMIX_TEST_HELPERS_H
+#define SEQMIX_TEST_HELPERS_H
+
+#include <stddef.h>
+
+typedef struct cli_result {
+  int status;       /* exit status, or 128 + signal */
+  char out[65536];  /* stdout (truncated) */
+  char err[8192];   /* stderr (truncated) */
+  int err_lines;    /* number of lines on stderr */
+} cli_result;
+
+/* Runs SMX_CLI_PATH with the NULL-terminated arguments. */
+void run_cli(cli_result *r, const char *const *args);
+/* A fresh empty directory under the build tree for this test; returns its path (static storage). */
+const char *test_dir(const char *name);
+void write_text(const char *path, const char *text);
+long file_size(const char *path);
+
+#endif
