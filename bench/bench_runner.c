@@ -371,7 +371,7 @@ static smx_status write_bench_json(const smx_bench_options *o, const case_list *
  * The run */
 
 void smx_bench_defaults(smx_suite suite, int *repetitions, double *min_time) {
-  static const int reps[SMX_SUITE_COUNT] = {5, 3, 5};
+  static const int reps[SMX_SUITE_COUNT] = {5, 5, 5};
   static const double min_s[SMX_SUITE_COUNT] = {0.02, 0.1, 0.2};
   int i = (unsigned)suite < SMX_SUITE_COUNT ? (int)suite : 1;
   *repetitions = reps[i];

@@ -30,7 +30,7 @@ int cmd_bench(int argc, char **argv) {
       {"variant", "NAME", "only this variant (or baseline)", &o.variant, NULL},
       {"shape", "SPEC", "one shape instead of the suite's, e.g. B=4,H=16,L=4096 (needs --op)", &o.shape, NULL},
       {"device", "DEV", "cpu, cuda or all (default: all present)", &device, NULL},
-      {"repetitions", "N", "repetitions per benchmark (default: ci 5, quick 3, paper 5)", &reps, NULL},
+      {"repetitions", "N", "repetitions per benchmark (default 5)", &reps, NULL},
       {"min-time", "S", "minimum seconds per repetition (default: ci 0.02, quick 0.1, paper 0.2)", &min_time, NULL},
       {"out", "DIR", "output directory (default results/runs/<run-id>)", &out, NULL},
       {0}};

@@ -171,12 +171,12 @@ static void bench_section(FILE *f, json_t *bench) {
     return;
   }
   json_t *list = json_object_get(bench, "benchmarks");
-  fprintf(f, "Median of the repetitions. FLOP/s and bytes/s count the op's useful work (the same for every variant; "
+  fprintf(f, "Median of the repetitions; cv = their standard deviation / mean (a shared 2-core VM can show 10-50%%). FLOP/s and bytes/s count the op's useful work (the same for every variant; "
              "see the op's definition), so rates compare across variants. *vs reference* = t(reference)/t(variant); "
              "*vs baseline* = t(library round trip)/t(variant) on the same device (below 1: slower than the bare "
              "library floor, which does less work).\n\n");
-  fprintf(f, "| op | pass | shape | variant | median | FLOP/s | bytes/s | %% peak BW | %% peak FLOP | vs reference | vs baseline | workspace |\n");
-  fprintf(f, "|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+  fprintf(f, "| op | pass | shape | variant | median | cv | FLOP/s | bytes/s | %% peak BW | %% peak FLOP | vs reference | vs baseline | workspace |\n");
+  fprintf(f, "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
   size_t i;
   json_t *e;
   json_array_foreach(list, i, e) {
@@ -201,8 +201,8 @@ static void bench_section(FILE *f, json_t *bench) {
       json_t *bl = baseline_of(list, e);
       if (bl) snprintf(vb, sizeof vb, "%.2f× (%s)", N(bl, "median_s") / me, S(bl, "variant"));
     }
-    fprintf(f, "| %s | %s | %s | %s%s | %s | %s | %s | %s | %s | %s | %s | %s |\n", S(e, "op"), S(e, "pass"), S(e, "shape"),
-            S(e, "variant"), base ? " (baseline)" : "", t, fl, by, pbw, pfl, vr, vb, ws);
+    fprintf(f, "| %s | %s | %s | %s%s | %s | %.0f%% | %s | %s | %s | %s | %s | %s | %s |\n", S(e, "op"), S(e, "pass"),
+            S(e, "shape"), S(e, "variant"), base ? " (baseline)" : "", t, 100 * N(e, "cv"), fl, by, pbw, pfl, vr, vb, ws);
   }
   fprintf(f, "\n");
   int skipped = 0;

@@ -11,11 +11,12 @@
 
 #include "fftw_plans.h"
 #include "reference/fftconv.h"
+#include "seqmix/philox.h"
 
 typedef struct roundtrip_state {
   int64_t rows, N, nf;
   fftwf_plan r2c, c2r;
-  float *real;          /* threads x pad(N), zero-padded input rows (never changed) */
+  float *real;          /* threads x pad(N): a zero-padded data row per thread (r2c leaves it unchanged) */
   float *out;           /* threads x pad(N) */
   fftwf_complex *cplx;  /* threads x nf */
   size_t row_stride, c_stride, ws_bytes;
@@ -60,6 +61,10 @@ static smx_status create(const smx_config *c, void **out) {
     return smx_fail(SMX_ERR_NOMEM, "fftw.roundtrip: cannot allocate workspace");
   }
   s->ws_bytes = 2 * rb + cb;
+  /* data rows like the op's (uniform in [-1, 1), zero-padded to N), not zeros */
+  for (int t = 0; t < threads; t++)
+    for (int64_t i = 0; i < c->v[FFTCONV_L]; i++)
+      s->real[(size_t)t * s->row_stride + (size_t)i] = smx_philox_uniform(1, (uint32_t)t, (uint64_t)i, -1.0f, 1.0f);
   *out = s;
   return SMX_OK;
 }
