@@ -385,23 +385,8 @@ smx_status smx_bench_run(const smx_bench_options *o, int *n_ran, int *n_failed) 
   if (!(o->min_time > 0 && o->min_time <= 60))
     return smx_fail(SMX_ERR_INVALID, "--min-time %g is out of range (accepted: >0 .. 60 seconds)", o->min_time);
   const smx_op *only = NULL;
-  smx_status s;
-  if (o->op && (s = smx_op_lookup(o->op, &only)) != SMX_OK) return s;
-  if (o->shape && !only) return smx_fail(SMX_ERR_INVALID, "--shape needs --op (shapes are per op)");
-  if (o->variant) {
-    int found = 0;
-    for (int i = 0; i < smx_op_count(); i++)
-      if ((!only || only == smx_op_at(i)) && smx_variant_find(smx_op_at(i), o->variant)) found = 1;
-    if (!found) {
-      const smx_variant *dummy;
-      if (only) return smx_variant_lookup(only, o->variant, &dummy);
-      return smx_fail(SMX_ERR_INVALID, "no op has a variant '%s' (see seqmix list)", o->variant);
-    }
-  }
-  if (o->shape) { /* a bad shape fails before any measuring */
-    smx_config c;
-    if ((s = smx_config_parse(only, o->shape, &c)) != SMX_OK) return s;
-  }
+  smx_status s = smx_resolve_filters(o->op, o->variant, o->shape, &only);
+  if (s != SMX_OK) return s;
   if ((s = smx_mkdir_p(o->out_dir)) != SMX_OK) return s;
 
   smx_hardware hw;

@@ -56,24 +56,8 @@ static json_t *outcome_json(const smx_op *op, const smx_variant *v, const char *
 
 int run_check(const check_args *a) {
   const smx_op *only = NULL;
-  smx_status s;
-  if (a->op && (s = smx_op_lookup(a->op, &only)) != SMX_OK) return cli_fail(s);
-  if (a->shape && !only) return cli_error("seqmix check: --shape needs --op (shapes are per op)");
-  if (a->variant) {
-    int found = 0;
-    for (int i = 0; i < smx_op_count(); i++)
-      if ((!only || only == smx_op_at(i)) && smx_variant_find(smx_op_at(i), a->variant)) found = 1;
-    if (!found) {
-      const smx_variant *dummy;
-      if (only) return cli_fail(smx_variant_lookup(only, a->variant, &dummy));
-      return cli_error("seqmix check: no op has a variant '%s' (see seqmix list)", a->variant);
-    }
-  }
-  /* Parse every shape before running anything, so a bad --shape fails at once. */
-  if (a->shape) {
-    smx_config c;
-    if ((s = smx_config_parse(only, a->shape, &c)) != SMX_OK) return cli_fail(s);
-  }
+  smx_status s = smx_resolve_filters(a->op, a->variant, a->shape, &only);
+  if (s != SMX_OK) return cli_fail(s);
 
   json_t *results = json_array(), *fds = json_array();
   int passed = 0, failed = 0, skipped = 0, fd_failed = 0;

@@ -5,8 +5,9 @@
  *   SMX_CUFFT_CHECK(cufftExecR2C(...));
  *
  * Each evaluates its call once; on failure it records "<file>:<line>: <call> failed: <reason>" as
- * the last error and returns SMX_ERR_BACKEND from the enclosing function (library code never
- * exits). cuFFT has no error-string function, hence the table below. */
+ * the last error and returns SMX_ERR_NOMEM (allocation failures) or SMX_ERR_BACKEND from the
+ * enclosing function (library code never exits). cuFFT has no error-string function, hence the
+ * table below. */
 #ifndef SEQMIX_CUDA_CHECK_H
 #define SEQMIX_CUDA_CHECK_H
 
@@ -32,23 +33,29 @@ static inline const char *smx_cufft_error_string(cufftResult r) {
   case CUFFT_NO_WORKSPACE: return "CUFFT_NO_WORKSPACE";
   case CUFFT_NOT_IMPLEMENTED: return "CUFFT_NOT_IMPLEMENTED";
   case CUFFT_NOT_SUPPORTED: return "CUFFT_NOT_SUPPORTED";
-  case CUFFT_MISSING_DEPENDENCY: return "CUFFT_MISSING_DEPENDENCY";
-  case CUFFT_NVRTC_FAILURE: return "CUFFT_NVRTC_FAILURE";
-  case CUFFT_NVJITLINK_FAILURE: return "CUFFT_NVJITLINK_FAILURE";
-  case CUFFT_NVSHMEM_FAILURE: return "CUFFT_NVSHMEM_FAILURE";
-  default: return "unknown cuFFT error";
+  default: return "cuFFT error (see cufft.h for the code)";
   }
 }
 
 static inline const char *smx_cuda_error_string(cudaError_t e) { return cudaGetErrorString(e); }
 static inline const char *smx_cublas_error_string(cublasStatus_t s) { return cublasGetStatusString(s); }
 
+/* Allocation failures are SMX_ERR_NOMEM (benchmarks shrink a shape that does not fit); the rest
+ * are SMX_ERR_BACKEND. */
+static inline smx_status smx_status_of(cudaError_t e) {
+  return e == cudaErrorMemoryAllocation ? SMX_ERR_NOMEM : SMX_ERR_BACKEND;
+}
+static inline smx_status smx_status_of(cufftResult r) { return r == CUFFT_ALLOC_FAILED ? SMX_ERR_NOMEM : SMX_ERR_BACKEND; }
+static inline smx_status smx_status_of(cublasStatus_t s) {
+  return s == CUBLAS_STATUS_ALLOC_FAILED ? SMX_ERR_NOMEM : SMX_ERR_BACKEND;
+}
+
 #define SMX_CHECK_GEN(call, ok_value, to_string)                                                   \
   do {                                                                                             \
     auto smx_rc_ = (call);                                                                         \
     if (smx_rc_ != (ok_value)) {                                                                   \
       (void)cudaGetLastError(); /* clear a non-sticky error so later calls are not blamed */       \
-      return smx_fail(SMX_ERR_BACKEND, "%s:%d: %s failed: %s", __FILE__, __LINE__, #call,          \
+      return smx_fail(smx_status_of(smx_rc_), "%s:%d: %s failed: %s", __FILE__, __LINE__, #call,   \
                       to_string(smx_rc_));                                                         \
     }                                                                                              \
   } while (0)

@@ -121,133 +121,170 @@ extern "C" smx_status smx_gpu_fill_uniform(float *d, size_t n, uint64_t seed, ui
 /* ---------------------------------------------------------------------------------------------
  * Timing */
 
-/* Holds the stream until the host writes *flag (so everything the caller enqueues after it is
- * launched back to back), or until ~timeout_cycles pass so a lost release can never hang. */
+/* Holds the stream until the host writes flag[0] (so everything the caller enqueues after it is
+ * launched back to back), or until ~timeout_cycles pass so a lost release can never hang; in that
+ * case it sets flag[1], and the sample is reported as invalid instead of silently including launch
+ * gaps. */
 __global__ void smx_block_stream_kernel(volatile int *flag, long long timeout_cycles) {
   long long t0 = clock64();
-  while (*flag == 0) {
-    if (clock64() - t0 > timeout_cycles) break;
+  while (flag[0] == 0) {
+    if (clock64() - t0 > timeout_cycles) {
+      flag[1] = 1;
+      break;
+    }
   }
 }
 
 struct smx_gpu_timer {
   cudaEvent_t start, stop;
+  int events;
   void *l2_flush;
   size_t l2_bytes;
-  int *flag_host;
+  int *flag_host; /* [0] release, [1] timed out; host-mapped */
   int *flag_dev;
 };
 
-extern "C" smx_status smx_gpu_timer_create(smx_gpu_timer **out) {
-  *out = NULL;
-  smx_gpu_timer *t = (smx_gpu_timer *)calloc(1, sizeof *t);
-  if (!t) return smx_fail(SMX_ERR_NOMEM, "cannot allocate a GPU timer");
+extern "C" void smx_gpu_timer_destroy(smx_gpu_timer *t) {
+  if (!t) return;
+  if (t->events & 1) cudaEventDestroy(t->start);
+  if (t->events & 2) cudaEventDestroy(t->stop);
+  cudaFree(t->l2_flush);
+  if (t->flag_host) cudaFreeHost(t->flag_host);
+  free(t);
+}
+
+static smx_status timer_init(smx_gpu_timer *t) {
   int dev = 0, l2 = 0;
   SMX_CUDA_CHECK(cudaGetDevice(&dev));
   SMX_CUDA_CHECK(cudaDeviceGetAttribute(&l2, cudaDevAttrL2CacheSize, dev));
   t->l2_bytes = (size_t)(l2 > 0 ? l2 : 1 << 20) * 2; /* twice L2: evicts everything */
   SMX_CUDA_CHECK(cudaMalloc(&t->l2_flush, t->l2_bytes));
-  SMX_CUDA_CHECK(cudaHostAlloc((void **)&t->flag_host, sizeof(int), cudaHostAllocMapped));
+  SMX_CUDA_CHECK(cudaHostAlloc((void **)&t->flag_host, 2 * sizeof(int), cudaHostAllocMapped));
   SMX_CUDA_CHECK(cudaHostGetDevicePointer((void **)&t->flag_dev, t->flag_host, 0));
   SMX_CUDA_CHECK(cudaEventCreate(&t->start));
+  t->events |= 1;
   SMX_CUDA_CHECK(cudaEventCreate(&t->stop));
+  t->events |= 2;
+  return SMX_OK;
+}
+
+extern "C" smx_status smx_gpu_timer_create(smx_gpu_timer **out) {
+  *out = NULL;
+  smx_gpu_timer *t = (smx_gpu_timer *)calloc(1, sizeof *t);
+  if (!t) return smx_fail(SMX_ERR_NOMEM, "cannot allocate a GPU timer");
+  smx_status s = timer_init(t);
+  if (s != SMX_OK) {
+    smx_gpu_timer_destroy(t);
+    return s;
+  }
   *out = t;
   return SMX_OK;
 }
 
+static void release(smx_gpu_timer *t) { __atomic_store_n(&t->flag_host[0], 1, __ATOMIC_RELEASE); }
+
 extern "C" smx_status smx_gpu_timer_start(smx_gpu_timer *t) {
   SMX_CUDA_CHECK(cudaMemsetAsync(t->l2_flush, 0, t->l2_bytes, 0));
-  *(volatile int *)t->flag_host = 0;
+  __atomic_store_n(&t->flag_host[1], 0, __ATOMIC_RELAXED);
+  __atomic_store_n(&t->flag_host[0], 0, __ATOMIC_RELEASE);
   smx_block_stream_kernel<<<1, 1>>>(t->flag_dev, 4000000000LL);
-  SMX_CUDA_CHECK_LAUNCH();
-  SMX_CUDA_CHECK(cudaEventRecord(t->start, 0));
+  cudaError_t e = cudaGetLastError();
+  if (e == cudaSuccess) e = cudaEventRecord(t->start, 0);
+  if (e != cudaSuccess) {
+    release(t); /* never leave a spinning kernel behind */
+    return smx_fail(smx_status_of(e), "GPU timer start failed: %s", cudaGetErrorString(e));
+  }
   return SMX_OK;
 }
 
 extern "C" smx_status smx_gpu_timer_stop(smx_gpu_timer *t, double *seconds) {
-  SMX_CUDA_CHECK(cudaEventRecord(t->stop, 0));
-  *(volatile int *)t->flag_host = 1;
-  SMX_CUDA_CHECK(cudaEventSynchronize(t->stop));
+  *seconds = 0;
+  cudaError_t e = cudaEventRecord(t->stop, 0);
+  release(t); /* first, whatever happened: the work behind the spin kernel must run */
+  if (e == cudaSuccess) e = cudaEventSynchronize(t->stop);
   float ms = 0;
-  SMX_CUDA_CHECK(cudaEventElapsedTime(&ms, t->start, t->stop));
+  if (e == cudaSuccess) e = cudaEventElapsedTime(&ms, t->start, t->stop);
+  if (e != cudaSuccess) {
+    (void)cudaGetLastError();
+    return smx_fail(smx_status_of(e), "GPU timer stop failed: %s", cudaGetErrorString(e));
+  }
+  if (__atomic_load_n(&t->flag_host[1], __ATOMIC_ACQUIRE))
+    return smx_fail(SMX_ERR_BACKEND, "GPU timer: the spin kernel timed out before the work was enqueued; "
+                                     "the sample would include launch gaps");
   *seconds = ms * 1e-3;
   return SMX_OK;
-}
-
-extern "C" void smx_gpu_timer_destroy(smx_gpu_timer *t) {
-  if (!t) return;
-  cudaEventDestroy(t->start);
-  cudaEventDestroy(t->stop);
-  cudaFree(t->l2_flush);
-  cudaFreeHost(t->flag_host);
-  free(t);
 }
 
 /* ---------------------------------------------------------------------------------------------
  * Peaks: best of several runs, so they are what this GPU can reach now (clocks included). */
 
-static smx_status measure_copy(double *bytes_per_s) {
-  const size_t n = (size_t)1 << 30;
-  void *a = NULL, *b = NULL;
-  SMX_CUDA_CHECK(cudaMalloc(&a, n));
-  SMX_CUDA_CHECK(cudaMalloc(&b, n));
-  SMX_CUDA_CHECK(cudaMemset(a, 1, n));
+/* Best event time over `reps` runs of work(), the first one discarded as warm-up. */
+template <class Work> static smx_status best_time_ms(int reps, Work work, float *best) {
   cudaEvent_t e0, e1;
   SMX_CUDA_CHECK(cudaEventCreate(&e0));
   SMX_CUDA_CHECK(cudaEventCreate(&e1));
-  float best = 1e30f;
-  for (int r = 0; r < 6; r++) {
-    SMX_CUDA_CHECK(cudaEventRecord(e0, 0));
-    SMX_CUDA_CHECK(cudaMemcpyAsync(b, a, n, cudaMemcpyDeviceToDevice, 0));
-    SMX_CUDA_CHECK(cudaEventRecord(e1, 0));
-    SMX_CUDA_CHECK(cudaEventSynchronize(e1));
+  *best = 1e30f;
+  smx_status st = SMX_OK;
+  for (int r = 0; r < reps && st == SMX_OK; r++) {
     float ms = 0;
-    SMX_CUDA_CHECK(cudaEventElapsedTime(&ms, e0, e1));
-    if (r > 0 && ms < best) best = ms;
+    if (cudaEventRecord(e0, 0) != cudaSuccess) st = smx_fail(SMX_ERR_BACKEND, "cudaEventRecord failed");
+    if (st == SMX_OK) st = work();
+    if (st == SMX_OK && (cudaEventRecord(e1, 0) != cudaSuccess || cudaEventSynchronize(e1) != cudaSuccess ||
+                         cudaEventElapsedTime(&ms, e0, e1) != cudaSuccess))
+      st = smx_fail(SMX_ERR_BACKEND, "timing the peak measurement failed: %s", cudaGetErrorString(cudaGetLastError()));
+    if (st == SMX_OK && r > 0 && ms < *best) *best = ms;
   }
-  *bytes_per_s = 2.0 * (double)n / (best * 1e-3);
   cudaEventDestroy(e0);
   cudaEventDestroy(e1);
+  return st;
+}
+
+static smx_status measure_copy(double *bytes_per_s) {
+  const size_t n = (size_t)1 << 30;
+  void *a = NULL, *b = NULL;
+  smx_status st = smx_gpu_malloc(&a, n);
+  if (st == SMX_OK) st = smx_gpu_malloc(&b, n);
+  if (st == SMX_OK) st = smx_gpu_memset(a, 1, n);
+  float best = 1e30f;
+  if (st == SMX_OK)
+    st = best_time_ms(6, [&]() -> smx_status {
+      SMX_CUDA_CHECK(cudaMemcpyAsync(b, a, n, cudaMemcpyDeviceToDevice, 0));
+      return SMX_OK;
+    }, &best);
+  *bytes_per_s = 2.0 * (double)n / (best * 1e-3);
   cudaFree(a);
   cudaFree(b);
-  return SMX_OK;
+  return st;
 }
 
 static smx_status measure_sgemm(double *flops) {
   const int n = 8192;
   float *a = NULL, *b = NULL, *c = NULL;
-  size_t bytes = (size_t)n * n * sizeof(float);
-  SMX_CUDA_CHECK(cudaMalloc(&a, bytes));
-  SMX_CUDA_CHECK(cudaMalloc(&b, bytes));
-  SMX_CUDA_CHECK(cudaMalloc(&c, bytes));
-  SMX_CUDA_CHECK(cudaMemset(a, 0, bytes));
-  SMX_CUDA_CHECK(cudaMemset(b, 0, bytes));
-  cublasHandle_t h;
-  SMX_CUBLAS_CHECK(cublasCreate(&h));
+  size_t nn = (size_t)n * n, bytes = nn * sizeof(float);
+  cublasHandle_t h = NULL;
+  smx_status st = smx_gpu_malloc((void **)&a, bytes);
+  if (st == SMX_OK) st = smx_gpu_malloc((void **)&b, bytes);
+  if (st == SMX_OK) st = smx_gpu_malloc((void **)&c, bytes);
+  /* Random operands: zeros draw less power and would let the clocks (and the "peak") run high. */
+  if (st == SMX_OK) st = smx_gpu_fill_uniform(a, nn, 1, 0, -1.0f, 1.0f);
+  if (st == SMX_OK) st = smx_gpu_fill_uniform(b, nn, 1, 1, -1.0f, 1.0f);
+  if (st == SMX_OK && cublasCreate(&h) != CUBLAS_STATUS_SUCCESS) st = smx_fail(SMX_ERR_BACKEND, "cublasCreate failed");
   /* Plain fp32 (no TF32): the peak that fp32 kernels are measured against. */
-  SMX_CUBLAS_CHECK(cublasSetMathMode(h, CUBLAS_PEDANTIC_MATH));
-  cudaEvent_t e0, e1;
-  SMX_CUDA_CHECK(cudaEventCreate(&e0));
-  SMX_CUDA_CHECK(cudaEventCreate(&e1));
+  if (st == SMX_OK && cublasSetMathMode(h, CUBLAS_PEDANTIC_MATH) != CUBLAS_STATUS_SUCCESS)
+    st = smx_fail(SMX_ERR_BACKEND, "cublasSetMathMode failed");
   const float one = 1.0f, zero = 0.0f;
   float best = 1e30f;
-  for (int r = 0; r < 5; r++) {
-    SMX_CUDA_CHECK(cudaEventRecord(e0, 0));
-    SMX_CUBLAS_CHECK(cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_N, n, n, n, &one, a, n, b, n, &zero, c, n));
-    SMX_CUDA_CHECK(cudaEventRecord(e1, 0));
-    SMX_CUDA_CHECK(cudaEventSynchronize(e1));
-    float ms = 0;
-    SMX_CUDA_CHECK(cudaEventElapsedTime(&ms, e0, e1));
-    if (r > 0 && ms < best) best = ms;
-  }
+  if (st == SMX_OK)
+    st = best_time_ms(5, [&]() -> smx_status {
+      SMX_CUBLAS_CHECK(cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_N, n, n, n, &one, a, n, b, n, &zero, c, n));
+      return SMX_OK;
+    }, &best);
   *flops = 2.0 * n * (double)n * n / (best * 1e-3);
-  cublasDestroy(h);
-  cudaEventDestroy(e0);
-  cudaEventDestroy(e1);
+  if (h) cublasDestroy(h);
   cudaFree(a);
   cudaFree(b);
   cudaFree(c);
-  return SMX_OK;
+  return st;
 }
 
 extern "C" smx_status smx_gpu_measure_peaks(double *flops, double *bytes_per_s) {

@@ -44,3 +44,22 @@ const char *smx_variant_skip_reason(const smx_variant *v, const smx_config *c) {
   if (v->device == SMX_DEV_CUDA && smx_gpu_count() == 0) return smx_gpu_unavailable_reason();
   return v->unsupported ? v->unsupported(c) : NULL;
 }
+
+smx_status smx_resolve_filters(const char *op, const char *variant, const char *shape, const smx_op **only) {
+  *only = NULL;
+  smx_status s;
+  if (op && (s = smx_op_lookup(op, only)) != SMX_OK) return s;
+  if (shape) {
+    if (!*only) return smx_fail(SMX_ERR_INVALID, "--shape needs --op (shapes are per op)");
+    smx_config c;
+    if ((s = smx_config_parse(*only, shape, &c)) != SMX_OK) return s;
+  }
+  if (!variant) return SMX_OK;
+  if (*only) {
+    const smx_variant *v;
+    return smx_variant_lookup(*only, variant, &v);
+  }
+  for (int i = 0; i < smx_op_count(); i++)
+    if (smx_variant_find(smx_op_at(i), variant)) return SMX_OK;
+  return smx_fail(SMX_ERR_INVALID, "no op has a variant '%s' (see seqmix list)", variant);
+}

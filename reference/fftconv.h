@@ -16,7 +16,7 @@ extern const smx_op smx_op_fftconv;
 extern const smx_variant smx_fftconv_reference;
 
 /* The FFT length the FFT variants use: the smallest 2^a 3^b 5^c 7^d >= 2L - 1, which makes the
- * circular convolution of the zero-padded rows equal the causal one (and the lags of the
+ * circular convolution of the zero-padded rows equal the causal one (and at least 2) (and the lags of the
  * backward correlations land in [0, L) without wrapping). FFTW and cuFFT are fast at these sizes. */
 int64_t smx_fftconv_fft_size(int64_t L);
 

@@ -132,6 +132,9 @@ const smx_variant *smx_variant_find(const smx_op *op, const char *name);
 /* Looks an op up by name, or records "unknown op 'x' (known: a, b)" and returns SMX_ERR_INVALID. */
 smx_status smx_op_lookup(const char *name, const smx_op **out);
 smx_status smx_variant_lookup(const smx_op *op, const char *name, const smx_variant **out);
+/* The --op / --variant / --shape filters of check and bench: looks the op up (NULL = all ops),
+ * requires --op for --shape and parses it, and requires the variant to exist somewhere in scope. */
+smx_status smx_resolve_filters(const char *op, const char *variant, const char *shape, const smx_op **only);
 /* Why this variant cannot run this configuration here (built without CUDA, no GPU, shape), or NULL. */
 const char *smx_variant_skip_reason(const smx_variant *v, const smx_config *c);
 

@@ -14,6 +14,7 @@
 
 #include "fftw_plans.h"
 #include "reference/fftconv.h"
+#include "reference/gelu.h"
 
 typedef struct fftw_state {
   int64_t B, H, L, N, nf;
@@ -26,9 +27,6 @@ typedef struct fftw_state {
 } fftw_state;
 
 enum { C_UF, C_GF, C_PROD, C_DKACC, C_COUNT };
-
-static float gelu_f(float x) { return 0.5f * x * (1.0f + erff(x * 0.70710678f)); }
-static float gelu_grad_f(float x) { return 0.5f * (1.0f + erff(x * 0.70710678f)) + x * 0.39894228f * expf(-0.5f * x * x); }
 
 static void destroy(void *p) {
   fftw_state *s = p;
@@ -134,7 +132,7 @@ static void forward(fftw_state *s, const float *u, const float *k, const float *
     float *yr = y + r * s->L;
     conv_row(s, omp_get_thread_num(), u + r * s->L, s->kf + (size_t)h * s->c_stride, D[h], yr);
     if (s->gelu)
-      for (int64_t t = 0; t < s->L; t++) yr[t] = gelu_f(yr[t]);
+      for (int64_t t = 0; t < s->L; t++) yr[t] = smx_gelu_f32(yr[t]);
   }
 }
 
@@ -160,7 +158,7 @@ static void backward(fftw_state *s, const float *u, const float *k, const float 
       float *g = du + r * s->L;
       if (s->gelu) {
         conv_row(s, tid, ur, kf, D[h], g); /* g = pre for now; FFT(u) is left in uf */
-        for (int64_t t = 0; t < s->L; t++) g[t] = dyr[t] * gelu_grad_f(g[t]);
+        for (int64_t t = 0; t < s->L; t++) g[t] = dyr[t] * smx_gelu_grad_f32(g[t]);
       } else {
         rfft_padded(s, tid, ur, uf);
         memcpy(g, dyr, (size_t)s->L * sizeof(float));

@@ -15,6 +15,7 @@
 extern "C" {
 #include "reference/fftconv.h"
 }
+#include "reference/gelu.h"
 #include "cuda_check.h"
 
 namespace {
@@ -24,18 +25,14 @@ struct cufft_state {
   int gelu;
   cufftHandle r2c_rows, c2r_rows, r2c_k, c2r_k;
   int plans_made;
-  float *pad;       /* rows x N real */
-  cufftComplex *uf; /* rows x nf: FFT(u) */
-  cufftComplex *gf; /* rows x nf: FFT(g) (backward) */
-  cufftComplex *tmp;/* rows x nf: products */
-  cufftComplex *kf; /* H x nf: FFT(k), unscaled */
+  void *work;        /* one cuFFT work area shared by the four plans (they run one after another) */
+  float *pad;        /* rows x N real */
+  cufftComplex *uf;  /* rows x nf: FFT(u); the forward's product in place */
+  cufftComplex *gf;  /* rows x nf: FFT(g), or the product that gives the pre-activation (backward) */
+  cufftComplex *hf;  /* H x nf: the dk spectrum */
+  cufftComplex *kf;  /* H x nf: FFT(k), unscaled */
   size_t ws_bytes;
 };
-
-__device__ __forceinline__ float gelu_f(float x) { return 0.5f * x * (1.0f + erff(x * 0.70710678f)); }
-__device__ __forceinline__ float gelu_grad_f(float x) {
-  return 0.5f * (1.0f + erff(x * 0.70710678f)) + x * 0.39894228f * expf(-0.5f * x * x);
-}
 
 inline unsigned grid_for(size_t n) {
   size_t b = (n + 255) / 256;
@@ -69,7 +66,7 @@ __global__ void forward_epilogue(const float *conv, const float *u, const float 
   GRID_STRIDE(i, (size_t)rows * L) {
     int64_t r = (int64_t)(i / L), t = (int64_t)(i % L);
     float v = conv[r * N + t] + D[r % H] * u[i];
-    y[i] = gelu ? gelu_f(v) : v;
+    y[i] = gelu ? smx_gelu_f32(v) : v;
   }
 }
 
@@ -78,7 +75,7 @@ __global__ void output_grad(const float *conv, const float *u, const float *D, c
                             int64_t H, int64_t L, int64_t N, int gelu) {
   GRID_STRIDE(i, (size_t)rows * L) {
     int64_t r = (int64_t)(i / L), t = (int64_t)(i % L);
-    g[i] = gelu ? dy[i] * gelu_grad_f(conv[r * N + t] + D[r % H] * u[i]) : dy[i];
+    g[i] = gelu ? dy[i] * smx_gelu_grad_f32(conv[r * N + t] + D[r % H] * u[i]) : dy[i];
   }
 }
 
@@ -132,10 +129,14 @@ __global__ void channel_dot(const float *g, const float *u, float *dD, int64_t B
   if (threadIdx.x == 0) dD[h] = (float)part[0];
 }
 
-smx_status make_plan(cufftHandle *plan, int64_t N, int64_t batch, cufftType type, size_t *work) {
+/* A plan without its own work area (create_plans_and_buffers gives all four one shared area).
+ * *made is set as soon as the handle exists, so a failed plan is still destroyed. */
+smx_status make_plan(cufftHandle *plan, int *made, int bit, int64_t N, int64_t batch, cufftType type, size_t *work) {
   long long n = (long long)N;
   long long nf = (long long)(N / 2 + 1);
   SMX_CUFFT_CHECK(cufftCreate(plan));
+  *made |= bit;
+  SMX_CUFFT_CHECK(cufftSetAutoAllocation(*plan, 0));
   long long idist = type == CUFFT_R2C ? n : nf, odist = type == CUFFT_R2C ? nf : n;
   SMX_CUFFT_CHECK(cufftMakePlanMany64(*plan, 1, &n, NULL, 1, idist, NULL, 1, odist, type, (long long)batch, work));
   return SMX_OK;
@@ -148,38 +149,38 @@ void destroy_state(void *p) {
   if (s->plans_made & 2) cufftDestroy(s->c2r_rows);
   if (s->plans_made & 4) cufftDestroy(s->r2c_k);
   if (s->plans_made & 8) cufftDestroy(s->c2r_k);
+  cudaFree(s->work);
   cudaFree(s->pad);
   cudaFree(s->uf);
   cudaFree(s->gf);
-  cudaFree(s->tmp);
+  cudaFree(s->hf);
   cudaFree(s->kf);
   free(s);
 }
 
 smx_status create_plans_and_buffers(cufft_state *s) {
-  size_t w = 0, total = 0;
+  size_t w[4] = {0, 0, 0, 0}, most = 0;
   smx_status st;
-  if ((st = make_plan(&s->r2c_rows, s->N, s->rows, CUFFT_R2C, &w)) != SMX_OK) return st;
-  s->plans_made |= 1;
-  total += w;
-  if ((st = make_plan(&s->c2r_rows, s->N, s->rows, CUFFT_C2R, &w)) != SMX_OK) return st;
-  s->plans_made |= 2;
-  total += w;
-  if ((st = make_plan(&s->r2c_k, s->N, s->H, CUFFT_R2C, &w)) != SMX_OK) return st;
-  s->plans_made |= 4;
-  total += w;
-  if ((st = make_plan(&s->c2r_k, s->N, s->H, CUFFT_C2R, &w)) != SMX_OK) return st;
-  s->plans_made |= 8;
-  total += w;
+  if ((st = make_plan(&s->r2c_rows, &s->plans_made, 1, s->N, s->rows, CUFFT_R2C, &w[0])) != SMX_OK) return st;
+  if ((st = make_plan(&s->c2r_rows, &s->plans_made, 2, s->N, s->rows, CUFFT_C2R, &w[1])) != SMX_OK) return st;
+  if ((st = make_plan(&s->r2c_k, &s->plans_made, 4, s->N, s->H, CUFFT_R2C, &w[2])) != SMX_OK) return st;
+  if ((st = make_plan(&s->c2r_k, &s->plans_made, 8, s->N, s->H, CUFFT_C2R, &w[3])) != SMX_OK) return st;
+  for (int i = 0; i < 4; i++)
+    if (w[i] > most) most = w[i];
   size_t pad_b = (size_t)s->rows * s->N * sizeof(float);
   size_t spec_b = (size_t)s->rows * s->nf * sizeof(cufftComplex);
-  size_t kf_b = (size_t)s->H * s->nf * sizeof(cufftComplex);
+  size_t h_b = (size_t)s->H * s->nf * sizeof(cufftComplex);
+  SMX_CUDA_CHECK(cudaMalloc(&s->work, most ? most : 16));
+  SMX_CUFFT_CHECK(cufftSetWorkArea(s->r2c_rows, s->work));
+  SMX_CUFFT_CHECK(cufftSetWorkArea(s->c2r_rows, s->work));
+  SMX_CUFFT_CHECK(cufftSetWorkArea(s->r2c_k, s->work));
+  SMX_CUFFT_CHECK(cufftSetWorkArea(s->c2r_k, s->work));
   SMX_CUDA_CHECK(cudaMalloc(&s->pad, pad_b));
   SMX_CUDA_CHECK(cudaMalloc(&s->uf, spec_b));
   SMX_CUDA_CHECK(cudaMalloc(&s->gf, spec_b));
-  SMX_CUDA_CHECK(cudaMalloc(&s->tmp, spec_b));
-  SMX_CUDA_CHECK(cudaMalloc(&s->kf, kf_b));
-  s->ws_bytes = total + pad_b + 3 * spec_b + kf_b;
+  SMX_CUDA_CHECK(cudaMalloc(&s->hf, h_b));
+  SMX_CUDA_CHECK(cudaMalloc(&s->kf, h_b));
+  s->ws_bytes = most + pad_b + 2 * spec_b + 2 * h_b;
   return SMX_OK;
 }
 
@@ -194,30 +195,31 @@ smx_status transform_inputs(cufft_state *s, const float *u, const float *k) {
   return SMX_OK;
 }
 
-/* pad = IFFT(a * b or a * conj(b)) / N over all rows */
-smx_status correlate_rows(cufft_state *s, const cufftComplex *a, const cufftComplex *b, int conj_b) {
-  multiply<<<grid_for((size_t)s->rows * s->nf), 256>>>(a, b, s->tmp, s->rows, s->H, s->nf, conj_b, 1.0f / (float)s->N);
+/* pad = IFFT(a * b or a * conj(b)) / N over all rows; the product goes to `prod` (which may be a). */
+smx_status correlate_rows(cufft_state *s, const cufftComplex *a, const cufftComplex *b, int conj_b, cufftComplex *prod) {
+  multiply<<<grid_for((size_t)s->rows * s->nf), 256>>>(a, b, prod, s->rows, s->H, s->nf, conj_b, 1.0f / (float)s->N);
   SMX_CUDA_CHECK_LAUNCH();
-  SMX_CUFFT_CHECK(cufftExecC2R(s->c2r_rows, s->tmp, s->pad));
+  SMX_CUFFT_CHECK(cufftExecC2R(s->c2r_rows, prod, s->pad));
   return SMX_OK;
 }
 
 smx_status forward(cufft_state *s, const float *u, const float *k, const float *D, float *y) {
   smx_status st;
   if ((st = transform_inputs(s, u, k)) != SMX_OK) return st;
-  if ((st = correlate_rows(s, s->uf, s->kf, 0)) != SMX_OK) return st;
+  if ((st = correlate_rows(s, s->uf, s->kf, 0, s->uf)) != SMX_OK) return st;
   forward_epilogue<<<grid_for((size_t)s->rows * s->L), 256>>>(s->pad, u, D, y, s->rows, s->H, s->L, s->N, s->gelu);
   SMX_CUDA_CHECK_LAUNCH();
   return SMX_OK;
 }
 
+/* Same steps as cpu.fftw: g (staged in du) -> dD -> FFT(g) -> dk -> du. FFT(u) must survive until
+ * dk, so the pre-activation's product goes to gf, which FFT(g) then overwrites. */
 smx_status backward(cufft_state *s, const float *u, const float *k, const float *D, const float *dy, float *du,
                     float *dk, float *dD) {
   smx_status st;
   size_t n_rows = (size_t)s->rows * s->L;
   if ((st = transform_inputs(s, u, k)) != SMX_OK) return st;
-  if (s->gelu && (st = correlate_rows(s, s->uf, s->kf, 0)) != SMX_OK) return st;
-  /* g is staged in du: output_grad reads pad only when gelu is on. */
+  if (s->gelu && (st = correlate_rows(s, s->uf, s->kf, 0, s->gf)) != SMX_OK) return st;
   output_grad<<<grid_for(n_rows), 256>>>(s->pad, u, D, dy, du, s->rows, s->H, s->L, s->N, s->gelu);
   SMX_CUDA_CHECK_LAUNCH();
   channel_dot<<<(unsigned)s->H, 256>>>(du, u, dD, s->B, s->H, s->L);
@@ -226,13 +228,13 @@ smx_status backward(cufft_state *s, const float *u, const float *k, const float 
   SMX_CUDA_CHECK_LAUNCH();
   SMX_CUFFT_CHECK(cufftExecR2C(s->r2c_rows, s->pad, s->gf));
   /* dk = IFFT(sum_b G conj(U)) / N, first L lags */
-  kernel_grad_spectrum<<<grid_for((size_t)s->H * s->nf), 256>>>(s->gf, s->uf, s->tmp, s->B, s->H, s->nf, 1.0f / (float)s->N);
+  kernel_grad_spectrum<<<grid_for((size_t)s->H * s->nf), 256>>>(s->gf, s->uf, s->hf, s->B, s->H, s->nf, 1.0f / (float)s->N);
   SMX_CUDA_CHECK_LAUNCH();
-  SMX_CUFFT_CHECK(cufftExecC2R(s->c2r_k, s->tmp, s->pad));
+  SMX_CUFFT_CHECK(cufftExecC2R(s->c2r_k, s->hf, s->pad));
   crop_rows<<<grid_for((size_t)s->H * s->L), 256>>>(s->pad, dk, s->H, s->L, s->N);
   SMX_CUDA_CHECK_LAUNCH();
-  /* du = IFFT(G conj(K)) / N + D g */
-  if ((st = correlate_rows(s, s->gf, s->kf, 1)) != SMX_OK) return st;
+  /* du = IFFT(G conj(K)) / N + D g; G is not needed after this, so the product goes in place */
+  if ((st = correlate_rows(s, s->gf, s->kf, 1, s->gf)) != SMX_OK) return st;
   input_grad<<<grid_for(n_rows), 256>>>(s->pad, D, du, s->rows, s->H, s->L, s->N);
   SMX_CUDA_CHECK_LAUNCH();
   return SMX_OK;
