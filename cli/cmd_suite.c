@@ -3,7 +3,7 @@
  * `paper` preset on the GPU. Each step writes its file atomically; --resume DIR reruns only the
  * steps whose output is missing, so an interrupted suite loses nothing.
  *
- *   seqmix suite                       # CPU quick preset (about 3 minutes on 2 cores)
+ *   seqmix suite                       # CPU quick preset (about 2.5 minutes on 2 cores)
  *   seqmix suite --preset ci
  *   seqmix suite --resume results/runs/20261123T171500Z-1a2b3c4d5e6f
  */
