@@ -20,6 +20,7 @@
 #include "seqmix/buffer.h"
 #include "seqmix/json_io.h"
 #include "seqmix/philox.h"
+#include "seqmix/stats.h"
 #include "seqmix/timer.h"
 
 /* Reference runs over this many multiply-adds are left out of benchmarks (and say so): the direct
@@ -31,6 +32,7 @@ typedef struct bench_case {
   smx_config cfg;
   const smx_variant *v;
   smx_pass pass;
+  const smx_variant *partner; /* ratio mode: timed alternately with v; runs its forward */
   char name[256];
   char shape[160];
   char note[200];
@@ -74,52 +76,72 @@ static smx_status prepare_tensors(const bench_case *bc, void **ptr) {
   return SMX_OK;
 }
 
-static smx_status timed_run(const bench_case *bc, void *state, void **ptr, smx_gpu_timer *timer, double *t) {
-  if (bc->v->device == SMX_DEV_CPU) {
+static smx_status timed_run(const smx_variant *v, smx_pass pass, void *state, void **ptr, smx_gpu_timer *timer,
+                            double *t) {
+  if (v->device == SMX_DEV_CPU) {
     double t0 = smx_now();
-    smx_status s = bc->v->run(state, bc->pass, ptr);
+    smx_status s = v->run(state, pass, ptr);
     *t = smx_now() - t0;
     return s;
   }
   smx_status s = smx_gpu_timer_start(timer);
   if (s != SMX_OK) return s;
-  smx_status rs = bc->v->run(state, bc->pass, ptr);
+  smx_status rs = v->run(state, pass, ptr);
   s = smx_gpu_timer_stop(timer, t); /* always: it releases the held stream */
   return rs != SMX_OK ? rs : s;
 }
 
+/* Prepares the tensors a pass of `v` uses (shared pool, so a ratio partner reuses them) and the
+ * variant's state. */
+static smx_status setup_run(const bench_case *bc, const smx_variant *v, smx_pass pass, void **ptr, void **state) {
+  bench_case view = *bc;
+  view.v = v;
+  view.pass = pass;
+  smx_status s = prepare_tensors(&view, ptr);
+  if (s == SMX_OK) s = v->create(&bc->cfg, state);
+  if (s == SMX_OK) s = v->run(*state, pass, ptr); /* warm-up: first-touch, lazy inits */
+  if (s == SMX_OK && v->device == SMX_DEV_CUDA) s = smx_gpu_sync();
+  return s;
+}
+
+/* One benchmark. In ratio mode every iteration times the partner's forward and the variant's pass
+ * back to back (alternating which goes first), and the repetition reports the ratio of their sums:
+ * drifts of a shared machine's speed hit both and cancel. The manual time is the variant's. */
 static void bm_case(bench_state *st, void *ctx) {
   bench_case *bc = ctx;
-  void *ptr[SMX_MAX_TENSORS] = {0};
-  void *state = NULL;
+  void *ptr[SMX_MAX_TENSORS] = {0}, *pptr[SMX_MAX_TENSORS] = {0};
+  void *state = NULL, *pstate = NULL;
   smx_gpu_timer *timer = NULL;
-  int gpu = bc->v->device == SMX_DEV_CUDA;
-  smx_status s = prepare_tensors(bc, ptr);
-  if (s == SMX_OK) s = bc->v->create(&bc->cfg, &state);
-  if (s == SMX_OK && gpu) s = smx_gpu_timer_create(&timer);
-  if (s == SMX_OK) s = bc->v->run(state, bc->pass, ptr); /* warm-up: first-touch, lazy inits */
-  if (s == SMX_OK && gpu) s = smx_gpu_sync();
+  int gpu = bc->v->device == SMX_DEV_CUDA || (bc->partner && bc->partner->device == SMX_DEV_CUDA);
+  smx_status s = SMX_OK;
+  if (gpu) s = smx_gpu_timer_create(&timer);
+  if (s == SMX_OK && bc->partner) s = setup_run(bc, bc->partner, SMX_FWD, pptr, &pstate);
+  if (s == SMX_OK) s = setup_run(bc, bc->v, bc->pass, ptr, &state);
   if (s != SMX_OK) {
     bench_skip_with_error(st, smx_last_error());
   } else {
-    double total = 0;
+    double total = 0, ptotal = 0;
     int64_t iters = 0;
     while (bench_keep_running(st)) {
-      double t = 0;
-      s = timed_run(bc, state, ptr, timer, &t);
+      double t = 0, tp = 0;
+      if (bc->partner && (iters & 1) == 0) s = timed_run(bc->partner, SMX_FWD, pstate, pptr, timer, &tp);
+      if (s == SMX_OK) s = timed_run(bc->v, bc->pass, state, ptr, timer, &t);
+      if (s == SMX_OK && bc->partner && (iters & 1) == 1) s = timed_run(bc->partner, SMX_FWD, pstate, pptr, timer, &tp);
       if (s != SMX_OK) {
         bench_skip_with_error(st, smx_last_error());
         break;
       }
       bench_set_iteration_time(st, t);
       total += t;
+      ptotal += tp;
       iters++;
     }
     if (s == SMX_OK && iters > 0 && total > 0) {
       double per = total / (double)iters;
       double flops = bc->cfg.op->flops(&bc->cfg, bc->pass), bytes = bc->cfg.op->bytes(&bc->cfg, bc->pass);
-      double pf = gpu ? bc->peaks->gpu_flops : bc->peaks->cpu_flops;
-      double pb = gpu ? bc->peaks->gpu_bytes_per_s : bc->peaks->cpu_bytes_per_s;
+      int vgpu = bc->v->device == SMX_DEV_CUDA;
+      double pf = vgpu ? bc->peaks->gpu_flops : bc->peaks->cpu_flops;
+      double pb = vgpu ? bc->peaks->gpu_bytes_per_s : bc->peaks->cpu_bytes_per_s;
       bc->workspace = bc->v->workspace_bytes ? bc->v->workspace_bytes(state) : 0;
       if (!bc->v->baseline) { /* a baseline does not do the op's work: its rates would mislead */
         bench_counter(st, "FLOP/s", flops / per, BENCH_CTR_DEFAULT);
@@ -127,8 +149,9 @@ static void bm_case(bench_state *st, void *ctx) {
         bench_counter(st, "pct_peak_flops", pf > 0 ? 100.0 * flops / per / pf : 0, BENCH_CTR_DEFAULT);
         bench_counter(st, "pct_peak_bw", pb > 0 ? 100.0 * bytes / per / pb : 0, BENCH_CTR_DEFAULT);
       }
+      if (bc->partner && ptotal > 0) bench_counter(st, "ratio", total / ptotal, BENCH_CTR_DEFAULT);
       bench_counter(st, "workspace_bytes", (double)bc->workspace, BENCH_CTR_DEFAULT);
-      if (gpu && bc->hw->gpu_count > 0 &&
+      if (vgpu && bc->hw->gpu_count > 0 &&
           smx_nvml_clocks(bc->hw->gpus[0].pci_bus_id, &bc->sm_mhz, &bc->throttle) == 0) {
         bench_counter(st, "sm_clock_mhz", bc->sm_mhz, BENCH_CTR_DEFAULT);
         bench_counter(st, "throttle_reasons", (double)bc->throttle, BENCH_CTR_DEFAULT);
@@ -137,6 +160,7 @@ static void bm_case(bench_state *st, void *ctx) {
   }
   smx_gpu_timer_destroy(timer);
   if (state) bc->v->destroy(state);
+  if (pstate) bc->partner->destroy(pstate);
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -205,6 +229,20 @@ static smx_status fit_in_memory(bench_case *bc) {
   return SMX_OK;
 }
 
+/* The yardstick a variant is timed against in ratio mode: the op's library baseline on the same
+ * device (its forward), else the reference when it is affordable; never the variant itself. */
+static const smx_variant *ratio_partner(const smx_op *op, const smx_variant *v, const smx_config *c) {
+  const smx_variant *ref = NULL;
+  for (int i = 0; i < smx_variant_count(op); i++) {
+    const smx_variant *p = smx_variant_at(op, i);
+    if (p == v || smx_variant_skip_reason(p, c)) continue;
+    if (p->baseline && p->device == v->device) return p;
+    if (!strcmp(p->name, "reference")) ref = p;
+  }
+  if (ref && op->reference_cost && op->reference_cost(c, SMX_FWD) > REFERENCE_MAX_MACS) ref = NULL;
+  return ref;
+}
+
 static smx_status add_cases(case_list *l, const smx_bench_options *o, const smx_op *op, const char *spec,
                             const smx_hardware *hw, const smx_peaks *peaks) {
   smx_config cfg;
@@ -224,11 +262,16 @@ static smx_status add_cases(case_list *l, const smx_bench_options *o, const smx_
       bc->pass = p;
       bc->hw = hw;
       bc->peaks = peaks;
+      if (o->ratio) bc->partner = ratio_partner(op, v, &cfg);
       const char *why = smx_variant_skip_reason(v, &cfg);
       if (why) snprintf(bc->skip, sizeof bc->skip, "%s", why);
       else if (strcmp(v->name, "reference") == 0 && op->reference_cost && op->reference_cost(&cfg, p) > REFERENCE_MAX_MACS)
         snprintf(bc->skip, sizeof bc->skip, "reference left out: %.3g multiply-adds (limit %.3g)",
                  op->reference_cost(&cfg, p), REFERENCE_MAX_MACS);
+      else if (o->ratio && !bc->partner && !v->baseline)
+        snprintf(bc->skip, sizeof bc->skip, "ratio mode: no library baseline or affordable reference to pair with");
+      else if (o->ratio && v->baseline)
+        snprintf(bc->skip, sizeof bc->skip, "ratio mode: a baseline is the yardstick, not a subject");
       else if (fit_in_memory(bc) != SMX_OK)
         snprintf(bc->skip, sizeof bc->skip, "%s", smx_last_error());
       smx_config_format(&bc->cfg, bc->shape, sizeof bc->shape);
@@ -240,11 +283,6 @@ static smx_status add_cases(case_list *l, const smx_bench_options *o, const smx_
 
 /* ---------------------------------------------------------------------------------------------
  * bench.json */
-
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
 
 static double unit_seconds(const char *u) {
   if (!u) return 1e-9;
@@ -286,9 +324,9 @@ static smx_status write_bench_json(const smx_bench_options *o, const case_list *
       json_array_append_new(entries, e);
       continue;
     }
-    double times[1024];
-    int nt = 0;
-    json_t *iters = json_array(), *reps = json_array();
+    double times[1024], ratios[1024];
+    int nt = 0, nr = 0;
+    json_t *iters = json_array(), *reps = json_array(), *rats = json_array();
     const char *error = NULL;
     json_t *last = NULL;
     size_t k;
@@ -305,6 +343,11 @@ static smx_status write_bench_json(const smx_bench_options *o, const case_list *
                  unit_seconds(json_string_value(json_object_get(b, "time_unit")));
       if (nt < 1024) times[nt++] = t;
       json_array_append_new(reps, json_real(t));
+      json_t *ratio = json_object_get(b, "ratio");
+      if (json_is_number(ratio) && nr < 1024) {
+        ratios[nr++] = json_number_value(ratio);
+        json_array_append_new(rats, json_real(json_number_value(ratio)));
+      }
       json_array_append_new(iters, json_integer(json_integer_value(json_object_get(b, "iterations"))));
       last = b;
     }
@@ -313,14 +356,13 @@ static smx_status write_bench_json(const smx_bench_options *o, const case_list *
       json_object_set_new(e, "reason", json_string(error ? error : "no result from Google Benchmark"));
       json_decref(iters);
       json_decref(reps);
+      json_decref(rats);
       json_array_append_new(entries, e);
       (*n_failed)++;
       continue;
     }
-    double sorted[1024];
-    memcpy(sorted, times, (size_t)nt * sizeof(double));
-    qsort(sorted, (size_t)nt, sizeof(double), cmp_double);
-    double median = nt % 2 ? sorted[nt / 2] : 0.5 * (sorted[nt / 2 - 1] + sorted[nt / 2]);
+    double median = smx_median(times, (size_t)nt), min = times[0];
+    for (int j = 1; j < nt; j++) min = fmin(min, times[j]);
     double mean = 0, var = 0;
     for (int j = 0; j < nt; j++) mean += times[j];
     mean /= nt;
@@ -334,7 +376,14 @@ static smx_status write_bench_json(const smx_bench_options *o, const case_list *
     json_object_set_new(e, "iterations", iters);
     json_object_set_new(e, "median_s", json_real(median));
     json_object_set_new(e, "mean_s", json_real(mean));
-    json_object_set_new(e, "min_s", json_real(sorted[0]));
+    json_object_set_new(e, "min_s", json_real(min));
+    if (bc->partner && nr > 0) {
+      json_object_set_new(e, "ratio_partner", json_string(bc->partner->name));
+      json_object_set_new(e, "ratios", rats);
+      json_object_set_new(e, "ratio_median", json_real(smx_median(ratios, (size_t)nr)));
+    } else {
+      json_decref(rats);
+    }
     json_object_set_new(e, "stddev_s", json_real(stddev));
     json_object_set_new(e, "cv", json_real(mean > 0 ? stddev / mean : 0));
     json_object_set_new(e, "flop_per_s", json_real(flops / median));
@@ -352,6 +401,7 @@ static smx_status write_bench_json(const smx_bench_options *o, const case_list *
   json_t *doc = smx_json_new_doc("bench");
   json_object_set_new(doc, "run_id", json_string(o->run_id ? o->run_id : ""));
   json_object_set_new(doc, "suite", json_string(smx_suite_name(o->suite)));
+  json_object_set_new(doc, "mode", json_string(o->ratio ? "ratio" : "time"));
   json_object_set_new(doc, "repetitions", json_integer(o->repetitions));
   json_object_set_new(doc, "min_time_s", json_real(o->min_time));
   json_object_set_new(doc, "hardware", smx_hardware_to_json(hw));

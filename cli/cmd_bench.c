@@ -33,6 +33,8 @@ int cmd_bench(int argc, char **argv) {
       {"repetitions", "N", "repetitions per benchmark (default 5)", &reps, NULL},
       {"min-time", "S", "minimum seconds per repetition (default: ci 0.02, quick 0.1, paper 0.2)", &min_time, NULL},
       {"out", "DIR", "output directory (default results/runs/<run-id>)", &out, NULL},
+      {"ratio", NULL, "ratio mode: time each variant alternately with its device's library baseline (else the "
+                      "reference); one ratio per repetition, for `seqmix gate` on noisy machines", NULL, &o.ratio},
       {0}};
   if (cli_parse("bench", argc, argv, opts, &help)) return SMX_EXIT_USAGE;
   if (help) {

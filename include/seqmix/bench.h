@@ -42,6 +42,8 @@ typedef struct smx_bench_options {
   double min_time;     /* seconds per repetition, Google Benchmark's --benchmark_min_time */
   const char *out_dir; /* where gbench.json and bench.json go */
   const char *run_id;  /* stored in bench.json */
+  int ratio;           /* ratio mode: each variant is timed alternately with a yardstick (its
+                          device's library baseline, else the reference), one ratio per repetition */
 } smx_bench_options;
 
 /* The suite's default repetitions and minimum seconds per repetition: ci is seconds on 2 cores,
