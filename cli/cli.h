@@ -35,6 +35,7 @@ int cmd_bench(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_suite(int argc, char **argv);
+int cmd_gate(int argc, char **argv);
 
 /* The steps `suite` chains; each is also what its subcommand runs. */
 typedef struct check_args {

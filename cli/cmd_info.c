@@ -7,17 +7,23 @@
 #include "smx_config.h"
 
 int cmd_info(int argc, char **argv) {
-  int json = 0, help = 0;
-  const cli_opt opts[] = {{"json", NULL, "print the fingerprint as JSON", NULL, &json}, {0}};
+  int json = 0, id = 0, help = 0;
+  const cli_opt opts[] = {{"json", NULL, "print the fingerprint as JSON", NULL, &json},
+                          {"id", NULL, "print only the hardware id (the name of this machine's baseline directory)", NULL, &id},
+                          {0}};
   if (cli_parse("info", argc, argv, opts, &help)) return SMX_EXIT_USAGE;
   if (help) {
-    cli_usage("info", "[--json]", "Prints this machine's hardware fingerprint: CPU, memory, threads, GPUs (or why none "
+    cli_usage("info", "[--json | --id]", "Prints this machine's hardware fingerprint: CPU, memory, threads, GPUs (or why none "
                                   "is usable), library versions, git revision, hardware id.", opts);
     return 0;
   }
   smx_hardware hw;
   smx_status s = smx_hardware_probe(&hw);
   if (s != SMX_OK) return cli_fail(s);
+  if (id) {
+    printf("%s\n", hw.hardware_id);
+    return 0;
+  }
   if (json) {
     json_t *j = smx_hardware_to_json(&hw);
     json_dumpf(j, stdout, JSON_INDENT(2));

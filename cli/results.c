@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "seqmix/json_io.h"
 
@@ -12,9 +13,16 @@ static smx_status need_string(const char *path, size_t i, json_t *e, const char 
   return SMX_OK;
 }
 
-smx_status load_bench(const char *run_dir, json_t **out) {
+/* A run directory names its <file> inside; anything else is the file itself. */
+static void resolve(const char *path_or_dir, const char *file, char *out, size_t n) {
+  struct stat st;
+  if (stat(path_or_dir, &st) == 0 && S_ISDIR(st.st_mode)) snprintf(out, n, "%s/%s", path_or_dir, file);
+  else snprintf(out, n, "%s", path_or_dir);
+}
+
+smx_status load_bench(const char *run, json_t **out) {
   char path[4200];
-  snprintf(path, sizeof path, "%s/bench.json", run_dir);
+  resolve(run, "bench.json", path, sizeof path);
   json_t *doc = NULL;
   smx_status s = smx_json_read_doc(path, "bench", &doc);
   if (s != SMX_OK) return s;
@@ -53,9 +61,9 @@ smx_status load_bench(const char *run_dir, json_t **out) {
   return SMX_OK;
 }
 
-smx_status load_check(const char *run_dir, json_t **out) {
+smx_status load_check(const char *run, json_t **out) {
   char path[4200];
-  snprintf(path, sizeof path, "%s/check.json", run_dir);
+  resolve(run, "check.json", path, sizeof path);
   json_t *doc = NULL;
   smx_status s = smx_json_read_doc(path, "check", &doc);
   if (s != SMX_OK) return s;

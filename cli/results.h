@@ -7,7 +7,8 @@
 
 #include "seqmix/status.h"
 
-smx_status load_bench(const char *run_dir, json_t **out); /* <run>/bench.json */
-smx_status load_check(const char *run_dir, json_t **out); /* <run>/check.json */
+/* `run` is a run directory (its bench.json / check.json) or the file itself. */
+smx_status load_bench(const char *run, json_t **out);
+smx_status load_check(const char *run, json_t **out);
 
 #endif

@@ -49,6 +49,8 @@ typedef struct smx_bench_options {
 /* The suite's default repetitions and minimum seconds per repetition: ci is seconds on 2 cores,
  * quick is minutes, paper is for GPUs. */
 void smx_bench_defaults(smx_suite suite, int *repetitions, double *min_time);
+/* The smallest relative change `seqmix gate` counts for this suite (written into bench.json). */
+double smx_gate_min_change(smx_suite suite);
 
 /* Runs the benchmarks. *n_failed counts benchmarks that reported an error. */
 smx_status smx_bench_run(const smx_bench_options *o, int *n_ran, int *n_failed);

@@ -36,6 +36,14 @@ static void free_cache(void) {
   pthread_mutex_unlock(&lock);
 }
 
+/* FFTW's planner effort: SEQMIX_FFTW_PLANNER = estimate | measure (default) | patient. */
+static unsigned planner_flags(void) {
+  const char *e = getenv("SEQMIX_FFTW_PLANNER");
+  if (e && !strcmp(e, "estimate")) return FFTW_ESTIMATE;
+  if (e && !strcmp(e, "patient")) return FFTW_PATIENT;
+  return FFTW_MEASURE;
+}
+
 smx_status smx_fftw_plans(int n, fftwf_plan *r2c, fftwf_plan *c2r) {
   static int registered;
   pthread_mutex_lock(&lock);
@@ -60,8 +68,8 @@ smx_status smx_fftw_plans(int n, fftwf_plan *r2c, fftwf_plan *c2r) {
     free(e);
   } else {
     e->n = n;
-    e->r2c = fftwf_plan_dft_r2c_1d(n, r, c, FFTW_MEASURE);
-    e->c2r = fftwf_plan_dft_c2r_1d(n, c, r, FFTW_MEASURE);
+    e->r2c = fftwf_plan_dft_r2c_1d(n, r, c, planner_flags());
+    e->c2r = fftwf_plan_dft_c2r_1d(n, c, r, planner_flags());
     if (!e->r2c || !e->c2r) {
       st = smx_fail(SMX_ERR_BACKEND, "FFTW could not plan a real FFT of length %d", n);
       free(e);
