@@ -16,3 +16,6 @@ echo "== seqmix: CPU tests under AddressSanitizer + UndefinedBehaviorSanitizer =
 ci/build.sh build-asan -Dtests=enabled -Dcuda=disabled -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debugoptimized
 ASAN_OPTIONS="detect_leaks=1:abort_on_error=1" LSAN_OPTIONS="suppressions=$PWD/ci/lsan.supp:print_suppressions=0" \
   UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1" meson test -C build-asan -v
+
+echo "== seqmix: regression gate (ci suite, ratio mode) =="
+ci/gate.sh build

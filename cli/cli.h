@@ -36,6 +36,7 @@ int cmd_plot(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_suite(int argc, char **argv);
 int cmd_gate(int argc, char **argv);
+int cmd_compare(int argc, char **argv);
 
 /* The steps `suite` chains; each is also what its subcommand runs. */
 typedef struct check_args {
@@ -53,6 +54,8 @@ typedef struct plot_file {
   char png[640], svg[640];
 } plot_file;
 smx_status make_plots(const char *run_dir, json_t *bench, plot_file **files, int *n_files);
+smx_status make_compare_plots(const char *out_dir, json_t **benches, const char **labels, int n, plot_file **files,
+                              int *n_files);
 const char *plots_script_dir(void);
 
 #endif

@@ -112,7 +112,7 @@ int cmd_gate(int argc, char **argv) {
        &baseline, NULL},
       {"current", "PATH", "the run to judge: a run directory (with check.json, if any) or its bench.json", &current,
        NULL},
-      {"min-change", "F", "smallest relative change that counts (default: the baseline suite's, ci 0.30, quick 0.10, "
+      {"min-change", "F", "smallest relative change that counts (default: the baseline suite's, ci 0.40, quick 0.10, "
                           "paper 0.05)", &min_change_s, NULL},
       {"alpha", "P", "significance level of the Mann-Whitney U test (default 0.05)", &alpha_s, NULL},
       {"mode", "M", "auto (ratio when both runs have ratios), time or ratio", &mode_s, NULL},

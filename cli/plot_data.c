@@ -25,7 +25,9 @@ extern char **environ;
 #define MAX_V 16
 
 typedef struct series {
-  char variant[48];
+  char variant[96]; /* "cpu.fftw", or "cpu.fftw @ <run label>" when several runs share a figure */
+  char base[48];    /* the variant's own name */
+  int run;          /* which run (compare) */
   int baseline;
   char device[8];
   double t[MAX_X], bw[MAX_X];
@@ -146,13 +148,10 @@ static smx_status render(const char *dir, const group *g, const char *kind, cons
   return SMX_OK;
 }
 
-smx_status make_plots(const char *run_dir, json_t *bench, plot_file **files, int *n_files) {
-  *files = NULL;
-  *n_files = 0;
-  enum { CAP = 64 };
-  group *gs = calloc(CAP, sizeof *gs);
-  if (!gs) return smx_fail(SMX_ERR_NOMEM, "cannot allocate plot groups");
-  int ng = 0;
+/* Adds the bench file's measured entries to the groups; with a label, series are "variant @ label"
+ * so several runs can share one figure. */
+static void collect(group *gs, int *ngp, int cap, json_t *bench, const char *label, int run) {
+  int ng = *ngp;
   size_t i;
   json_t *e;
   json_array_foreach(json_object_get(bench, "benchmarks"), i, e) {
@@ -170,15 +169,32 @@ smx_status make_plots(const char *run_dir, json_t *bench, plot_file **files, int
     if (!json_is_integer(xv)) continue;
     char key[96];
     group_key(params, sweep, key, sizeof key);
-    group *g = find_group(gs, &ng, CAP, opn, pass, key);
+    group *g = find_group(gs, &ng, cap, opn, pass, key);
     if (!g) continue;
     snprintf(g->sweep, sizeof g->sweep, "%s", sweep);
     int xi = x_index(g, json_integer_value(xv));
-    series *s = find_series(g, var, json_is_true(json_object_get(e, "baseline")), dev);
+    char sname[96];
+    if (label) snprintf(sname, sizeof sname, "%s @ %s", var, label);
+    else snprintf(sname, sizeof sname, "%s", var);
+    series *s = find_series(g, sname, json_is_true(json_object_get(e, "baseline")), dev);
     if (xi < 0 || !s) continue;
+    snprintf(s->base, sizeof s->base, "%s", var);
+    s->run = run;
     s->t[xi] = json_number_value(json_object_get(e, "median_s"));
     s->bw[xi] = json_number_value(json_object_get(e, "bytes_per_s")) * 1e-9;
   }
+
+  *ngp = ng;
+}
+
+smx_status make_plots(const char *run_dir, json_t *bench, plot_file **files, int *n_files) {
+  *files = NULL;
+  *n_files = 0;
+  enum { CAP = 64 };
+  group *gs = calloc(CAP, sizeof *gs);
+  if (!gs) return smx_fail(SMX_ERR_NOMEM, "cannot allocate plot groups");
+  int ng = 0;
+  collect(gs, &ng, CAP, bench, NULL, 0);
 
   char dir[4200];
   snprintf(dir, sizeof dir, "%s/plots", run_dir);
@@ -273,6 +289,93 @@ smx_status make_plots(const char *run_dir, json_t *bench, plot_file **files, int
     snprintf(extra, sizeof extra, "; cpu_peak=%g; gpu_peak=%g", has_cpu ? cpu_peak : 0.0, has_gpu ? gpu_peak : 0.0);
     if ((st = render(dir, g, "bandwidth", "bandwidth.gp", extra, csv, ncols + 1, hw_id ? hw_id : "", &out[nf])) != SMX_OK)
       break;
+    nf++;
+  }
+  free(gs);
+  if (st != SMX_OK) {
+    free(out);
+    return st;
+  }
+  *files = out;
+  *n_files = nf;
+  return SMX_OK;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Several runs side by side (seqmix compare): time vs L per variant and run, and grouped bars of
+ * each variant's time per run at the largest L every run measured. */
+smx_status make_compare_plots(const char *out_dir, json_t **benches, const char **labels, int n, plot_file **files,
+                              int *n_files) {
+  *files = NULL;
+  *n_files = 0;
+  enum { CAP = 64 };
+  group *gs = calloc(CAP, sizeof *gs);
+  plot_file *out = calloc(2 * CAP + 1, sizeof *out);
+  if (!gs || !out) {
+    free(gs);
+    free(out);
+    return smx_fail(SMX_ERR_NOMEM, "cannot allocate plot groups");
+  }
+  int ng = 0;
+  for (int r = 0; r < n; r++) collect(gs, &ng, CAP, benches[r], labels[r], r);
+  char dir[4200];
+  snprintf(dir, sizeof dir, "%s/plots", out_dir);
+  smx_status st = smx_mkdir_p(dir);
+  int nf = 0;
+  for (int gi = 0; gi < ng && st == SMX_OK; gi++) {
+    group *g = &gs[gi];
+    char csv[4400], key_slug[96];
+    smx_slugify(g->key, key_slug, sizeof key_slug);
+    if (g->nx >= 2) {
+      snprintf(csv, sizeof csv, "%s/%s_%s_%s_time.csv", dir, g->op, g->pass, key_slug);
+      FILE *f = fopen(csv, "w");
+      if (!f) { st = smx_fail(SMX_ERR_IO, "cannot write %s", csv); break; }
+      fprintf(f, "%s", g->sweep);
+      for (int s = 0; s < g->ns; s++) fprintf(f, ",%s", g->s[s].variant);
+      fprintf(f, "\n");
+      for (int x = 0; x < g->nx; x++) {
+        fprintf(f, "%" PRId64, g->x[x]);
+        for (int s = 0; s < g->ns; s++) cell(f, g->s[s].t[x]);
+        fprintf(f, "\n");
+      }
+      fclose(f);
+      if ((st = render(dir, g, "time", "time_vs_L.gp", "", csv, g->ns + 1, "compare", &out[nf])) != SMX_OK) break;
+      nf++;
+    }
+    /* bars at the largest L at which every run has a value */
+    int xbest = -1;
+    for (int x = 0; x < g->nx; x++) {
+      int have[16] = {0}, all = 1;
+      for (int s = 0; s < g->ns; s++)
+        if (isfinite(g->s[s].t[x]) && g->s[s].run < 16) have[g->s[s].run] = 1;
+      for (int r = 0; r < n && r < 16; r++) all &= have[r];
+      if (all) xbest = x;
+    }
+    if (xbest < 0 || n < 2) continue;
+    snprintf(csv, sizeof csv, "%s/%s_%s_%s_bars.csv", dir, g->op, g->pass, key_slug);
+    FILE *f = fopen(csv, "w");
+    if (!f) { st = smx_fail(SMX_ERR_IO, "cannot write %s", csv); break; }
+    fprintf(f, "variant");
+    for (int r = 0; r < n; r++) fprintf(f, ",%s", labels[r]);
+    fprintf(f, "\n");
+    for (int s = 0; s < g->ns; s++) {
+      int first = 1; /* one row per variant name, in first-seen order */
+      for (int p = 0; p < s; p++) first &= strcmp(g->s[p].base, g->s[s].base) != 0;
+      if (!first) continue;
+      fprintf(f, "%s", g->s[s].base);
+      for (int r = 0; r < n; r++) {
+        double t = NAN;
+        for (int q = 0; q < g->ns; q++)
+          if (g->s[q].run == r && !strcmp(g->s[q].base, g->s[s].base)) t = g->s[q].t[xbest];
+        cell(f, t);
+      }
+      fprintf(f, "\n");
+    }
+    fclose(f);
+    group at = *g;
+    snprintf(at.key, sizeof at.key, "%s%s%s=%" PRId64, g->key, g->key[0] ? "," : "", g->sweep, g->x[xbest]);
+    snprintf(at.sweep, sizeof at.sweep, "variant");
+    if ((st = render(dir, &at, "bars", "bars.gp", "", csv, n + 1, "compare", &out[nf])) != SMX_OK) break;
     nf++;
   }
   free(gs);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "claims.h"
 #include "cli.h"
 #include "results.h"
 #include "seqmix/json_io.h"
@@ -252,6 +253,7 @@ int run_report(const char *run_dir, char *path_out, size_t n) {
   hardware_section(f, hw, bench);
   correctness_section(f, check);
   bench_section(f, bench);
+  claims_table(f, bench);
   fprintf(f, "## Plots\n\n");
   if (np == 0) fprintf(f, "No plots: a plot needs at least two sequence lengths of the same shape group.\n\n");
   for (int i = 0; i < np; i++) {

@@ -1,0 +1,126 @@
+/* The claims table (claims.h). */
+#include "claims.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "seqmix/op.h"
+
+typedef struct claim {
+  int id;
+  const char *text, *source, *setting, *measurement;
+  const char *ops[3];   /* ops the measurement needs (NULL-terminated) */
+  int needs_gpu;        /* the paper's figure is a GPU measurement */
+  int needs_tasks;      /* needs the task runner */
+  const char *needs_peer; /* a peer measured beside seqmix (PyTorch ...), or NULL */
+} claim;
+
+static const claim claims[] = {
+    {1, "FlashConv gives a 2x speedup on Long Range Arena", "H3 abstract", "A100, LRA models",
+     "LRA-shaped fftconv/H3 layer time, cuda.flashconv vs cuda.cufft and vs torch FFT conv", {"fftconv", NULL}, 1, 0,
+     "cuda.flashconv and the torch FFT-conv peer"},
+    {2, "FlashFFTConv: 5.64/7.93/6.64/5.42/2.45/3.22x over PyTorch at L = 256/1K/4K/8K/16K/32K", "FlashFFTConv README",
+     "H100-SXM, B=64, H=768, fp16, gated", "fftconv bench paper suite, speedup over the torch/cuFFT baseline",
+     {"fftconv", NULL}, 1, 0, "the gated fp16 fused kernel and the torch FFT-conv peer"},
+    {3, "H3 matches attention on induction head and associative recall (100 / 99.8 vs S4D 35.6 / 86.0) †", "H3 Table 2",
+     "2 layers, vocab 20/10, length 30/20", "task runner paper-h3", {"attention", NULL}, 0, 1, NULL},
+    {4, "Monarch: O(n^1.5) and high utilization; M2-BERT up to 9.1x throughput at 4K", "M2 abstract", "A100",
+     "monarch vs dense GEMM; M2 mixer vs attention layer at 4K", {"monarch", "attention", NULL}, 1, 0, NULL},
+    {5, "RoPE inside SSD lowers the perplexity of the attention+SSD hybrid by more than 4%",
+     "Wonderful Matrices abstract", "not published in detail", "RoPE-in-SSD perplexity experiment (three arms)",
+     {"ssd", "attention", NULL}, 0, 1, NULL},
+    {6, "DMA keeps 100% MQAR accuracy at L = 2048, d >= 128, where attention scores .19/.36 and SSD .12/.32",
+     "Wonderful Matrices, MQAR figure", "grid L 256-2048 x d 32-256", "task runner paper-wm", {"dma", "ssd", NULL}, 0, 1,
+     NULL},
+    {7, "CDMoE expert retrieval is 8-10x faster than MoE with >= 1024 experts", "Wonderful Matrices abstract and figure",
+     "loop-over-experts MoE baseline, shapes not published", "moe vs cdmoe expert-count sweep", {"moe", "cdmoe", NULL},
+     0, 0, NULL},
+    {8, "MixCon's KV cache is 32x smaller than attention-only, 2 GB where Mixtral needs 32 GB †", "MixCon (press summary)",
+     "long context (256K)", "state/KV bytes vs context length per architecture", {"conba", "attention", NULL}, 0, 1,
+     NULL},
+    {9, "MixCon throughput 3x Mixtral and 2x Jamba at 8K; 1.5x Jamba, 4.5x Mixtral at 128K †", "MixCon (press summary)",
+     "A800, int8 (8K); 4x A800 (128K)", "prefill/decode tokens/s vs context, MixCon hybrid vs attention",
+     {"conba", "attention", NULL}, 1, 1, NULL},
+    {10, "SSD is ~6x faster than FlashAttention-2 at 16K, crossing over near 2K", "Mamba-2", "A100/H100, fwd",
+     "ssd vs attention benchmark across L", {"ssd", "attention", NULL}, 1, 0, NULL},
+    {11, "Attention solves MQAR at every d with 2 layers; gated convolutions need d growing with L", "Zoology Fig. 2",
+     "V 8192, (L, N) up to (512, 64)", "task runner paper-zoology (quick preset for the trend)", {"attention", NULL}, 0,
+     1, NULL},
+    {12, "Dynamic-mask sparse attention is 49.8x faster fwd (5.5x bwd) than dense-bias SDPA at 32K, w = 1024",
+     "flash-sparse-attn README", "A100, B=1, H=2, H_kv=1, P=64, bf16", "dma bench, cuda.flash_sparse vs cuda.dense_bias",
+     {"dma", NULL}, 1, 0, NULL},
+};
+
+const char *claim_verdict_name(claim_verdict v) {
+  switch (v) {
+  case CLAIM_REPRODUCED: return "reproduced";
+  case CLAIM_PARTLY: return "partly";
+  case CLAIM_NOT_REPRODUCED: return "not reproduced";
+  default: return "not measured";
+  }
+}
+
+claim_verdict claim_judge(claim_kind kind, double paper, double measured) {
+  if (!isfinite(paper) || !isfinite(measured)) return CLAIM_NOT_MEASURED;
+  switch (kind) {
+  case CLAIM_SPEED:
+    if (measured >= 0.8 * paper) return CLAIM_REPRODUCED;
+    return measured > 1 ? CLAIM_PARTLY : CLAIM_NOT_REPRODUCED;
+  case CLAIM_MEMORY:
+    if (fabs(measured / paper - 1) <= 0.2) return CLAIM_REPRODUCED;
+    return measured > 1 ? CLAIM_PARTLY : CLAIM_NOT_REPRODUCED;
+  case CLAIM_ACCURACY:
+    if (fabs(measured - paper) <= 0.05) return CLAIM_REPRODUCED;
+    return measured * paper > 0 && fabs(measured) < fabs(paper) ? CLAIM_PARTLY : CLAIM_NOT_REPRODUCED;
+  }
+  return CLAIM_NOT_MEASURED;
+}
+
+static int run_has_gpu_results(json_t *bench) {
+  size_t i;
+  json_t *e;
+  json_array_foreach(json_object_get(bench, "benchmarks"), i, e) {
+    const char *dev = json_string_value(json_object_get(e, "device")), *st = json_string_value(json_object_get(e, "status"));
+    if (dev && st && !strcmp(dev, "cuda") && !strcmp(st, "ok")) return 1;
+  }
+  return 0;
+}
+
+/* Why the claim cannot be judged from this run: the first missing requirement. */
+static void reason(const claim *c, json_t *bench, char *out, size_t n) {
+  char missing[96] = "";
+  size_t o = 0;
+  for (int i = 0; c->ops[i]; i++)
+    if (!smx_op_find(c->ops[i]))
+      o += (size_t)snprintf(missing + o, o < sizeof missing ? sizeof missing - o : 0, "%s%s", o ? ", " : "", c->ops[i]);
+  if (missing[0]) {
+    snprintf(out, n, "op%s %s not in seqmix yet", strchr(missing, ',') ? "s" : "", missing);
+  } else if (c->needs_tasks) {
+    snprintf(out, n, "needs the task runner (not in seqmix yet)");
+  } else if (c->needs_gpu && !(bench && run_has_gpu_results(bench))) {
+    snprintf(out, n, "a GPU measurement: this run has no GPU results");
+  } else if (c->needs_peer) {
+    snprintf(out, n, "needs %s, not in seqmix yet", c->needs_peer);
+  } else {
+    snprintf(out, n, "no measurement in this run");
+  }
+}
+
+void claims_table(FILE *f, json_t *bench) {
+  const char *hw = json_string_value(json_object_get(json_object_get(bench, "hardware"), "hardware_id"));
+  fprintf(f, "## Paper claims\n\n");
+  fprintf(f, "Verdicts by the rules of the claims list: **reproduced** (a speed ratio at least 0.8x the paper's, an "
+             "accuracy within 0.05, a memory ratio within 20%%), **partly** (same direction, smaller effect), **not "
+             "reproduced**, **not measured** (with the reason). Claims marked † come from a secondary source. "
+             "Hardware of this run: `%s`.\n\n", hw ? hw : "unknown");
+  fprintf(f, "| # | claim | source | paper's setting | seqmix measurement | seqmix figure | verdict |\n");
+  fprintf(f, "|---|---|---|---|---|---|---|\n");
+  for (size_t i = 0; i < sizeof claims / sizeof claims[0]; i++) {
+    const claim *c = &claims[i];
+    char why[200];
+    reason(c, bench, why, sizeof why);
+    fprintf(f, "| %d | %s | %s | %s | %s | — | not measured: %s |\n", c->id, c->text, c->source, c->setting,
+            c->measurement, why);
+  }
+  fprintf(f, "\n");
+}

@@ -1,0 +1,24 @@
+/* The papers' claims (CLAIMS.md of the design notes) and the verdict rules, for the report's
+ * verdict table. Each claim names what it needs (ops, tasks, a GPU); until all of it is present it
+ * is "not measured" with the reason, so later work only has to supply the measurement. */
+#ifndef SEQMIX_CLI_CLAIMS_H
+#define SEQMIX_CLI_CLAIMS_H
+
+#include <jansson.h>
+#include <stdio.h>
+
+typedef enum claim_kind { CLAIM_SPEED, CLAIM_ACCURACY, CLAIM_MEMORY } claim_kind;
+typedef enum claim_verdict { CLAIM_REPRODUCED, CLAIM_PARTLY, CLAIM_NOT_REPRODUCED, CLAIM_NOT_MEASURED } claim_verdict;
+
+const char *claim_verdict_name(claim_verdict v);
+/* CLAIMS.md's rules. Speed and memory: ratios (> 1 = the claimed advantage). Accuracy: an
+ * accuracy, or for a comparative claim the advantage (e.g. DMA's accuracy minus attention's).
+ *   reproduced      speed >= 0.8x the paper's ratio; accuracy within 0.05; memory ratio within 20%
+ *   partly          same direction (ratio > 1, or advantage of the same sign), smaller effect
+ *   not reproduced  otherwise */
+claim_verdict claim_judge(claim_kind kind, double paper, double measured);
+
+/* The verdict table in Markdown, judged against what this run holds (bench may be NULL). */
+void claims_table(FILE *f, json_t *bench);
+
+#endif

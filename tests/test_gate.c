@@ -1,0 +1,207 @@
+/* seqmix gate on synthetic runs (every verdict, the refusals, bad input), and the claims rules. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "claims.h"
+#include "seqmix/json_io.h"
+#include "test_helpers.h"
+
+static cli_result r;
+
+/* A ratio-mode bench.json with one entry per name; entry i's samples are scale[i] * (1 + small
+ * deterministic jitter), n of them. */
+static void write_run(const char *dir, const char *hw, const char *const *names, const double *scale, int n_entries,
+                      int n_samples, const char *status_of_last) {
+  json_t *doc = smx_json_new_doc("bench");
+  json_object_set_new(doc, "mode", json_string("ratio"));
+  json_object_set_new(doc, "suite", json_string("ci"));
+  json_object_set_new(doc, "gate_min_change", json_real(0.30));
+  json_object_set_new(doc, "hardware", json_pack("{s:s}", "hardware_id", hw));
+  json_t *list = json_array();
+  for (int i = 0; i < n_entries; i++) {
+    json_t *ratios = json_array(), *times = json_array();
+    for (int k = 0; k < n_samples; k++) {
+      double v = scale[i] * (1 + 0.01 * ((k * 7) % 5 - 2));
+      json_array_append_new(ratios, json_real(v));
+      json_array_append_new(times, json_real(1e-3 * v));
+    }
+    const char *status = (i == n_entries - 1 && status_of_last) ? status_of_last : "ok";
+    json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:{}, s:o, s:o, s:f, s:f, s:f, s:f, s:f, s:s}",
+        "name", names[i], "op", "fftconv", "variant", "cpu.fftw", "device", "cpu", "pass", "fwd", "shape", "L=1",
+        "status", status, "params", "ratios", ratios, "times_s", times, "median_s", 1e-3 * scale[i], "flop_per_s", 1.0,
+        "bytes_per_s", 1.0, "pct_peak_flops", 1.0, "pct_peak_bw", 1.0, "reason", "simulated"));
+  }
+  json_object_set_new(doc, "benchmarks", list);
+  char path[700];
+  snprintf(path, sizeof path, "%s/bench.json", dir);
+  cr_assert_eq(smx_json_write_atomic(path, doc), SMX_OK);
+  json_decref(doc);
+}
+
+static const char *names[] = {"a/fwd", "b/fwd", "c/fwd"};
+
+static void gate(const char *base, const char *cur, const char *extra) {
+  run_cli(&r, (const char *[]){"gate", "--baseline", base, "--current", cur, extra, NULL});
+}
+
+static void make_dirs(const char **base, const char **cur) {
+  *base = test_dir("gate-base");
+  *cur = test_dir("gate-cur");
+}
+
+Test(gate, unchanged_run_passes) {
+  const char *base, *cur;
+  make_dirs(&base, &cur);
+  const double s[] = {1.5, 2.5, 3.5};
+  write_run(base, "hw-a", names, s, 3, 9, NULL);
+  write_run(cur, "hw-a", names, s, 3, 9, NULL);
+  gate(base, cur, NULL);
+  cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+  cr_assert(strstr(r.out, "3 pass, 0 regressed"), "%s", r.out);
+  char path[700];
+  snprintf(path, sizeof path, "%s/gate.json", cur);
+  json_t *doc = NULL;
+  cr_assert_eq(smx_json_read_doc(path, "gate", &doc), SMX_OK, "%s", smx_last_error());
+  cr_assert_str_eq(json_string_value(json_object_get(doc, "verdict")), "pass");
+  cr_assert_str_eq(json_string_value(json_object_get(doc, "mode")), "ratio");
+  cr_assert(fabs(json_number_value(json_object_get(doc, "min_change")) - 0.30) < 1e-12, "the suite's threshold");
+  json_decref(doc);
+}
+
+Test(gate, slowdown_regresses_speedup_improves_small_change_passes) {
+  const char *base, *cur;
+  make_dirs(&base, &cur);
+  const double s0[] = {1.5, 2.5, 3.5}, s1[] = {3.0, 1.5, 3.7}; /* 2x slower, 40% faster, +6% */
+  write_run(base, "hw-a", names, s0, 3, 9, NULL);
+  write_run(cur, "hw-a", names, s1, 3, 9, NULL);
+  gate(base, cur, NULL);
+  cr_assert_eq(r.status, 1, "%s%s", r.out, r.err);
+  cr_assert(strstr(r.out, "1 pass, 1 regressed, 1 improved"), "%s", r.out);
+  gate(base, cur, "--min-change=0.01");
+  cr_assert(strstr(r.out, "0 pass, 1 regressed, 1 improved, 1 ambiguous") || strstr(r.out, "0 pass, 2 regressed"),
+            "a 6%% change counts at a 1%% threshold: %s", r.out);
+}
+
+Test(gate, too_few_repetitions_is_ambiguous) {
+  const char *base, *cur;
+  make_dirs(&base, &cur);
+  const double s[] = {1.5, 2.5, 3.5}, s2[] = {3.0, 5.0, 7.0};
+  write_run(base, "hw-a", names, s, 3, 5, NULL);
+  write_run(cur, "hw-a", names, s2, 3, 5, NULL);
+  gate(base, cur, NULL);
+  cr_assert_eq(r.status, 0);
+  cr_assert(strstr(r.out, "too few repetitions (need 9)"), "%s", r.out);
+  cr_assert(strstr(r.out, "3 ambiguous"), "%s", r.out);
+}
+
+Test(gate, missing_new_and_errors) {
+  const char *base, *cur;
+  make_dirs(&base, &cur);
+  const double s[] = {1.5, 2.5, 3.5};
+  const char *cur_names[] = {"a/fwd", "b/fwd", "d/fwd"};
+  write_run(base, "hw-a", names, s, 3, 9, NULL);
+  write_run(cur, "hw-a", cur_names, s, 3, 9, NULL);
+  gate(base, cur, NULL);
+  cr_assert_eq(r.status, 0, "%s", r.out);
+  cr_assert(strstr(r.out, "2 pass, 0 regressed, 0 improved, 0 ambiguous, 1 missing, 1 new"), "%s", r.out);
+  write_run(cur, "hw-a", names, s, 3, 9, "error");
+  gate(base, cur, NULL);
+  cr_assert_eq(r.status, 1, "a benchmark that errored is a regression: %s", r.out);
+}
+
+Test(gate, failed_check_is_a_regression) {
+  const char *base, *cur;
+  make_dirs(&base, &cur);
+  const double s[] = {1.5, 2.5, 3.5};
+  write_run(base, "hw-a", names, s, 3, 9, NULL);
+  write_run(cur, "hw-a", names, s, 3, 9, NULL);
+  char path[700];
+  snprintf(path, sizeof path, "%s/check.json", cur);
+  write_text(path, "{\"schema_version\": 1, \"kind\": \"check\", \"summary\": {\"fd_failed\": 0}, \"results\": [{\"op\": "
+                   "\"fftconv\", \"variant\": \"cpu.fftw\", \"shape\": \"L=7\", \"verdict\": \"FAIL\", \"reason\": "
+                   "\"fwd y: max error too large\"}]}");
+  gate(base, cur, NULL);
+  cr_assert_eq(r.status, 1, "%s", r.out);
+  cr_assert(strstr(r.out, "check failed: fwd y"), "%s", r.out);
+}
+
+Test(gate, refusals_and_bad_input) {
+  const char *base, *cur;
+  make_dirs(&base, &cur);
+  const double s[] = {1.5, 2.5, 3.5};
+  write_run(base, "hw-a", names, s, 3, 9, NULL);
+  write_run(cur, "hw-b", names, s, 3, 9, NULL);
+  gate(base, cur, NULL);
+  cr_assert_eq(r.status, 2);
+  cr_assert_eq(r.err_lines, 1, "%s", r.err);
+  cr_assert(strstr(r.err, "baseline is from hardware 'hw-a', the current run from 'hw-b'"), "%s", r.err);
+  gate(base, cur, "--cross-hardware");
+  cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+
+  const char *other[] = {"x/fwd", "y/fwd", "z/fwd"};
+  write_run(cur, "hw-a", other, s, 3, 9, NULL);
+  gate(base, cur, NULL);
+  cr_assert_eq(r.status, 2);
+  cr_assert(strstr(r.err, "no benchmark name is in both runs"), "%s", r.err);
+
+  char path[700];
+  snprintf(path, sizeof path, "%s/bench.json", base);
+  write_text(path, "{\"schema_version\": 1, \"kind\": \"bench\", \"benchm");
+  gate(base, cur, NULL);
+  cr_assert_eq(r.status, 2);
+  cr_assert(strstr(r.err, "is not valid JSON"), "%s", r.err);
+  write_text(path, "{\"schema_version\": 2, \"kind\": \"bench\", \"benchmarks\": []}");
+  gate(base, cur, NULL);
+  cr_assert_eq(r.status, 2);
+  cr_assert(strstr(r.err, "schema_version 2"), "%s", r.err);
+  gate("/nonexistent/baseline", cur, NULL);
+  cr_assert_eq(r.status, 2);
+  cr_assert(strstr(r.err, "cannot read /nonexistent/baseline"), "%s", r.err);
+  run_cli(&r, (const char *[]){"gate", "--current", cur, NULL});
+  cr_assert_eq(r.status, 2);
+  cr_assert_eq(r.err_lines, 1);
+}
+
+Test(gate, update_baseline_writes_the_run) {
+  const char *base, *cur;
+  make_dirs(&base, &cur);
+  const double s[] = {1.5, 2.5, 3.5};
+  write_run(cur, "hw-a", names, s, 3, 9, NULL);
+  char newbase[700];
+  snprintf(newbase, sizeof newbase, "%s/hw-a/ci", base);
+  run_cli(&r, (const char *[]){"gate", "--baseline", newbase, "--current", cur, "--update-baseline", NULL});
+  cr_assert_eq(r.status, 0, "%s", r.err);
+  gate(newbase, cur, NULL);
+  cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+  cr_assert(strstr(r.out, "3 pass"), "%s", r.out);
+}
+
+Test(claims, verdict_rules) {
+  cr_assert_eq(claim_judge(CLAIM_SPEED, 7.93, 6.5), CLAIM_REPRODUCED); /* >= 0.8x the paper's ratio */
+  cr_assert_eq(claim_judge(CLAIM_SPEED, 7.93, 3.0), CLAIM_PARTLY);
+  cr_assert_eq(claim_judge(CLAIM_SPEED, 7.93, 0.9), CLAIM_NOT_REPRODUCED);
+  cr_assert_eq(claim_judge(CLAIM_ACCURACY, 0.81, 0.77), CLAIM_REPRODUCED);
+  cr_assert_eq(claim_judge(CLAIM_ACCURACY, 0.81, 0.40), CLAIM_PARTLY);
+  cr_assert_eq(claim_judge(CLAIM_ACCURACY, 0.81, -0.1), CLAIM_NOT_REPRODUCED);
+  cr_assert_eq(claim_judge(CLAIM_MEMORY, 32, 28), CLAIM_REPRODUCED);
+  cr_assert_eq(claim_judge(CLAIM_MEMORY, 32, 8), CLAIM_PARTLY);
+  cr_assert_eq(claim_judge(CLAIM_MEMORY, 32, NAN), CLAIM_NOT_MEASURED);
+}
+
+Test(claims, table_lists_every_claim_with_a_reason) {
+  char *text = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&text, &len);
+  claims_table(f, NULL);
+  fclose(f);
+  for (int id = 1; id <= 12; id++) {
+    char row[16];
+    snprintf(row, sizeof row, "\n| %d | ", id);
+    cr_assert(strstr(text, row), "claim %d missing", id);
+  }
+  cr_assert(strstr(text, "not measured: ops ssd, attention not in seqmix yet"), "%s", text);
+  cr_assert(strstr(text, "not measured: a GPU measurement: this run has no GPU results"), "%s", text);
+  free(text);
+}
