@@ -50,11 +50,15 @@ static void write_report(FILE *f, json_t **runs, const char **labels, const char
   for (int r = 0; r < n; r++) {
     json_t *hw = json_object_get(runs[r], "hardware"), *pk = json_object_get(runs[r], "peaks");
     json_t *g0 = json_array_get(json_object_get(hw, "gpus"), 0);
-    fprintf(f, "| %s | `%s` | `%s` | %s, %d threads | %s | %s | %s | `%s` | %.1f GFLOP/s, %.1f GB/s | %.1f TFLOP/s, %.0f GB/s |\n",
+    char gpu_peaks[64] = "—";
+    if (N(pk, "gpu_flops") > 0)
+      snprintf(gpu_peaks, sizeof gpu_peaks, "%.1f TFLOP/s, %.0f GB/s", N(pk, "gpu_flops") * 1e-12,
+               N(pk, "gpu_bytes_per_s") * 1e-9);
+    fprintf(f, "| %s | `%s` | `%s` | %s, %d threads | %s | %s | %s | `%s` | %.1f GFLOP/s, %.1f GB/s | %s |\n",
             labels[r], paths[r], S(hw, "hardware_id"), S(hw, "cpu_model"),
             (int)json_integer_value(json_object_get(hw, "threads_used")), g0 ? S(g0, "name") : "none", S(runs[r], "suite"),
             S(runs[r], "mode")[0] ? S(runs[r], "mode") : "time", S(hw, "git_revision"), N(pk, "cpu_flops") * 1e-9,
-            N(pk, "cpu_bytes_per_s") * 1e-9, N(pk, "gpu_flops") * 1e-12, N(pk, "gpu_bytes_per_s") * 1e-9);
+            N(pk, "cpu_bytes_per_s") * 1e-9, gpu_peaks);
   }
   fprintf(f, "\nMedian times; FLOP/s and bytes/s count the op's useful work; %% peak BW is against each machine's own "
              "measured copy bandwidth; *t(%s)/t(run)* > 1 means the run is faster than %s.\n\n", labels[0], labels[0]);

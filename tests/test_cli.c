@@ -145,6 +145,30 @@ Test(cli, bench_plot_report, .timeout = 600) {
   }
 }
 
+Test(cli, compare_two_runs, .timeout = 600) {
+  const char *run = test_dir("compare-run"), *out = test_dir("compare-out");
+  run_cli(&r, (const char *[]){"bench", "--suite", "ci", "--variant", "cpu.fftw", "--repetitions", "1", "--min-time",
+                               "0.001", "--out", run, NULL});
+  cr_assert_eq(r.status, 0, "%s", r.err);
+  run_cli(&r, (const char *[]){"compare", run, run, "--out", out, NULL});
+  cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+  char path[800];
+  snprintf(path, sizeof path, "%s/compare.md", out);
+  cr_assert_gt(file_size(path), 500);
+  FILE *f = fopen(path, "r");
+  static char text[65536];
+  size_t n = fread(text, 1, sizeof text - 1, f);
+  text[n] = 0;
+  fclose(f);
+  cr_assert(strstr(text, "#2") != NULL, "the same machine twice gets numbered labels");
+  cr_assert(strstr(text, "1.00×") != NULL, "a run against itself has a time ratio of 1");
+  snprintf(path, sizeof path, "%s/plots/fftconv_fwd_b-2-h-8-gelu-0-l-4096_bars.png", out);
+  cr_assert_gt(file_size(path), 2000, "%s", path);
+  expect_usage_error((const char *[]){"compare", run, NULL}, "give two or more runs");
+  expect_usage_error((const char *[]){"compare", run, "/nonexistent/run", NULL}, "cannot read /nonexistent/run");
+  expect_usage_error((const char *[]){"compare", run, run, "--labels", "a", NULL}, "1 names for 2 runs");
+}
+
 Test(cli, bench_without_gpu_records_skips) {
   run_cli(&r, (const char *[]){"info", "--json", NULL});
   if (strstr(r.out, "\"gpu_count\": 0") == NULL) cr_skip_test("a GPU is present");
