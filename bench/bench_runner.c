@@ -6,6 +6,7 @@
  * Rates are computed here from the manual times, not with Google Benchmark's rate counters:
  * those divide by the benchmark thread's CPU time, which is neither the GPU time nor the wall
  * time of multi-threaded CPU code. */
+#include <errno.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -338,6 +339,66 @@ static json_t *case_json(const bench_case *bc) {
                    bc->note);
 }
 
+/* Google Benchmark writes non-finite numbers as bare NaN / inf tokens (e.g. the cv aggregate of a
+ * counter that is 0 in every repetition), which is not JSON. Outside strings they become null. */
+static char *nonfinite_to_null(const char *text) {
+  static const char *const tokens[] = {"-Infinity", "Infinity", "-nan", "-NaN", "NaN", "nan", "-inf", "inf", NULL};
+  char *out = malloc(2 * strlen(text) + 1), *o = out; /* "inf" -> "null" grows by at most 1/3 */
+  if (!out) return NULL;
+  int in_string = 0;
+  for (const char *p = text; *p; p++) {
+    if (in_string) {
+      if (*p == '\\' && p[1]) *o++ = *p++;
+      else if (*p == '"') in_string = 0;
+      *o++ = *p;
+      continue;
+    }
+    if (*p == '"') in_string = 1;
+    int replaced = 0;
+    for (int k = 0; tokens[k] && !in_string; k++) {
+      size_t n = strlen(tokens[k]);
+      if (strncmp(p, tokens[k], n) == 0) {
+        memcpy(o, "null", 4);
+        o += 4;
+        p += n - 1;
+        replaced = 1;
+        break;
+      }
+    }
+    if (!replaced) *o++ = *p;
+  }
+  *o = 0;
+  return out;
+}
+
+static json_t *load_gbench(const char *path, json_error_t *err) {
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    snprintf(err->text, sizeof err->text, "%s", strerror(errno));
+    return NULL;
+  }
+  fseek(f, 0, SEEK_END);
+  long n = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  char *text = n >= 0 ? malloc((size_t)n + 1) : NULL;
+  size_t got = text ? fread(text, 1, (size_t)n, f) : 0;
+  fclose(f);
+  if (!text) {
+    snprintf(err->text, sizeof err->text, "out of memory");
+    return NULL;
+  }
+  text[got] = 0;
+  char *clean = nonfinite_to_null(text);
+  free(text);
+  if (!clean) {
+    snprintf(err->text, sizeof err->text, "out of memory");
+    return NULL;
+  }
+  json_t *j = json_loads(clean, 0, err);
+  free(clean);
+  return j;
+}
+
 /* Folds the per-repetition entries of gbench.json into each case's entry. */
 static smx_status write_bench_json(const smx_bench_options *o, const case_list *l, const int *family_of,
                                    const smx_hardware *hw, const smx_peaks *peaks, const char *gbench_path,
@@ -345,7 +406,7 @@ static smx_status write_bench_json(const smx_bench_options *o, const case_list *
   json_t *gb = NULL;
   if (gbench_path) {
     json_error_t err;
-    gb = json_load_file(gbench_path, 0, &err);
+    gb = load_gbench(gbench_path, &err);
     if (!gb) return smx_fail(SMX_ERR_PARSE, "cannot read Google Benchmark output %s: %s", gbench_path, err.text);
   }
   json_t *entries = json_array();

@@ -4,11 +4,12 @@
 #include <stddef.h>
 
 #include "reference/fftconv.h"
+#include "reference/rope.h"
 #include "smx_config.h"
 
-extern const smx_variant smx_fftconv_cpu_fftw, smx_fftconv_baseline_fftw;
+extern const smx_variant smx_fftconv_cpu_fftw, smx_fftconv_baseline_fftw, smx_rope_cpu_table;
 #if SMX_HAVE_CUDA
-extern const smx_variant smx_fftconv_cuda_cufft, smx_fftconv_baseline_cufft;
+extern const smx_variant smx_fftconv_cuda_cufft, smx_fftconv_baseline_cufft, smx_rope_cuda_table;
 #endif
 
 static const smx_variant *const fftconv_variants[] = {
@@ -24,6 +25,15 @@ static const smx_variant *const fftconv_variants[] = {
     NULL,
 };
 
+static const smx_variant *const rope_variants[] = {
+    &smx_rope_reference,
+    &smx_rope_cpu_table,
+#if SMX_HAVE_CUDA
+    &smx_rope_cuda_table,
+#endif
+    NULL,
+};
+
 typedef struct entry {
   const smx_op *op;
   const smx_variant *const *variants;
@@ -31,6 +41,7 @@ typedef struct entry {
 
 static const entry table[] = {
     {&smx_op_fftconv, fftconv_variants},
+    {&smx_op_rope, rope_variants},
 };
 
 int smx_op_count(void) { return (int)(sizeof table / sizeof table[0]); }

@@ -1,53 +1,11 @@
-/* fftconv: every registered variant against the reference on every check shape (forward and
- * backward), the reference against hand-computed values and finite differences. */
+/* fftconv specifics: the reference against hand-computed values, GELU's form, the work counted.
+ * (Every variant against the reference, and the finite differences: tests/test_ops.c.) */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <string.h>
 
 #include "reference/fftconv.h"
 #include "seqmix/check.h"
-
-static void check_all(smx_device device) {
-  int checked = 0;
-  for (const char *const *sp = smx_op_fftconv.check_shapes; *sp; sp++) {
-    smx_config c;
-    cr_assert_eq(smx_config_parse(&smx_op_fftconv, *sp, &c), SMX_OK, "%s", smx_last_error());
-    smx_check_case *cc = NULL;
-    cr_assert_eq(smx_check_case_new(&c, 7, &cc), SMX_OK, "%s", smx_last_error());
-    for (int i = 0; i < smx_variant_count(&smx_op_fftconv); i++) {
-      const smx_variant *v = smx_variant_at(&smx_op_fftconv, i);
-      if (v->device != device || v->baseline) continue;
-      smx_check_outcome o;
-      cr_assert_eq(smx_check_variant(cc, v, &o), SMX_OK, "%s", smx_last_error());
-      cr_assert_neq(o.verdict, SMX_FAIL, "%s at %s: %s", v->name, *sp, o.reason);
-      if (o.verdict == SMX_PASS) {
-        checked++;
-        cr_assert_eq(o.n_rows, 4, "%s at %s: forward and backward rows", v->name, *sp);
-      }
-    }
-    smx_check_case_free(cc);
-  }
-  cr_assert_gt(checked, 0, "no variant was checked");
-}
-
-Test(fftconv, cpu_variants_match_the_reference, .timeout = 300) { check_all(SMX_DEV_CPU); }
-
-Test(fftconv, cuda_variants_match_the_reference, .timeout = 300) {
-  if (smx_gpu_count() == 0) cr_skip_test("no GPU: %s", smx_gpu_unavailable_reason());
-  check_all(SMX_DEV_CUDA);
-}
-
-Test(fftconv, reference_backward_matches_finite_differences) {
-  for (const char *const *sp = smx_op_fftconv.check_shapes; *sp; sp++) {
-    smx_config c;
-    cr_assert_eq(smx_config_parse(&smx_op_fftconv, *sp, &c), SMX_OK);
-    if (smx_op_fftconv.reference_cost(&c, SMX_BWD) > 2e7) continue;
-    double rel;
-    char detail[256];
-    cr_assert_eq(smx_check_fd(&c, 11, &rel, detail, sizeof detail), SMX_OK);
-    cr_assert(rel < 1e-6, "%s: %g (%s)", *sp, rel, detail);
-  }
-}
 
 /* u = [1, 2, 3], k = [1, 0.5, 0.25], D = 2: y_t = sum_j k_j u_{t-j} + 2 u_t = [3, 6.5, 10.25]. */
 Test(fftconv, hand_computed_example) {
