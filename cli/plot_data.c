@@ -124,6 +124,22 @@ static smx_status run_gnuplot(const char *script, const char *vars) {
   return SMX_OK;
 }
 
+/* The time table: the sweep value, then each series' median time (NaN where not measured). */
+static smx_status write_time_csv(const group *g, const char *path) {
+  FILE *f = fopen(path, "w");
+  if (!f) return smx_fail(SMX_ERR_IO, "cannot write %s", path);
+  fprintf(f, "%s", g->sweep);
+  for (int s = 0; s < g->ns; s++) fprintf(f, ",%s", g->s[s].variant);
+  fprintf(f, "\n");
+  for (int x = 0; x < g->nx; x++) {
+    fprintf(f, "%" PRId64, g->x[x]);
+    for (int s = 0; s < g->ns; s++) cell(f, g->s[s].t[x]);
+    fprintf(f, "\n");
+  }
+  fclose(f);
+  return SMX_OK;
+}
+
 /* Writes one CSV and renders it twice (PNG, SVG). */
 static smx_status render(const char *dir, const group *g, const char *kind, const char *script, const char *ylabel_extra,
                          const char *csv_path, int ncol, const char *hw_id, plot_file *pf) {
@@ -215,17 +231,8 @@ smx_status make_plots(const char *run_dir, json_t *bench, plot_file **files, int
 
     /* time */
     snprintf(csv, sizeof csv, "%s/%s_%s_%s_time.csv", dir, g->op, g->pass, key_slug);
-    FILE *f = fopen(csv, "w");
-    if (!f) { st = smx_fail(SMX_ERR_IO, "cannot write %s", csv); break; }
-    fprintf(f, "%s", g->sweep);
-    for (int s = 0; s < g->ns; s++) fprintf(f, ",%s", g->s[s].variant);
-    fprintf(f, "\n");
-    for (int x = 0; x < g->nx; x++) {
-      fprintf(f, "%" PRId64, g->x[x]);
-      for (int s = 0; s < g->ns; s++) cell(f, g->s[s].t[x]);
-      fprintf(f, "\n");
-    }
-    fclose(f);
+    if ((st = write_time_csv(g, csv)) != SMX_OK) break;
+    FILE *f;
     if ((st = render(dir, g, "time", "time_vs_L.gp", "", csv, g->ns + 1, hw_id ? hw_id : "", &out[nf])) != SMX_OK) break;
     nf++;
 
@@ -328,17 +335,7 @@ smx_status make_compare_plots(const char *out_dir, json_t **benches, const char 
     smx_slugify(g->key, key_slug, sizeof key_slug);
     if (g->nx >= 2) {
       snprintf(csv, sizeof csv, "%s/%s_%s_%s_time.csv", dir, g->op, g->pass, key_slug);
-      FILE *f = fopen(csv, "w");
-      if (!f) { st = smx_fail(SMX_ERR_IO, "cannot write %s", csv); break; }
-      fprintf(f, "%s", g->sweep);
-      for (int s = 0; s < g->ns; s++) fprintf(f, ",%s", g->s[s].variant);
-      fprintf(f, "\n");
-      for (int x = 0; x < g->nx; x++) {
-        fprintf(f, "%" PRId64, g->x[x]);
-        for (int s = 0; s < g->ns; s++) cell(f, g->s[s].t[x]);
-        fprintf(f, "\n");
-      }
-      fclose(f);
+      if ((st = write_time_csv(g, csv)) != SMX_OK) break;
       if ((st = render(dir, g, "time", "time_vs_L.gp", "", csv, g->ns + 1, "compare", &out[nf])) != SMX_OK) break;
       nf++;
     }

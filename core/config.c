@@ -81,3 +81,18 @@ size_t smx_config_bytes(const smx_config *c) {
   for (int s = 0; s < c->op->n_tensors; s++) total += c->op->numel(c, s) * sizeof(float);
   return total;
 }
+
+smx_status smx_state_copy_config(const smx_config *c, void **state) {
+  smx_config *copy = malloc(sizeof *copy);
+  *state = copy;
+  if (!copy) return smx_fail(SMX_ERR_NOMEM, "cannot allocate a %s variant state", c->op->name);
+  *copy = *c;
+  return SMX_OK;
+}
+
+void smx_state_free(void *state) { free(state); }
+
+size_t smx_state_no_workspace(const void *state) {
+  (void)state;
+  return 0;
+}

@@ -208,15 +208,6 @@ const smx_op smx_op_fftconv = {
 
 /* ---- the `reference` variant: fp32 tensors, fp64 accumulation, the direct sums ---- */
 
-static smx_status ref_create(const smx_config *c, void **state) {
-  smx_config *copy = malloc(sizeof *copy);
-  if (!copy) return smx_fail(SMX_ERR_NOMEM, "cannot allocate the reference state");
-  *copy = *c;
-  *state = copy;
-  return SMX_OK;
-}
-
-static void ref_destroy(void *state) { free(state); }
 static size_t ref_workspace(const void *state) {
   const smx_config *c = state;
   /* per thread: one row of g and one of the dk accumulator */
@@ -241,8 +232,8 @@ const smx_variant smx_fftconv_reference = {
     .summary = "direct O(L^2) sums, fp32 tensors, fp64 accumulation (the spec)",
     .device = SMX_DEV_CPU,
     .passes = SMX_PASS_BIT(SMX_FWD) | SMX_PASS_BIT(SMX_BWD),
-    .create = ref_create,
-    .destroy = ref_destroy,
+    .create = smx_state_copy_config,
+    .destroy = smx_state_free,
     .workspace_bytes = ref_workspace,
     .run = ref_run,
 };

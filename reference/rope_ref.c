@@ -156,18 +156,6 @@ const smx_op smx_op_rope = {
 
 /* ---- the `reference` variant: fp32 tensors, angles and rotation in fp64 ---- */
 
-static smx_status ref_create(const smx_config *c, void **state) {
-  smx_config *copy = malloc(sizeof *copy);
-  if (!copy) return smx_fail(SMX_ERR_NOMEM, "cannot allocate the reference state");
-  *copy = *c;
-  *state = copy;
-  return SMX_OK;
-}
-static void ref_destroy(void *state) { free(state); }
-static size_t ref_workspace(const void *state) {
-  (void)state;
-  return 0;
-}
 static smx_status ref_run(void *state, smx_pass p, void *const *tv) {
   float *const *t = (float *const *)tv;
   if (p == SMX_FWD) rotate_mixed(state, 0, t[ROPE_X], t[ROPE_Y]);
@@ -180,8 +168,8 @@ const smx_variant smx_rope_reference = {
     .summary = "angles and rotation in fp64 per element, fp32 tensors (the spec)",
     .device = SMX_DEV_CPU,
     .passes = SMX_PASS_BIT(SMX_FWD) | SMX_PASS_BIT(SMX_BWD),
-    .create = ref_create,
-    .destroy = ref_destroy,
-    .workspace_bytes = ref_workspace,
+    .create = smx_state_copy_config,
+    .destroy = smx_state_free,
+    .workspace_bytes = smx_state_no_workspace,
     .run = ref_run,
 };

@@ -147,6 +147,10 @@ void smx_config_format(const smx_config *c, char *buf, size_t n); /* "B=4,H=8,L=
 int smx_config_param_index(const smx_op *op, const char *name);   /* -1 when absent */
 int64_t smx_config_get(const smx_config *c, const char *name);
 size_t smx_config_bytes(const smx_config *c);                     /* fp32 bytes of all tensors */
+/* For variants whose whole state is their configuration (the references): create/destroy/workspace. */
+smx_status smx_state_copy_config(const smx_config *c, void **state);
+void smx_state_free(void *state);
+size_t smx_state_no_workspace(const void *state);
 
 #ifdef __cplusplus
 }
