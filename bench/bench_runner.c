@@ -28,6 +28,9 @@
 /* Reference runs over this many multiply-adds are left out of benchmarks (and say so): the direct
  * O(L^2) sums at such sizes take minutes on a 2-core machine and add nothing a smaller L does not. */
 #define REFERENCE_MAX_MACS 4e10
+/* Reference runs over this many multiply-adds (seconds each) get at most 3 repetitions: their
+ * speedup ratios do not need the repetitions a gate needs, and the quick suite must stay short. */
+#define REFERENCE_FEW_REPS_MACS 2e9
 #define BENCH_SEED 0x5e9a1c0ffee5eedULL
 
 typedef struct bench_case {
@@ -612,6 +615,10 @@ smx_status smx_bench_run(const smx_bench_options *o, int *n_ran, int *n_failed) 
     }
     bench_bm *b = bench_register(bc->name, bm_case, bc);
     bench_unit(bench_use_manual_time(b), BENCH_US);
+    const smx_op *op = bc->cfg.op;
+    if (!strcmp(bc->v->name, "reference") && op->reference_cost && o->repetitions > 3 &&
+        op->reference_cost(&bc->cfg, bc->pass) > REFERENCE_FEW_REPS_MACS)
+      bench_repetitions(b, 3);
     family_of[i] = families++;
   }
 

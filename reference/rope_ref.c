@@ -128,7 +128,7 @@ static const char *const check_shapes[] = {
     "B=3,L=33,H=1,P=128,offset=65535", "B=1,L=5,H=4,P=6",   "B=2,L=16,H=2,P=64,theta=500000",
     "B=1,L=1,H=8,P=128,offset=1048575", NULL};
 static const char *const ci_shapes[] = {"B=2,L=256,H=8,P=64", "B=2,L=1024,H=8,P=64", "B=2,L=4096,H=8,P=64", NULL};
-static const char *const quick_shapes[] = {"B=2,L=1024,H=8,P=128", "B=2,L=4096,H=8,P=128", "B=2,L=16384,H=8,P=128",
+static const char *const quick_shapes[] = {"B=2,L=256,H=8,P=128", "B=2,L=1024,H=8,P=128", "B=2,L=4096,H=8,P=128",
                                            NULL};
 static const char *const paper_shapes[] = {"B=16,L=1024,H=16,P=128", "B=16,L=4096,H=16,P=128",
                                            "B=16,L=16384,H=16,P=128", NULL};
