@@ -21,11 +21,6 @@
 
 #define MAX_RUNS 8
 
-static const char *S(json_t *o, const char *k) {
-  const char *v = json_string_value(json_object_get(o, k));
-  return v ? v : "";
-}
-static double N(json_t *o, const char *k) { return json_number_value(json_object_get(o, k)); }
 
 static json_t *entry(json_t *bench, const char *name) {
   size_t i;

@@ -34,10 +34,6 @@
 typedef enum { V_PASS, V_REGRESSED, V_IMPROVED, V_AMBIGUOUS, V_MISSING, V_NEW, V_COUNT } verdict;
 static const char *const verdict_names[V_COUNT] = {"pass", "regressed", "improved", "ambiguous", "missing", "new"};
 
-static const char *S(json_t *o, const char *k) {
-  const char *v = json_string_value(json_object_get(o, k));
-  return v ? v : "";
-}
 
 static json_t *find_entry(json_t *bench, const char *name) {
   size_t i;

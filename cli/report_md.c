@@ -12,11 +12,6 @@
 #include "seqmix/json_io.h"
 #include "seqmix/op.h"
 
-static const char *S(json_t *o, const char *k) {
-  const char *v = json_string_value(json_object_get(o, k));
-  return v ? v : "";
-}
-static double N(json_t *o, const char *k) { return json_number_value(json_object_get(o, k)); }
 
 static void fmt_time(double s, char *b, size_t n) {
   if (s >= 1) snprintf(b, n, "%.3f s", s);
