@@ -20,7 +20,6 @@
 #include "seqmix/bench.h"
 #include "seqmix/buffer.h"
 #include "seqmix/json_io.h"
-#include "seqmix/philox.h"
 #include "seqmix/stats.h"
 #include "seqmix/timer.h"
 #include "smx_config.h"
@@ -51,32 +50,73 @@ typedef struct bench_case {
 
 static smx_buffer pool[2][SMX_MAX_TENSORS];
 
-static int used_by(smx_role r, smx_pass p) {
-  if (p == SMX_FWD) return r == SMX_ROLE_INPUT || r == SMX_ROLE_OUTPUT;
-  return r != SMX_ROLE_OUTPUT;
+/* Backward reads the forward's inputs, the output gradients and the saved outputs. */
+static int used_by(const smx_tensor_desc *t, smx_pass p) {
+  if (p == SMX_FWD) return t->role == SMX_ROLE_INPUT || t->role == SMX_ROLE_OUTPUT;
+  return t->role != SMX_ROLE_OUTPUT || t->saved;
 }
-static int is_input(smx_role r, smx_pass p) {
-  return r == SMX_ROLE_INPUT || (p == SMX_BWD && r == SMX_ROLE_GRAD_OUT);
+static int is_input(const smx_tensor_desc *t, smx_pass p) {
+  return t->role == SMX_ROLE_INPUT || (p == SMX_BWD && t->role == SMX_ROLE_GRAD_OUT);
+}
+static size_t dtype_elem_size(smx_dtype d, const smx_tensor_desc *t) {
+  return t->f32_always ? sizeof(float) : smx_dtype_size(d);
+}
+static size_t elem_size(const smx_variant *v, const smx_tensor_desc *t) { return dtype_elem_size(v->dtype, t); }
+
+static size_t pass_tensor_bytes(const smx_config *c, smx_dtype d, smx_pass p) {
+  size_t total = 0;
+  for (int s = 0; s < c->op->n_tensors; s++)
+    if (used_by(&c->op->tensors[s], p)) total += c->op->numel(c, s) * dtype_elem_size(d, &c->op->tensors[s]);
+  return total;
+}
+
+/* The op's compulsory traffic (counted for fp32 tensors) scaled to the variant's storage type. */
+static double case_bytes(const bench_case *bc) {
+  double b = bc->cfg.op->bytes(&bc->cfg, bc->pass);
+  if (bc->v->dtype == SMX_F32) return b;
+  return b * (double)pass_tensor_bytes(&bc->cfg, bc->v->dtype, bc->pass) /
+         (double)pass_tensor_bytes(&bc->cfg, SMX_F32, bc->pass);
+}
+
+/* Input values on the host (smx_input_values), in the variant's storage type, copied to the device
+ * when the variant runs there. */
+static smx_status host_inputs(const bench_case *bc, int s, size_t n, void *dst) {
+  const smx_tensor_desc *t = &bc->cfg.op->tensors[s];
+  int b16 = elem_size(bc->v, t) == 2, cpu = bc->v->device == SMX_DEV_CPU;
+  float *x = cpu && !b16 ? dst : smx_host_alloc(n * sizeof(float));
+  if (!x) return smx_fail(SMX_ERR_NOMEM, "cannot allocate %zu bytes of benchmark inputs", n * sizeof(float));
+  smx_input_values(&bc->cfg, BENCH_SEED, s, x, n);
+  smx_status st = SMX_OK;
+  if (b16) {
+    uint16_t *h = (uint16_t *)x; /* narrowed in place: element i's bytes lie below element i's float */
+    for (size_t i = 0; i < n; i++) h[i] = smx_f32_to_bf16(x[i]);
+    st = cpu ? (memcpy(dst, h, n * sizeof(uint16_t)), SMX_OK) : smx_gpu_memcpy_h2d(dst, h, n * sizeof(uint16_t));
+  } else if (!cpu) {
+    st = smx_gpu_memcpy_h2d(dst, x, n * sizeof(float));
+  }
+  if (x != dst) smx_host_free(x);
+  return st;
 }
 
 static smx_status prepare_tensors(const bench_case *bc, void **ptr) {
   const smx_op *op = bc->cfg.op;
   smx_device d = bc->v->device;
   for (int s = 0; s < op->n_tensors; s++) {
-    smx_role r = op->tensors[s].role;
-    if (!used_by(r, bc->pass)) continue;
-    size_t n = op->numel(&bc->cfg, s);
-    smx_status st = smx_buffer_reserve(&pool[d][s], d, n * sizeof(float));
+    const smx_tensor_desc *t = &op->tensors[s];
+    if (!used_by(t, bc->pass)) continue;
+    size_t n = op->numel(&bc->cfg, s), es = elem_size(bc->v, t);
+    smx_status st = smx_buffer_reserve(&pool[d][s], d, n * es);
     if (st != SMX_OK) return st;
     ptr[s] = pool[d][s].ptr;
-    if (!is_input(r, bc->pass)) continue;
-    if (d == SMX_DEV_CUDA) {
-      st = smx_gpu_fill_uniform(ptr[s], n, BENCH_SEED, (uint32_t)s, -1.0f, 1.0f);
-      if (st != SMX_OK) return st;
-    } else {
-      float *x = ptr[s];
-      for (size_t i = 0; i < n; i++) x[i] = smx_philox_uniform(BENCH_SEED, (uint32_t)s, i, -1.0f, 1.0f);
-    }
+    if (!is_input(t, bc->pass)) continue;
+    /* the device fills fp32 and bf16 itself with the same Philox values; ops that reshape their
+     * inputs draw them on the host */
+    if (d == SMX_DEV_CUDA && !op->shape_input)
+      st = es == 2 ? smx_gpu_fill_uniform_bf16(ptr[s], n, BENCH_SEED, (uint32_t)s, -1.0f, 1.0f)
+                   : smx_gpu_fill_uniform(ptr[s], n, BENCH_SEED, (uint32_t)s, -1.0f, 1.0f);
+    else
+      st = host_inputs(bc, s, n, ptr[s]);
+    if (st != SMX_OK) return st;
   }
   return SMX_OK;
 }
@@ -106,6 +146,12 @@ static smx_status timed_run(const smx_variant *v, smx_pass pass, void *state, vo
   return rs != SMX_OK ? rs : s;
 }
 
+static int has_saved(const smx_op *op) {
+  for (int s = 0; s < op->n_tensors; s++)
+    if (op->tensors[s].saved) return 1;
+  return 0;
+}
+
 /* Prepares the tensors a pass of `v` uses (shared pool, so a ratio partner reuses them) and the
  * variant's state. */
 static smx_status setup_run(const bench_case *bc, const smx_variant *v, smx_pass pass, void **ptr, void **state) {
@@ -114,6 +160,8 @@ static smx_status setup_run(const bench_case *bc, const smx_variant *v, smx_pass
   view.pass = pass;
   smx_status s = prepare_tensors(&view, ptr);
   if (s == SMX_OK) s = v->create(&bc->cfg, state);
+  /* a backward that reads saved outputs gets them from the variant's own forward */
+  if (s == SMX_OK && pass == SMX_BWD && has_saved(bc->cfg.op)) s = v->run(*state, SMX_FWD, ptr);
   if (s == SMX_OK) s = v->run(*state, pass, ptr); /* warm-up: first-touch, lazy inits */
   if (s == SMX_OK && v->device == SMX_DEV_CUDA) s = smx_gpu_sync();
   return s;
@@ -189,7 +237,7 @@ static void bm_case(bench_state *st, void *ctx) {
     }
     if (s == SMX_OK && iters > 0 && total > 0) {
       double per = total / (double)(iters * k);
-      double flops = bc->cfg.op->flops(&bc->cfg, bc->pass), bytes = bc->cfg.op->bytes(&bc->cfg, bc->pass);
+      double flops = bc->cfg.op->flops(&bc->cfg, bc->pass), bytes = case_bytes(bc);
       int vgpu = bc->v->device == SMX_DEV_CUDA;
       double pf = vgpu ? bc->peaks->gpu_flops : bc->peaks->cpu_flops;
       double pb = vgpu ? bc->peaks->gpu_bytes_per_s : bc->peaks->cpu_bytes_per_s;
@@ -242,12 +290,6 @@ static bench_case *push_case(case_list *l) {
   return c;
 }
 
-static size_t pass_tensor_bytes(const smx_config *c, smx_pass p) {
-  size_t total = 0;
-  for (int s = 0; s < c->op->n_tensors; s++)
-    if (used_by(c->op->tensors[s].role, p)) total += c->op->numel(c, s) * sizeof(float);
-  return total;
-}
 
 static size_t device_free_bytes(smx_device d) {
   if (d == SMX_DEV_CUDA) {
@@ -266,7 +308,7 @@ static smx_status fit_in_memory(bench_case *bc) {
   int64_t original = si >= 0 ? bc->cfg.v[si] : 0;
   for (;;) {
     size_t avail = device_free_bytes(bc->v->device);
-    size_t need = pass_tensor_bytes(&bc->cfg, bc->pass);
+    size_t need = pass_tensor_bytes(&bc->cfg, bc->v->dtype, bc->pass);
     void *state = NULL;
     smx_status s = need < avail ? bc->v->create(&bc->cfg, &state) : SMX_ERR_NOMEM;
     if (s == SMX_OK) {
@@ -355,10 +397,10 @@ static json_t *case_json(const bench_case *bc) {
   json_t *params = json_object();
   for (int i = 0; i < bc->cfg.op->n_params; i++)
     json_object_set_new(params, bc->cfg.op->params[i].name, json_integer(bc->cfg.v[i]));
-  return json_pack("{s:s, s:s, s:s, s:s, s:b, s:s, s:s, s:o, s:f, s:f, s:s}", "name", bc->name, "op",
-                   bc->cfg.op->name, "variant", bc->v->name, "device", smx_device_name(bc->v->device), "baseline",
-                   bc->v->baseline, "pass", smx_pass_name(bc->pass), "shape", bc->shape, "params", params, "flops",
-                   bc->cfg.op->flops(&bc->cfg, bc->pass), "bytes", bc->cfg.op->bytes(&bc->cfg, bc->pass), "note",
+  return json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:s, s:s, s:o, s:f, s:f, s:s}", "name", bc->name, "op",
+                   bc->cfg.op->name, "variant", bc->v->name, "device", smx_device_name(bc->v->device), "dtype",
+                   smx_dtype_name(bc->v->dtype), "baseline", bc->v->baseline, "pass", smx_pass_name(bc->pass), "shape", bc->shape, "params", params, "flops",
+                   bc->cfg.op->flops(&bc->cfg, bc->pass), "bytes", case_bytes(bc), "note",
                    bc->note);
 }
 
@@ -491,7 +533,7 @@ static smx_status write_bench_json(const smx_bench_options *o, const case_list *
     for (int j = 0; j < nt; j++) var += (times[j] - mean) * (times[j] - mean);
     double stddev = nt > 1 ? sqrt(var / (nt - 1)) : 0;
     int gpu = bc->v->device == SMX_DEV_CUDA;
-    double flops = bc->cfg.op->flops(&bc->cfg, bc->pass), bytes = bc->cfg.op->bytes(&bc->cfg, bc->pass);
+    double flops = bc->cfg.op->flops(&bc->cfg, bc->pass), bytes = case_bytes(bc);
     double pf = gpu ? peaks->gpu_flops : peaks->cpu_flops, pb = gpu ? peaks->gpu_bytes_per_s : peaks->cpu_bytes_per_s;
     json_object_set_new(e, "status", json_string("ok"));
     json_object_set_new(e, "times_s", reps);

@@ -30,27 +30,28 @@ struct smx_check_case {
   double *oracle[SMX_MAX_TENSORS];  /* fp64 oracle, all slots */
   float *naive[SMX_MAX_TENSORS];    /* naive fp32 reference, all slots */
   float *got[SMX_MAX_TENSORS];      /* variant output, first run */
+  float *naive16[SMX_MAX_TENSORS];  /* naive reference in bf16 storage (made when a bf16 variant is checked) */
   float *stage;                     /* host staging: GUARD + max numel + GUARD */
+  uint16_t *stage16;                /* the same for bf16 tensors */
   size_t stage_len;
   smx_buffer dev[2][SMX_MAX_TENSORS];
 };
 
-static int input_of(smx_role r, smx_pass p) {
-  return r == SMX_ROLE_INPUT || (p == SMX_BWD && r == SMX_ROLE_GRAD_OUT);
+/* Backward reads the forward's inputs, the output gradients and the saved outputs. */
+static int input_of(const smx_tensor_desc *t, smx_pass p) {
+  return t->role == SMX_ROLE_INPUT || (p == SMX_BWD && (t->role == SMX_ROLE_GRAD_OUT || t->saved));
 }
-static int output_of(smx_role r, smx_pass p) {
-  return p == SMX_FWD ? r == SMX_ROLE_OUTPUT : r == SMX_ROLE_GRAD_IN;
+static int output_of(const smx_tensor_desc *t, smx_pass p) {
+  return p == SMX_FWD ? t->role == SMX_ROLE_OUTPUT : t->role == SMX_ROLE_GRAD_IN;
 }
+/* Whether a slot is stored in bf16 for this variant. */
+static int bf16_slot(const smx_variant *v, const smx_tensor_desc *t) { return v->dtype == SMX_BF16 && !t->f32_always; }
+static float round_bf16(float x) { return smx_bf16_to_f32(smx_f32_to_bf16(x)); }
 
 static float bits_to_float(uint32_t b) {
   float f;
   memcpy(&f, &b, sizeof f);
   return f;
-}
-
-static void fill_inputs(const smx_config *c, uint64_t seed, int slot, size_t n, float *out) {
-  (void)c;
-  for (size_t i = 0; i < n; i++) out[i] = smx_philox_uniform(seed, (uint32_t)slot, i, -1.0f, 1.0f);
 }
 
 void smx_check_case_free(smx_check_case *cc) {
@@ -60,10 +61,12 @@ void smx_check_case_free(smx_check_case *cc) {
     free(cc->oracle[s]);
     free(cc->naive[s]);
     free(cc->got[s]);
+    free(cc->naive16[s]);
     smx_buffer_free(&cc->dev[0][s]);
     smx_buffer_free(&cc->dev[1][s]);
   }
   free(cc->stage);
+  free(cc->stage16);
   free(cc);
 }
 
@@ -90,7 +93,7 @@ smx_status smx_check_case_new(const smx_config *c, uint64_t seed, smx_check_case
     }
     smx_role r = op->tensors[s].role;
     if (r == SMX_ROLE_INPUT || r == SMX_ROLE_GRAD_OUT) {
-      fill_inputs(c, seed, s, n, cc->in32[s]);
+      smx_input_values(c, seed, s, cc->in32[s], n);
       for (size_t i = 0; i < n; i++) {
         cc->oracle[s][i] = cc->in32[s][i];
         cc->naive[s][i] = cc->in32[s][i];
@@ -99,7 +102,8 @@ smx_status smx_check_case_new(const smx_config *c, uint64_t seed, smx_check_case
   }
   cc->stage_len = max_n + 2 * GUARD;
   cc->stage = malloc(cc->stage_len * sizeof(float));
-  if (!cc->stage) {
+  cc->stage16 = malloc(cc->stage_len * sizeof(uint16_t));
+  if (!cc->stage || !cc->stage16) {
     smx_check_case_free(cc);
     return smx_fail(SMX_ERR_NOMEM, "cannot allocate check staging memory");
   }
@@ -107,14 +111,54 @@ smx_status smx_check_case_new(const smx_config *c, uint64_t seed, smx_check_case
   op->oracle_f64(c, SMX_BWD, cc->oracle);
   op->naive_f32(c, SMX_FWD, cc->naive);
   op->naive_f32(c, SMX_BWD, cc->naive);
+  /* a variant's backward gets the saved outputs as the oracle computed them, rounded to fp32 */
+  for (int s = 0; s < op->n_tensors; s++)
+    if (op->tensors[s].saved)
+      for (size_t i = 0; i < cc->numel[s]; i++) cc->in32[s][i] = (float)cc->oracle[s][i];
   *out = cc;
   return SMX_OK;
 }
 
-/* Writes [canary | values or "unwritten" | canary] into the slot's buffer on the variant's device. */
-static smx_status stage_slot(smx_check_case *cc, smx_device d, int s, int as_output) {
+/* The naive reference in bf16 storage: inputs rounded to bf16, fp32 arithmetic, every output
+ * (saved ones before the backward reads them) rounded to bf16. Slots that stay fp32 in bf16
+ * variants are not rounded. */
+static smx_status make_naive16(smx_check_case *cc, const smx_variant *v) {
+  const smx_op *op = cc->cfg.op;
+  if (cc->naive16[0]) return SMX_OK;
+  for (int s = 0; s < op->n_tensors; s++) {
+    size_t n = cc->numel[s];
+    cc->naive16[s] = calloc(n ? n : 1, sizeof(float));
+    if (!cc->naive16[s]) return smx_fail(SMX_ERR_NOMEM, "cannot allocate the bf16 naive reference");
+    smx_role r = op->tensors[s].role;
+    if (r == SMX_ROLE_INPUT || r == SMX_ROLE_GRAD_OUT)
+      for (size_t i = 0; i < n; i++)
+        cc->naive16[s][i] = bf16_slot(v, &op->tensors[s]) ? round_bf16(cc->in32[s][i]) : cc->in32[s][i];
+  }
+  for (int pi = 0; pi < 2; pi++) {
+    op->naive_f32(&cc->cfg, (smx_pass)pi, cc->naive16);
+    for (int s = 0; s < op->n_tensors; s++)
+      if (output_of(&op->tensors[s], (smx_pass)pi) && bf16_slot(v, &op->tensors[s]))
+        for (size_t i = 0; i < cc->numel[s]; i++) cc->naive16[s][i] = round_bf16(cc->naive16[s][i]);
+  }
+  return SMX_OK;
+}
+
+/* Writes [canary | values or "unwritten" | canary] into the slot's buffer on the variant's device,
+ * in the slot's storage type (bf16 canaries are a 16-bit signalling NaN, 0x7FA5). */
+static const uint16_t CANARY16 = 0x7FA5u, UNWRITTEN16 = 0x7FC1u;
+
+static smx_status stage_slot(smx_check_case *cc, const smx_variant *v, int s, int as_output) {
   size_t n = cc->numel[s];
+  smx_device d = v->device;
   smx_buffer *b = &cc->dev[d][s];
+  if (bf16_slot(v, &cc->cfg.op->tensors[s])) {
+    smx_status st = smx_buffer_reserve(b, d, (n + 2 * GUARD) * sizeof(uint16_t));
+    if (st != SMX_OK) return st;
+    uint16_t *h = cc->stage16;
+    for (size_t i = 0; i < GUARD; i++) h[i] = h[GUARD + n + i] = CANARY16;
+    for (size_t i = 0; i < n; i++) h[GUARD + i] = as_output ? UNWRITTEN16 : smx_f32_to_bf16(cc->in32[s][i]);
+    return smx_buffer_write(b, 0, h, (n + 2 * GUARD) * sizeof(uint16_t));
+  }
   smx_status st = smx_buffer_reserve(b, d, (n + 2 * GUARD) * sizeof(float));
   if (st != SMX_OK) return st;
   float canary = bits_to_float(CANARY_BITS), unwritten = bits_to_float(UNWRITTEN_BITS);
@@ -126,18 +170,34 @@ static smx_status stage_slot(smx_check_case *cc, smx_device d, int s, int as_out
   return smx_buffer_write(b, 0, cc->stage, (n + 2 * GUARD) * sizeof(float));
 }
 
-/* Reads a slot back into cc->stage; returns whether both canary blocks are intact. */
-static smx_status fetch_slot(smx_check_case *cc, smx_device d, int s, int *canary_ok) {
+/* Reads a slot back, widened to fp32 in cc->stage + GUARD; reports whether both canary blocks are
+ * intact and, for an input, whether it still holds what was staged. */
+static smx_status fetch_slot(smx_check_case *cc, const smx_variant *v, int s, int *canary_ok, int *intact) {
   size_t n = cc->numel[s];
-  smx_status st = smx_buffer_read(cc->stage, &cc->dev[d][s], 0, (n + 2 * GUARD) * sizeof(float));
-  if (st != SMX_OK) return st;
+  smx_buffer *b = &cc->dev[v->device][s];
   *canary_ok = 1;
-  for (size_t i = 0; i < GUARD; i++) {
-    uint32_t a, b;
-    memcpy(&a, &cc->stage[i], 4);
-    memcpy(&b, &cc->stage[GUARD + n + i], 4);
-    if (a != CANARY_BITS || b != CANARY_BITS) *canary_ok = 0;
+  *intact = 1;
+  if (bf16_slot(v, &cc->cfg.op->tensors[s])) {
+    uint16_t *h = cc->stage16;
+    smx_status st = smx_buffer_read(h, b, 0, (n + 2 * GUARD) * sizeof(uint16_t));
+    if (st != SMX_OK) return st;
+    for (size_t i = 0; i < GUARD; i++)
+      if (h[i] != CANARY16 || h[GUARD + n + i] != CANARY16) *canary_ok = 0;
+    for (size_t i = 0; i < n; i++) {
+      if (h[GUARD + i] != smx_f32_to_bf16(cc->in32[s][i])) *intact = 0;
+      cc->stage[GUARD + i] = smx_bf16_to_f32(h[GUARD + i]);
+    }
+    return SMX_OK;
   }
+  smx_status st = smx_buffer_read(cc->stage, b, 0, (n + 2 * GUARD) * sizeof(float));
+  if (st != SMX_OK) return st;
+  for (size_t i = 0; i < GUARD; i++) {
+    uint32_t a, c;
+    memcpy(&a, &cc->stage[i], 4);
+    memcpy(&c, &cc->stage[GUARD + n + i], 4);
+    if (a != CANARY_BITS || c != CANARY_BITS) *canary_ok = 0;
+  }
+  *intact = memcmp(cc->stage + GUARD, cc->in32[s], n * sizeof(float)) == 0;
   return SMX_OK;
 }
 
@@ -159,11 +219,11 @@ static smx_status run_pass(smx_check_case *cc, const smx_variant *v, void *state
   smx_device d = v->device;
   void *ptr[SMX_MAX_TENSORS] = {0};
   for (int s = 0; s < op->n_tensors; s++) {
-    smx_role r = op->tensors[s].role;
-    if (!input_of(r, p) && !output_of(r, p)) continue;
-    smx_status st = stage_slot(cc, d, s, output_of(r, p));
+    const smx_tensor_desc *t = &op->tensors[s];
+    if (!input_of(t, p) && !output_of(t, p)) continue;
+    smx_status st = stage_slot(cc, v, s, output_of(t, p));
     if (st != SMX_OK) return st;
-    ptr[s] = (float *)cc->dev[d][s].ptr + GUARD;
+    ptr[s] = (char *)cc->dev[d][s].ptr + GUARD * (bf16_slot(v, t) ? sizeof(uint16_t) : sizeof(float));
   }
   *ran = 0;
   smx_status rs = v->run(state, p, ptr);
@@ -172,26 +232,26 @@ static smx_status run_pass(smx_check_case *cc, const smx_variant *v, void *state
   *canary_ok = 1;
   *inputs_intact = 1;
   for (int s = 0; s < op->n_tensors; s++) {
-    smx_role r = op->tensors[s].role;
-    if (!input_of(r, p) && !output_of(r, p)) continue;
-    int ok = 1;
-    smx_status st = fetch_slot(cc, d, s, &ok);
+    const smx_tensor_desc *t = &op->tensors[s];
+    if (!input_of(t, p) && !output_of(t, p)) continue;
+    int ok = 1, intact = 1;
+    smx_status st = fetch_slot(cc, v, s, &ok, &intact);
     if (st != SMX_OK) return st;
     if (!ok) *canary_ok = 0;
-    size_t n = cc->numel[s];
-    if (input_of(r, p)) {
-      if (memcmp(cc->stage + GUARD, cc->in32[s], n * sizeof(float)) != 0) *inputs_intact = 0;
+    if (input_of(t, p)) {
+      if (!intact) *inputs_intact = 0;
     } else {
-      memcpy(dst[s], cc->stage + GUARD, n * sizeof(float));
+      memcpy(dst[s], cc->stage + GUARD, cc->numel[s] * sizeof(float));
     }
   }
   return SMX_OK;
 }
 
-static void measure(const smx_check_case *cc, int s, smx_check_row *row) {
+static void measure(const smx_check_case *cc, const smx_variant *v, int s, smx_check_row *row) {
   size_t n = cc->numel[s];
   const double *want = cc->oracle[s];
-  const float *got = cc->got[s], *naive = cc->naive[s];
+  int b16 = bf16_slot(v, &cc->cfg.op->tensors[s]);
+  const float *got = cc->got[s], *naive = v->dtype == SMX_BF16 ? cc->naive16[s] : cc->naive[s];
   row->err = row->err_naive = row->ref_max = 0;
   row->nonfinite = 0;
   row->worst_index = 0;
@@ -226,7 +286,8 @@ static void measure(const smx_check_case *cc, int s, smx_check_row *row) {
   const smx_tolerance *t = &op->tolerance[s];
   row->scale = op->floor_scale ? op->floor_scale(&cc->cfg, s, cc->oracle) : -1;
   if (row->scale < 0) row->scale = row->ref_max;
-  row->bound = t->k * row->err_naive + t->c * FLT_EPSILON * row->scale;
+  /* the floor is in units of the storage type's epsilon: 2^-7 for bf16 */
+  row->bound = t->k * row->err_naive + t->c * (b16 ? 0.0078125 : FLT_EPSILON) * row->scale;
 }
 
 smx_status smx_check_variant(smx_check_case *cc, const smx_variant *v, smx_check_outcome *out) {
@@ -240,6 +301,10 @@ smx_status smx_check_variant(smx_check_case *cc, const smx_variant *v, smx_check
     return SMX_OK;
   }
   out->verdict = SMX_PASS;
+  if (v->dtype == SMX_BF16) {
+    smx_status ns = make_naive16(cc, v);
+    if (ns != SMX_OK) return ns;
+  }
   void *state = NULL;
   smx_status cs = v->create(&cc->cfg, &state);
   if (cs == SMX_ERR_UNSUPPORTED || cs == SMX_ERR_NO_DEVICE) {
@@ -271,7 +336,7 @@ smx_status smx_check_variant(smx_check_case *cc, const smx_variant *v, smx_check
     if (v->device == SMX_DEV_CPU) {
       int c2 = 1, i2 = 1;
       for (int s = 0; s < op->n_tensors; s++) {
-        if (!output_of(op->tensors[s].role, p)) continue;
+        if (!output_of(&op->tensors[s], p)) continue;
         second[s] = malloc((cc->numel[s] ? cc->numel[s] : 1) * sizeof(float));
         if (!second[s]) harness = smx_fail(SMX_ERR_NOMEM, "cannot allocate check memory");
       }
@@ -282,7 +347,7 @@ smx_status smx_check_variant(smx_check_case *cc, const smx_variant *v, smx_check
         continue;
       }
       for (int s = 0; s < op->n_tensors; s++) {
-        if (!output_of(op->tensors[s].role, p)) continue;
+        if (!output_of(&op->tensors[s], p)) continue;
         if (memcmp(second[s], cc->got[s], cc->numel[s] * sizeof(float)) != 0) repeatable = 0;
         free(second[s]);
         second[s] = NULL;
@@ -291,12 +356,12 @@ smx_status smx_check_variant(smx_check_case *cc, const smx_variant *v, smx_check
       intact &= i2;
     }
     for (int s = 0; s < op->n_tensors; s++) {
-      if (!output_of(op->tensors[s].role, p)) continue;
+      if (!output_of(&op->tensors[s], p)) continue;
       smx_check_row *row = &out->rows[out->n_rows++];
       row->pass = p;
       row->slot = s;
       row->tensor = op->tensors[s].name;
-      measure(cc, s, row);
+      measure(cc, v, s, row);
       row->canary_ok = canary_ok;
       row->inputs_intact = intact;
       row->repeatable = repeatable;
@@ -339,6 +404,11 @@ static double loss(const smx_config *c, double *const *t, const double *const *d
 smx_status smx_check_fd(const smx_config *c, uint64_t seed, double *worst_rel, char *detail, size_t dn) {
   const smx_op *op = c->op;
   *worst_rel = 0;
+  const char *unusable = op->fd_unusable ? op->fd_unusable(c) : NULL;
+  if (unusable) {
+    snprintf(detail, dn, "%s", unusable);
+    return SMX_ERR_UNSUPPORTED;
+  }
   snprintf(detail, dn, "no differentiable input");
   double *t[SMX_MAX_TENSORS] = {0}, *x0[SMX_MAX_TENSORS] = {0};
   const double *dy_of_out[SMX_MAX_TENSORS] = {0};
@@ -352,8 +422,16 @@ smx_status smx_check_fd(const smx_config *c, uint64_t seed, double *worst_rel, c
       goto done;
     }
     smx_role r = op->tensors[s].role;
-    if (r == SMX_ROLE_INPUT || r == SMX_ROLE_GRAD_OUT)
-      for (size_t i = 0; i < n; i++) t[s][i] = x0[s][i] = smx_philox_uniform(seed, (uint32_t)s, i, -1.0f, 1.0f);
+    if (r == SMX_ROLE_INPUT || r == SMX_ROLE_GRAD_OUT) {
+      float *v = malloc((n ? n : 1) * sizeof(float));
+      if (!v) {
+        st = smx_fail(SMX_ERR_NOMEM, "cannot allocate finite-difference tensors");
+        goto done;
+      }
+      smx_input_values(c, seed, s, v, n);
+      for (size_t i = 0; i < n; i++) t[s][i] = x0[s][i] = v[i];
+      free(v);
+    }
   }
   for (int s = 0; s < op->n_tensors; s++)
     if (op->tensors[s].role == SMX_ROLE_GRAD_OUT) dy_of_out[op->tensors[s].of] = t[s];

@@ -30,6 +30,8 @@ smx_status smx_gpu_mem_info(size_t *free_bytes, size_t *total_bytes);
 
 /* Fills n floats with smx_philox_uniform(seed, stream, i, lo, hi): the same values as the CPU. */
 smx_status smx_gpu_fill_uniform(float *d, size_t n, uint64_t seed, uint32_t stream, float lo, float hi);
+/* The same values rounded to bf16 (round to nearest even, as smx_f32_to_bf16): n 16-bit elements. */
+smx_status smx_gpu_fill_uniform_bf16(void *d, size_t n, uint64_t seed, uint32_t stream, float lo, float hi);
 
 /* Cold-cache GPU timing in the manner of nvbench: before each sample the L2 is flushed by a memset
  * of an L2-sized buffer, then a spin kernel holds the stream while the caller enqueues its work,

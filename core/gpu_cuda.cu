@@ -118,6 +118,25 @@ extern "C" smx_status smx_gpu_fill_uniform(float *d, size_t n, uint64_t seed, ui
   return SMX_OK;
 }
 
+/* bf16 with the host's rounding (round to nearest even, as smx_f32_to_bf16) of the same values */
+__global__ void smx_fill_uniform_bf16_kernel(uint16_t *d, size_t n, uint64_t seed, uint32_t stream, float lo,
+                                             float hi) {
+  for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+    uint32_t u = __float_as_uint(smx_philox_uniform(seed, stream, i, lo, hi)); /* finite: no NaN case */
+    d[i] = (uint16_t)((u + 0x7FFFu + ((u >> 16) & 1u)) >> 16);
+  }
+}
+
+extern "C" smx_status smx_gpu_fill_uniform_bf16(void *d, size_t n, uint64_t seed, uint32_t stream, float lo,
+                                                float hi) {
+  if (n == 0) return SMX_OK;
+  size_t blocks = (n + 255) / 256;
+  if (blocks > 65535) blocks = 65535;
+  smx_fill_uniform_bf16_kernel<<<(unsigned)blocks, 256>>>((uint16_t *)d, n, seed, stream, lo, hi);
+  SMX_CUDA_CHECK_LAUNCH();
+  return SMX_OK;
+}
+
 /* ---------------------------------------------------------------------------------------------
  * Timing */
 

@@ -24,6 +24,10 @@ smx_status smx_gpu_fill_uniform(float *d, size_t n, uint64_t seed, uint32_t stre
   (void)d; (void)n; (void)seed; (void)stream; (void)lo; (void)hi;
   return not_built();
 }
+smx_status smx_gpu_fill_uniform_bf16(void *d, size_t n, uint64_t seed, uint32_t stream, float lo, float hi) {
+  (void)d; (void)n; (void)seed; (void)stream; (void)lo; (void)hi;
+  return not_built();
+}
 smx_status smx_gpu_timer_create(smx_gpu_timer **t) { *t = NULL; return not_built(); }
 smx_status smx_gpu_timer_start(smx_gpu_timer *t) { (void)t; return not_built(); }
 smx_status smx_gpu_timer_stop(smx_gpu_timer *t, double *s) { (void)t; *s = 0; return not_built(); }

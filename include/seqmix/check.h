@@ -64,7 +64,8 @@ void smx_check_case_free(smx_check_case *cc);
 smx_status smx_check_variant(smx_check_case *cc, const smx_variant *v, smx_check_outcome *out);
 
 /* Worst relative disagreement between the reference backward and finite differences, over all
- * differentiable inputs; detail names the worst input. */
+ * differentiable inputs; detail names the worst input. Returns SMX_ERR_UNSUPPORTED with the reason
+ * in detail when the op says finite differences cannot check this configuration. */
 smx_status smx_check_fd(const smx_config *c, uint64_t seed, double *worst_rel, char *detail, size_t n);
 
 #ifdef __cplusplus

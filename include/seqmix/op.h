@@ -50,7 +50,24 @@ typedef struct smx_tensor_desc {
   const char *name; /* "u", "y", "dy", "du" */
   smx_role role;
   int of;           /* GRAD_OUT: the OUTPUT slot; GRAD_IN: the INPUT slot it differentiates; else -1 */
+  /* OUTPUT slots only: 1 = the backward reads it too (attention's O and softmax log-sum-exp, which a
+   * flash backward consumes instead of recomputing). The check hands backward the oracle's
+   * values rounded to fp32; a benchmark runs the variant's own forward before timing backward. */
+  int saved;
+  /* 1 = stored in fp32 whatever the variant's dtype (a statistic such as the log-sum-exp, kept in
+   * fp32 by every bf16 attention kernel). */
+  int f32_always;
 } smx_tensor_desc;
+
+/* The storage type of every tensor a variant reads and writes. fp32 is the default; a bf16
+ * variant gets its inputs rounded to bf16 (round to nearest even) by the harness and its outputs
+ * widened back, and is checked against the naive reference evaluated on the same rounded inputs
+ * with outputs rounded to bf16 (bf16 storage, fp32 arithmetic: what bf16 kernels do). */
+typedef enum smx_dtype { SMX_F32 = 0, SMX_BF16 = 1 } smx_dtype;
+const char *smx_dtype_name(smx_dtype d); /* "fp32", "bf16" */
+size_t smx_dtype_size(smx_dtype d);      /* bytes per element */
+uint16_t smx_f32_to_bf16(float x);       /* round to nearest even; NaN stays NaN */
+float smx_bf16_to_f32(uint16_t b);
 
 typedef struct smx_param_desc {
   const char *name; /* as in the papers: "B", "H", "L" */
@@ -105,6 +122,13 @@ typedef struct smx_op {
   const char *sweep_param; /* the x axis of scaling plots ("L") */
   const char *shrink_param; /* halved when a benchmark shape does not fit in device memory ("B") */
   const char *paper_note;
+  /* Post-processes the uniform [-1, 1) values drawn for an input slot (in place) where the op
+   * needs another distribution or a case noise would miss (ties in a top-k); the check, the
+   * finite differences and the benchmarks all apply it. NULL = the uniform values as drawn. */
+  void (*shape_input)(const smx_config *c, int slot, float *values, size_t n);
+  /* Why finite differences cannot check this configuration's backward (a selection that a
+   * perturbation would change), or NULL. */
+  const char *(*fd_unusable)(const smx_config *c);
 } smx_op;
 
 typedef struct smx_variant {
@@ -120,6 +144,7 @@ typedef struct smx_variant {
   size_t (*workspace_bytes)(const void *state);
   /* t[slot] are device pointers (host pointers for CPU variants). */
   smx_status (*run)(void *state, smx_pass p, void *const *t);
+  smx_dtype dtype; /* storage type of every tensor but the f32_always ones (SMX_F32 unless set) */
 } smx_variant;
 
 /* ---- the registry (kernels/registry.c) ---- */
@@ -146,6 +171,9 @@ smx_status smx_config_parse(const smx_op *op, const char *spec, smx_config *out)
 void smx_config_format(const smx_config *c, char *buf, size_t n); /* "B=4,H=8,L=1000,gelu=0" */
 int smx_config_param_index(const smx_op *op, const char *name);   /* -1 when absent */
 int64_t smx_config_get(const smx_config *c, const char *name);
+/* The values every harness gives an input slot: Philox uniform [-1, 1) (stream = slot), then the
+ * op's shape_input. The check, the finite differences and the benchmarks all call this. */
+void smx_input_values(const smx_config *c, uint64_t seed, int slot, float *out, size_t n);
 size_t smx_config_bytes(const smx_config *c);                     /* fp32 bytes of all tensors */
 /* For variants whose whole state is their configuration (the references): create/destroy/workspace. */
 smx_status smx_state_copy_config(const smx_config *c, void **state);
