@@ -3,6 +3,8 @@
  * listed only in CUDA builds; in CPU-only builds `seqmix list` says CUDA was not built. */
 #include <stddef.h>
 
+#include "reference/attention.h"
+#include "reference/dma.h"
 #include "reference/fftconv.h"
 #include "reference/rope.h"
 #include "smx_config.h"
@@ -34,6 +36,26 @@ static const smx_variant *const rope_variants[] = {
     NULL,
 };
 
+static const smx_variant *const attention_variants[] = {
+    &smx_attention_reference,
+    NULL,
+};
+
+static const smx_variant *const attention_decode_variants[] = {
+    &smx_attention_decode_reference,
+    NULL,
+};
+
+static const smx_variant *const dma_variants[] = {
+    &smx_dma_reference,
+    NULL,
+};
+
+static const smx_variant *const dma_bias_variants[] = {
+    &smx_dma_bias_reference,
+    NULL,
+};
+
 typedef struct entry {
   const smx_op *op;
   const smx_variant *const *variants;
@@ -42,6 +64,10 @@ typedef struct entry {
 static const entry table[] = {
     {&smx_op_fftconv, fftconv_variants},
     {&smx_op_rope, rope_variants},
+    {&smx_op_attention, attention_variants},
+    {&smx_op_attention_decode, attention_decode_variants},
+    {&smx_op_dma, dma_variants},
+    {&smx_op_dma_bias, dma_bias_variants},
 };
 
 int smx_op_count(void) { return (int)(sizeof table / sizeof table[0]); }

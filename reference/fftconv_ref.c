@@ -7,6 +7,7 @@
  */
 #include "reference/fftconv.h"
 #include "reference/gelu.h"
+#include "reference/scratch.h"
 
 #include <math.h>
 #include <omp.h>

@@ -50,7 +50,7 @@ static void FN(forward)(int64_t B, int64_t H, int64_t L, int gelu, const T_IO *u
                         T_IO *y) {
 #pragma omp parallel
   {
-    T_ACC *pre = malloc((size_t)L * sizeof(T_ACC));
+    T_ACC *pre = smx_ref_scratch((size_t)L * sizeof(T_ACC));
 #pragma omp for schedule(static)
     for (int64_t r = 0; r < B * H; r++) {
       int64_t h = r % H;
@@ -65,8 +65,8 @@ static void FN(backward)(int64_t B, int64_t H, int64_t L, int gelu, const T_IO *
                          const T_IO *dy, T_IO *du, T_IO *dk, T_IO *dD) {
 #pragma omp parallel
   {
-    T_ACC *g = malloc((size_t)L * sizeof(T_ACC));
-    T_ACC *dk_acc = malloc((size_t)L * sizeof(T_ACC));
+    T_ACC *g = smx_ref_scratch((size_t)L * sizeof(T_ACC));
+    T_ACC *dk_acc = smx_ref_scratch((size_t)L * sizeof(T_ACC));
 #pragma omp for schedule(static)
     for (int64_t h = 0; h < H; h++) {
       T_ACC dD_acc = 0;
