@@ -10,6 +10,7 @@
 #include "smx_config.h"
 
 extern const smx_variant smx_fftconv_cpu_fftw, smx_fftconv_baseline_fftw, smx_rope_cpu_table;
+extern const smx_variant smx_attention_cpu_flash, smx_attention_decode_cpu_flash, smx_dma_cpu_sparse;
 #if SMX_HAVE_CUDA
 extern const smx_variant smx_fftconv_cuda_cufft, smx_fftconv_baseline_cufft, smx_rope_cuda_table;
 #endif
@@ -38,16 +39,19 @@ static const smx_variant *const rope_variants[] = {
 
 static const smx_variant *const attention_variants[] = {
     &smx_attention_reference,
+    &smx_attention_cpu_flash,
     NULL,
 };
 
 static const smx_variant *const attention_decode_variants[] = {
     &smx_attention_decode_reference,
+    &smx_attention_decode_cpu_flash,
     NULL,
 };
 
 static const smx_variant *const dma_variants[] = {
     &smx_dma_reference,
+    &smx_dma_cpu_sparse,
     NULL,
 };
 

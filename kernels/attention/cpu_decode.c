@@ -1,0 +1,127 @@
+/* attention_decode variant `cpu.flash`: flash-decoding on the CPU. The cache is cut into chunks of
+ * 1024 positions; one task per (batch, KV head, chunk) reads its K/V rows once for all the query
+ * heads of the group (decode is bound by reading the cache), keeps a partial max, sum and output
+ * per head, and a second loop combines the chunks in order. The chunking depends only on S, and
+ * each task's sums run in a fixed order: results do not depend on the thread count.
+ *
+ *   seqmix check --op attention_decode --variant cpu.flash
+ *   seqmix bench --op attention_decode --variant cpu.flash --suite quick
+ */
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+
+#include "reference/attention.h"
+#include "seqmix/buffer.h"
+
+#define CHUNK 1024
+
+typedef struct decode_state {
+  int64_t B, S, H, Hkv, P, chunks;
+  float scale;
+  float *part;  /* (B, H, chunks) x (P + 2): output, max, sum */
+  float *s;     /* threads x (H / Hkv) x CHUNK scores */
+  int threads;
+} decode_state;
+
+static void destroy(void *p) {
+  decode_state *d = p;
+  if (!d) return;
+  smx_host_free(d->part);
+  smx_host_free(d->s);
+  free(d);
+}
+
+static size_t workspace_bytes(const void *p) {
+  const decode_state *d = p;
+  return ((size_t)(d->B * d->H * d->chunks * (d->P + 2)) + (size_t)d->threads * (size_t)(d->H / d->Hkv) * CHUNK) *
+         sizeof(float);
+}
+
+static smx_status create(const smx_config *c, void **out) {
+  *out = NULL;
+  decode_state *d = calloc(1, sizeof *d);
+  if (!d) return smx_fail(SMX_ERR_NOMEM, "attention_decode cpu.flash: cannot allocate state");
+  d->B = c->v[DECODE_B], d->S = c->v[DECODE_S], d->H = c->v[DECODE_H], d->Hkv = c->v[DECODE_HKV], d->P = c->v[DECODE_P];
+  d->chunks = (d->S + CHUNK - 1) / CHUNK;
+  d->scale = (float)(1.0 / sqrt((double)d->P));
+  d->threads = omp_get_max_threads();
+  d->part = smx_host_alloc((size_t)(d->B * d->H * d->chunks * (d->P + 2)) * sizeof(float));
+  d->s = smx_host_alloc((size_t)d->threads * (size_t)(d->H / d->Hkv) * CHUNK * sizeof(float));
+  if (!d->part || !d->s) {
+    size_t want = workspace_bytes(d);
+    destroy(d);
+    return smx_fail(SMX_ERR_NOMEM, "attention_decode cpu.flash: cannot allocate %zu bytes of workspace", want);
+  }
+  *out = d;
+  return SMX_OK;
+}
+
+/* <a, b> with 8 independent partial sums (vectorizes without reassociating) added in a fixed order */
+static float dot8(const float *a, const float *b, int64_t n) {
+  float acc[8] = {0};
+  int64_t p = 0;
+  for (; p + 8 <= n; p += 8)
+    for (int u = 0; u < 8; u++) acc[u] += a[p + u] * b[p + u];
+  for (; p < n; p++) acc[0] += a[p] * b[p];
+  return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+}
+
+static smx_status run(void *p, smx_pass pass, void *const *tv) {
+  decode_state *d = p;
+  if (pass != SMX_FWD) return smx_fail(SMX_ERR_UNSUPPORTED, "attention_decode has no backward");
+  const float *q = tv[DECODE_Q], *k = tv[DECODE_K], *v = tv[DECODE_V];
+  float *o = tv[DECODE_O];
+  int64_t B = d->B, S = d->S, H = d->H, Hkv = d->Hkv, P = d->P, group = H / Hkv, NC = d->chunks;
+#pragma omp parallel for collapse(3) schedule(static) num_threads(d->threads)
+  for (int64_t b = 0; b < B; b++)
+    for (int64_t g = 0; g < Hkv; g++)
+      for (int64_t ch = 0; ch < NC; ch++) {
+        float *s = d->s + (size_t)omp_get_thread_num() * (size_t)group * CHUNK;
+        int64_t j0 = ch * CHUNK, n = S - j0 < CHUNK ? S - j0 : CHUNK;
+        for (int64_t j = 0; j < n; j++) {
+          const float *kj = k + ((b * S + j0 + j) * Hkv + g) * P;
+          for (int64_t hh = 0; hh < group; hh++) s[hh * CHUNK + j] = d->scale * dot8(q + (b * H + g * group + hh) * P, kj, P);
+        }
+        for (int64_t hh = 0; hh < group; hh++) {
+          float *sh = s + hh * CHUNK, m = -INFINITY, sum = 0.0f;
+          float *part = d->part + ((b * H + g * group + hh) * NC + ch) * (P + 2);
+          for (int64_t j = 0; j < n; j++) m = sh[j] > m ? sh[j] : m;
+          for (int64_t x = 0; x < P; x++) part[x] = 0.0f;
+          for (int64_t j = 0; j < n; j++) {
+            float e = expf(sh[j] - m);
+            const float *vj = v + ((b * S + j0 + j) * Hkv + g) * P;
+            sum += e;
+            for (int64_t x = 0; x < P; x++) part[x] += e * vj[x];
+          }
+          part[P] = m;
+          part[P + 1] = sum;
+        }
+      }
+#pragma omp parallel for schedule(static) num_threads(d->threads)
+  for (int64_t bh = 0; bh < B * H; bh++) {
+    const float *parts = d->part + bh * NC * (P + 2);
+    float m = -INFINITY, sum = 0.0f, *out = o + bh * P;
+    for (int64_t ch = 0; ch < NC; ch++) m = parts[ch * (P + 2) + P] > m ? parts[ch * (P + 2) + P] : m;
+    for (int64_t x = 0; x < P; x++) out[x] = 0.0f;
+    for (int64_t ch = 0; ch < NC; ch++) {
+      const float *pc = parts + ch * (P + 2);
+      float a = expf(pc[P] - m);
+      sum += a * pc[P + 1];
+      for (int64_t x = 0; x < P; x++) out[x] += a * pc[x];
+    }
+    for (int64_t x = 0; x < P; x++) out[x] /= sum;
+  }
+  return SMX_OK;
+}
+
+const smx_variant smx_attention_decode_cpu_flash = {
+    .name = "cpu.flash",
+    .summary = "flash-decoding: 1024-position chunks per (batch, KV head) read once for the group, then a combine",
+    .device = SMX_DEV_CPU,
+    .passes = SMX_PASS_BIT(SMX_FWD),
+    .create = create,
+    .destroy = destroy,
+    .workspace_bytes = workspace_bytes,
+    .run = run,
+};

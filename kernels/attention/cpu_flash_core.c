@@ -1,0 +1,293 @@
+/* The CPU flash-attention core (cpu_flash_core.h). */
+#include "kernels/attention/cpu_flash_core.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "seqmix/buffer.h"
+
+#define BR 64 /* query rows per tile */
+#define BC 64 /* keys per gathered chunk */
+
+/* One thread's tiles and buffers. */
+typedef struct flash_thread {
+  float *S, *Pm, *dP;   /* BR x BC: scores, probabilities, dP */
+  float *Kt, *Vt;       /* P x BC: gathered keys / values, transposed */
+  float *Kc, *Vc;       /* BC x P: gathered keys / values */
+  float *bc;            /* BC: gathered biases */
+  float *acc, *m, *l;   /* BR x P output (or dq) accumulator; BR row max and sum */
+  int32_t *idx, *jc;    /* the tile's key list (L); the chunk's key indices (BC) */
+  float *dk, *dv, *db;  /* backward partials of one (batch, KV head): L x P, L x P, L */
+} flash_thread;
+
+struct cpu_flash {
+  cpu_flash_shape s;
+  int threads;
+  float scale;
+  float *D; /* backward: <do_i, o_i> per (b, h, i) */
+  flash_thread *t;
+  size_t bytes;
+};
+
+static void *take(cpu_flash *f, size_t bytes) {
+  f->bytes += bytes;
+  return smx_host_alloc(bytes ? bytes : 1);
+}
+
+void cpu_flash_destroy(cpu_flash *f) {
+  if (!f) return;
+  for (int i = 0; f->t && i < f->threads; i++) {
+    flash_thread *t = &f->t[i];
+    void *all[] = {t->S, t->Pm, t->dP, t->Kt, t->Vt, t->Kc, t->Vc, t->bc, t->acc, t->m, t->l, t->idx, t->jc,
+                   t->dk, t->dv, t->db};
+    for (size_t j = 0; j < sizeof all / sizeof all[0]; j++) smx_host_free(all[j]);
+  }
+  free(f->t);
+  smx_host_free(f->D);
+  free(f);
+}
+
+smx_status cpu_flash_create(const cpu_flash_shape *s, cpu_flash **out) {
+  *out = NULL;
+  cpu_flash *f = calloc(1, sizeof *f);
+  if (!f) return smx_fail(SMX_ERR_NOMEM, "cpu flash attention: cannot allocate state");
+  f->s = *s;
+  f->scale = (float)(1.0 / sqrt((double)s->P));
+  f->threads = omp_get_max_threads();
+  f->t = calloc((size_t)f->threads, sizeof *f->t);
+  size_t L = (size_t)s->L, P = (size_t)s->P, F = sizeof(float);
+  f->D = take(f, (size_t)(s->B * s->H) * L * F);
+  int ok = f->t && f->D;
+  for (int i = 0; ok && i < f->threads; i++) {
+    flash_thread *t = &f->t[i];
+    t->S = take(f, BR * BC * F), t->Pm = take(f, BR * BC * F), t->dP = take(f, BR * BC * F);
+    t->Kt = take(f, P * BC * F), t->Vt = take(f, P * BC * F), t->Kc = take(f, BC * P * F), t->Vc = take(f, BC * P * F);
+    t->bc = take(f, BC * F), t->acc = take(f, BR * P * F), t->m = take(f, BR * F), t->l = take(f, BR * F);
+    t->idx = take(f, L * sizeof(int32_t)), t->jc = take(f, BC * sizeof(int32_t));
+    t->dk = take(f, L * P * F), t->dv = take(f, L * P * F), t->db = take(f, L * F);
+    ok = t->S && t->Pm && t->dP && t->Kt && t->Vt && t->Kc && t->Vc && t->bc && t->acc && t->m && t->l && t->idx &&
+         t->jc && t->dk && t->dv && t->db;
+  }
+  if (!ok) {
+    size_t want = f->bytes;
+    cpu_flash_destroy(f);
+    return smx_fail(SMX_ERR_NOMEM, "cpu flash attention: cannot allocate %zu bytes of tiles", want);
+  }
+  *out = f;
+  return SMX_OK;
+}
+
+size_t cpu_flash_workspace_bytes(const cpu_flash *f) { return f->bytes; }
+
+/* The keys query rows [i0, i1) can see: all j < i1, or with a selection those kept for a row of
+ * the tile (key j is kept for rows [j, keep[j])). */
+static int64_t tile_keys(const int32_t *keep, int64_t i0, int64_t i1, int32_t *idx) {
+  int64_t n = 0;
+  for (int64_t j = 0; j < i1; j++)
+    if (!keep || keep[j] > i0) idx[n++] = (int32_t)j;
+  return n;
+}
+
+typedef struct slice {
+  const float *k, *v, *bias; /* this (b, g): rows strided by Hkv * P; bias contiguous (L) */
+  const int32_t *keep;
+  int64_t stride;
+} slice;
+
+/* Gathers keys idx[c0 .. c0 + BC) (padding past n with invisible zeros) into the thread's tiles. */
+static void gather(flash_thread *t, const slice *sl, int64_t P, const int32_t *idx, int64_t c0, int64_t n, int transposed_v,
+                   int plain_k) {
+  for (int64_t c = 0; c < BC; c++) {
+    int in = c0 + c < n;
+    int32_t j = in ? idx[c0 + c] : INT32_MAX;
+    t->jc[c] = j;
+    t->bc[c] = in && sl->bias ? sl->bias[j] : 0.0f;
+    const float *kr = in ? sl->k + (int64_t)j * sl->stride : NULL, *vr = in ? sl->v + (int64_t)j * sl->stride : NULL;
+    for (int64_t p = 0; p < P; p++) {
+      float kv = in ? kr[p] : 0.0f, vv = in ? vr[p] : 0.0f;
+      t->Kt[p * BC + c] = kv;
+      if (plain_k) t->Kc[c * P + p] = kv;
+      if (transposed_v) t->Vt[p * BC + c] = vv;
+      else t->Vc[c * P + p] = vv;
+    }
+  }
+}
+
+static int visible(const int32_t *keep, int64_t i, int32_t j) { return j <= i && (!keep || i < keep[j]); }
+
+/* S[r][c] = scale <q_r, k_c> + bias_c for the tile's rows; -inf where key c is not visible. */
+static void scores(const cpu_flash *f, flash_thread *t, const float *q0, int64_t qstride, int64_t i0, int64_t nr,
+                   const int32_t *keep) {
+  int64_t P = f->s.P;
+  for (int64_t r = 0; r < nr; r++) {
+    float *s = t->S + r * BC;
+    const float *qr = q0 + r * qstride;
+    for (int64_t c = 0; c < BC; c++) s[c] = 0.0f;
+    for (int64_t p = 0; p < P; p++) {
+      float qv = qr[p];
+      const float *kt = t->Kt + p * BC;
+      for (int64_t c = 0; c < BC; c++) s[c] += qv * kt[c];
+    }
+    for (int64_t c = 0; c < BC; c++) s[c] = visible(keep, i0 + r, t->jc[c]) ? s[c] * f->scale + t->bc[c] : -INFINITY;
+  }
+}
+
+static slice slice_of(const cpu_flash *f, int64_t b, int64_t g, const float *k, const float *v, const float *bias,
+                      const int32_t *keep) {
+  int64_t L = f->s.L, Hkv = f->s.Hkv, P = f->s.P;
+  slice sl = {k + (b * L * Hkv + g) * P, v + (b * L * Hkv + g) * P, bias ? bias + (b * Hkv + g) * L : NULL,
+              keep ? keep + (b * Hkv + g) * L : NULL, Hkv * P};
+  return sl;
+}
+
+void cpu_flash_fwd(cpu_flash *f, const float *q, const float *k, const float *v, const float *bias,
+                   const int32_t *keep, float *o, float *lse) {
+  int64_t B = f->s.B, L = f->s.L, H = f->s.H, P = f->s.P, group = H / f->s.Hkv, tiles = (L + BR - 1) / BR;
+#pragma omp parallel for collapse(3) schedule(dynamic, 1) num_threads(f->threads)
+  for (int64_t b = 0; b < B; b++)
+    for (int64_t h = 0; h < H; h++)
+      for (int64_t ti = 0; ti < tiles; ti++) {
+        flash_thread *t = &f->t[omp_get_thread_num()];
+        slice sl = slice_of(f, b, h / group, k, v, bias, keep);
+        int64_t i0 = (tiles - 1 - ti) * BR, nr = L - i0 < BR ? L - i0 : BR; /* longest tiles first */
+        const float *q0 = q + ((b * L + i0) * H + h) * P;
+        int64_t n = tile_keys(sl.keep, i0, i0 + nr, t->idx);
+        for (int64_t r = 0; r < nr; r++) t->m[r] = -INFINITY, t->l[r] = 0.0f;
+        memset(t->acc, 0, (size_t)(nr * P) * sizeof(float));
+        for (int64_t c0 = 0; c0 < n; c0 += BC) {
+          gather(t, &sl, P, t->idx, c0, n, 0, 0);
+          scores(f, t, q0, H * P, i0, nr, sl.keep);
+          for (int64_t r = 0; r < nr; r++) {
+            const float *s = t->S + r * BC;
+            float mloc = -INFINITY;
+            for (int64_t c = 0; c < BC; c++) mloc = s[c] > mloc ? s[c] : mloc;
+            if (mloc == -INFINITY) continue; /* no visible key in this chunk */
+            float mnew = mloc > t->m[r] ? mloc : t->m[r], alpha = expf(t->m[r] - mnew), sum = 0.0f;
+            float *acc = t->acc + r * P;
+            for (int64_t p = 0; p < P; p++) acc[p] *= alpha;
+            for (int64_t c = 0; c < BC; c++) {
+              if (s[c] == -INFINITY) continue;
+              float pv = expf(s[c] - mnew);
+              sum += pv;
+              const float *vc = t->Vc + c * P;
+              for (int64_t p = 0; p < P; p++) acc[p] += pv * vc[p];
+            }
+            t->l[r] = t->l[r] * alpha + sum;
+            t->m[r] = mnew;
+          }
+        }
+        for (int64_t r = 0; r < nr; r++) {
+          float *orow = o + ((b * L + i0 + r) * H + h) * P, inv = t->l[r] > 0 ? 1.0f / t->l[r] : 0.0f;
+          for (int64_t p = 0; p < P; p++) orow[p] = t->acc[r * P + p] * inv;
+          lse[(b * H + h) * L + i0 + r] = t->l[r] > 0 ? t->m[r] + logf(t->l[r]) : 0.0f;
+        }
+      }
+}
+
+/* One query tile's backward: dq rows written, dk/dv/dbias added into the thread's partials. */
+static void bwd_tile(cpu_flash *f, flash_thread *t, const slice *sl, int64_t b, int64_t h, int64_t i0, int64_t nr,
+                     const float *q, const float *lse, const float *dout, float *dq) {
+  int64_t L = f->s.L, H = f->s.H, P = f->s.P;
+  const float *q0 = q + ((b * L + i0) * H + h) * P, *do0 = dout + ((b * L + i0) * H + h) * P;
+  const float *lse0 = lse + (b * H + h) * L + i0, *D0 = f->D + (b * H + h) * L + i0;
+  int64_t n = tile_keys(sl->keep, i0, i0 + nr, t->idx);
+  memset(t->acc, 0, (size_t)(nr * P) * sizeof(float));
+  for (int64_t c0 = 0; c0 < n; c0 += BC) {
+    gather(t, sl, P, t->idx, c0, n, 1, 1);
+    scores(f, t, q0, H * P, i0, nr, sl->keep);
+    for (int64_t r = 0; r < nr; r++) {
+      const float *s = t->S + r * BC, *dor = do0 + r * H * P;
+      float *pr = t->Pm + r * BC, *dpr = t->dP + r * BC;
+      for (int64_t c = 0; c < BC; c++) pr[c] = s[c] == -INFINITY ? 0.0f : expf(s[c] - lse0[r]);
+      for (int64_t c = 0; c < BC; c++) dpr[c] = 0.0f;
+      for (int64_t p = 0; p < P; p++) {
+        float dv = dor[p];
+        const float *vt = t->Vt + p * BC;
+        for (int64_t c = 0; c < BC; c++) dpr[c] += dv * vt[c];
+      }
+      for (int64_t c = 0; c < BC; c++) dpr[c] = pr[c] * (dpr[c] - D0[r]); /* dS */
+      float *acc = t->acc + r * P;
+      for (int64_t c = 0; c < BC; c++) {
+        float ds = dpr[c];
+        const float *kc = t->Kc + c * P;
+        for (int64_t p = 0; p < P; p++) acc[p] += ds * kc[p];
+      }
+    }
+    int64_t nc = n - c0 < BC ? n - c0 : BC;
+    for (int64_t c = 0; c < nc; c++) {
+      int32_t j = t->jc[c];
+      float *dkj = t->dk + (int64_t)j * P, *dvj = t->dv + (int64_t)j * P, db = 0.0f;
+      for (int64_t r = 0; r < nr; r++) {
+        float ds = t->dP[r * BC + c], pv = t->Pm[r * BC + c];
+        const float *qr = q0 + r * H * P, *dor = do0 + r * H * P;
+        for (int64_t p = 0; p < P; p++) {
+          dkj[p] += ds * qr[p];
+          dvj[p] += pv * dor[p];
+        }
+        db += ds;
+      }
+      t->db[j] += db;
+    }
+  }
+  for (int64_t r = 0; r < nr; r++) {
+    float *dqr = dq + ((b * L + i0 + r) * H + h) * P;
+    for (int64_t p = 0; p < P; p++) dqr[p] = f->scale * t->acc[r * P + p];
+  }
+}
+
+void cpu_flash_bwd(cpu_flash *f, const float *q, const float *k, const float *v, const float *bias,
+                   const int32_t *keep, const float *o, const float *lse, const float *dout, float *dq, float *dk,
+                   float *dv, float *dbias) {
+  int64_t B = f->s.B, L = f->s.L, H = f->s.H, Hkv = f->s.Hkv, P = f->s.P, group = H / Hkv;
+  int64_t tiles = (L + BR - 1) / BR, T = f->threads;
+#pragma omp parallel for collapse(2) schedule(static) num_threads(f->threads)
+  for (int64_t bh = 0; bh < B * H; bh++)
+    for (int64_t i = 0; i < L; i++) {
+      int64_t b = bh / H, h = bh % H;
+      const float *orow = o + ((b * L + i) * H + h) * P, *dor = dout + ((b * L + i) * H + h) * P;
+      float s = 0.0f;
+      for (int64_t p = 0; p < P; p++) s += orow[p] * dor[p];
+      f->D[bh * L + i] = s;
+    }
+  for (int64_t b = 0; b < B; b++)
+    for (int64_t g = 0; g < Hkv; g++) {
+      slice sl = slice_of(f, b, g, k, v, bias, keep);
+#pragma omp parallel num_threads(f->threads)
+      {
+        flash_thread *t = &f->t[omp_get_thread_num()];
+        /* every partial, also those of threads the runtime did not start this time */
+#pragma omp for schedule(static)
+        for (int64_t th = 0; th < T; th++) {
+          memset(f->t[th].dk, 0, (size_t)(L * P) * sizeof(float));
+          memset(f->t[th].dv, 0, (size_t)(L * P) * sizeof(float));
+          memset(f->t[th].db, 0, (size_t)L * sizeof(float));
+        }
+        /* static: the same tiles land in the same partials every run */
+#pragma omp for schedule(static, 1)
+        for (int64_t u = 0; u < group * tiles; u++) {
+          int64_t h = g * group + u / tiles, i0 = (u % tiles) * BR;
+          bwd_tile(f, t, &sl, b, h, i0, L - i0 < BR ? L - i0 : BR, q, lse, dout, dq);
+        }
+#pragma omp for schedule(static)
+        for (int64_t j = 0; j < L; j++) {
+          float *dkj = dk + ((b * L + j) * Hkv + g) * P, *dvj = dv + ((b * L + j) * Hkv + g) * P;
+          for (int64_t p = 0; p < P; p++) {
+            float sk = 0.0f, sv = 0.0f;
+            for (int64_t th = 0; th < T; th++) {
+              sk += f->t[th].dk[j * P + p];
+              sv += f->t[th].dv[j * P + p];
+            }
+            dkj[p] = f->scale * sk;
+            dvj[p] = sv;
+          }
+          if (dbias) {
+            float sb = 0.0f;
+            for (int64_t th = 0; th < T; th++) sb += f->t[th].db[j];
+            dbias[(b * Hkv + g) * L + j] = sb;
+          }
+        }
+      }
+    }
+}
