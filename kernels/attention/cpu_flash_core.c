@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/attention/cpu_vexp.h"
 #include "seqmix/buffer.h"
 
 #define BR 64 /* query rows per tile */
@@ -117,7 +118,8 @@ static void gather(flash_thread *t, const slice *sl, int64_t P, const int32_t *i
 
 static int visible(const int32_t *keep, int64_t i, int32_t j) { return j <= i && (!keep || i < keep[j]); }
 
-/* S[r][c] = scale <q_r, k_c> + bias_c for the tile's rows; -inf where key c is not visible. */
+/* S[r][c] = scale <q_r, k_c> + bias_c for the tile's rows; -inf where key c is not visible. Four
+ * rows of K^T per pass, so each store of the score row carries four multiply-adds. */
 static void scores(const cpu_flash *f, flash_thread *t, const float *q0, int64_t qstride, int64_t i0, int64_t nr,
                    const int32_t *keep) {
   int64_t P = f->s.P;
@@ -125,12 +127,27 @@ static void scores(const cpu_flash *f, flash_thread *t, const float *q0, int64_t
     float *s = t->S + r * BC;
     const float *qr = q0 + r * qstride;
     for (int64_t c = 0; c < BC; c++) s[c] = 0.0f;
-    for (int64_t p = 0; p < P; p++) {
+    int64_t p = 0;
+    for (; p + 4 <= P; p += 4) {
+      float q0v = qr[p], q1v = qr[p + 1], q2v = qr[p + 2], q3v = qr[p + 3];
+      const float *k0 = t->Kt + p * BC, *k1 = k0 + BC, *k2 = k1 + BC, *k3 = k2 + BC;
+      for (int64_t c = 0; c < BC; c++) s[c] += (q0v * k0[c] + q1v * k1[c]) + (q2v * k2[c] + q3v * k3[c]);
+    }
+    for (; p < P; p++) {
       float qv = qr[p];
       const float *kt = t->Kt + p * BC;
       for (int64_t c = 0; c < BC; c++) s[c] += qv * kt[c];
     }
     for (int64_t c = 0; c < BC; c++) s[c] = visible(keep, i0 + r, t->jc[c]) ? s[c] * f->scale + t->bc[c] : -INFINITY;
+  }
+}
+
+/* acc[0..P) += sum_c w[c] rows[c][0..P) over BC rows of a BC x P tile, four rows per pass */
+static void accumulate_rows(float *acc, const float *w, const float *rows, int64_t P) {
+  for (int64_t c = 0; c < BC; c += 4) {
+    float w0 = w[c], w1 = w[c + 1], w2 = w[c + 2], w3 = w[c + 3];
+    const float *v0 = rows + c * P, *v1 = v0 + P, *v2 = v1 + P, *v3 = v2 + P;
+    for (int64_t p = 0; p < P; p++) acc[p] += (w0 * v0[p] + w1 * v1[p]) + (w2 * v2[p] + w3 * v3[p]);
   }
 }
 
@@ -142,47 +159,49 @@ static slice slice_of(const cpu_flash *f, int64_t b, int64_t g, const float *k, 
   return sl;
 }
 
+/* One query tile's forward: rows [i0, i0 + nr) of head h, online softmax over the tile's keys. */
+static void fwd_tile(const cpu_flash *f, flash_thread *t, const slice *sl, int64_t b, int64_t h, int64_t i0, int64_t nr,
+                     const float *q, float *o, float *lse) {
+  int64_t L = f->s.L, H = f->s.H, P = f->s.P;
+  const float *q0 = q + ((b * L + i0) * H + h) * P;
+  int64_t n = tile_keys(sl->keep, i0, i0 + nr, t->idx);
+  for (int64_t r = 0; r < nr; r++) t->m[r] = -INFINITY, t->l[r] = 0.0f;
+  memset(t->acc, 0, (size_t)(nr * P) * sizeof(float));
+  for (int64_t c0 = 0; c0 < n; c0 += BC) {
+    gather(t, sl, P, t->idx, c0, n, 0, 0);
+    scores(f, t, q0, H * P, i0, nr, sl->keep);
+    for (int64_t r = 0; r < nr; r++) {
+      const float *s = t->S + r * BC;
+      float *pr = t->Pm + r * BC, mloc = -INFINITY;
+      for (int64_t c = 0; c < BC; c++) mloc = s[c] > mloc ? s[c] : mloc;
+      if (mloc == -INFINITY) continue; /* no visible key in this chunk */
+      float mnew = mloc > t->m[r] ? mloc : t->m[r], alpha = smx_vexpf(t->m[r] - mnew), sum = 0.0f;
+      for (int64_t c = 0; c < BC; c++) pr[c] = s[c] == -INFINITY ? 0.0f : smx_vexpf(s[c] - mnew);
+      for (int64_t c = 0; c < BC; c++) sum += pr[c];
+      float *acc = t->acc + r * P;
+      for (int64_t p = 0; p < P; p++) acc[p] *= alpha;
+      accumulate_rows(acc, pr, t->Vc, P);
+      t->l[r] = t->l[r] * alpha + sum;
+      t->m[r] = mnew;
+    }
+  }
+  for (int64_t r = 0; r < nr; r++) {
+    float *orow = o + ((b * L + i0 + r) * H + h) * P, inv = t->l[r] > 0 ? 1.0f / t->l[r] : 0.0f;
+    for (int64_t p = 0; p < P; p++) orow[p] = t->acc[r * P + p] * inv;
+    lse[(b * H + h) * L + i0 + r] = t->l[r] > 0 ? t->m[r] + logf(t->l[r]) : 0.0f;
+  }
+}
+
 void cpu_flash_fwd(cpu_flash *f, const float *q, const float *k, const float *v, const float *bias,
                    const int32_t *keep, float *o, float *lse) {
-  int64_t B = f->s.B, L = f->s.L, H = f->s.H, P = f->s.P, group = H / f->s.Hkv, tiles = (L + BR - 1) / BR;
+  int64_t B = f->s.B, L = f->s.L, H = f->s.H, group = H / f->s.Hkv, tiles = (L + BR - 1) / BR;
 #pragma omp parallel for collapse(3) schedule(dynamic, 1) num_threads(f->threads)
   for (int64_t b = 0; b < B; b++)
     for (int64_t h = 0; h < H; h++)
       for (int64_t ti = 0; ti < tiles; ti++) {
-        flash_thread *t = &f->t[omp_get_thread_num()];
         slice sl = slice_of(f, b, h / group, k, v, bias, keep);
-        int64_t i0 = (tiles - 1 - ti) * BR, nr = L - i0 < BR ? L - i0 : BR; /* longest tiles first */
-        const float *q0 = q + ((b * L + i0) * H + h) * P;
-        int64_t n = tile_keys(sl.keep, i0, i0 + nr, t->idx);
-        for (int64_t r = 0; r < nr; r++) t->m[r] = -INFINITY, t->l[r] = 0.0f;
-        memset(t->acc, 0, (size_t)(nr * P) * sizeof(float));
-        for (int64_t c0 = 0; c0 < n; c0 += BC) {
-          gather(t, &sl, P, t->idx, c0, n, 0, 0);
-          scores(f, t, q0, H * P, i0, nr, sl.keep);
-          for (int64_t r = 0; r < nr; r++) {
-            const float *s = t->S + r * BC;
-            float mloc = -INFINITY;
-            for (int64_t c = 0; c < BC; c++) mloc = s[c] > mloc ? s[c] : mloc;
-            if (mloc == -INFINITY) continue; /* no visible key in this chunk */
-            float mnew = mloc > t->m[r] ? mloc : t->m[r], alpha = expf(t->m[r] - mnew), sum = 0.0f;
-            float *acc = t->acc + r * P;
-            for (int64_t p = 0; p < P; p++) acc[p] *= alpha;
-            for (int64_t c = 0; c < BC; c++) {
-              if (s[c] == -INFINITY) continue;
-              float pv = expf(s[c] - mnew);
-              sum += pv;
-              const float *vc = t->Vc + c * P;
-              for (int64_t p = 0; p < P; p++) acc[p] += pv * vc[p];
-            }
-            t->l[r] = t->l[r] * alpha + sum;
-            t->m[r] = mnew;
-          }
-        }
-        for (int64_t r = 0; r < nr; r++) {
-          float *orow = o + ((b * L + i0 + r) * H + h) * P, inv = t->l[r] > 0 ? 1.0f / t->l[r] : 0.0f;
-          for (int64_t p = 0; p < P; p++) orow[p] = t->acc[r * P + p] * inv;
-          lse[(b * H + h) * L + i0 + r] = t->l[r] > 0 ? t->m[r] + logf(t->l[r]) : 0.0f;
-        }
+        int64_t i0 = (tiles - 1 - ti) * BR; /* longest tiles first */
+        fwd_tile(f, &f->t[omp_get_thread_num()], &sl, b, h, i0, L - i0 < BR ? L - i0 : BR, q, o, lse);
       }
 }
 
@@ -200,26 +219,41 @@ static void bwd_tile(cpu_flash *f, flash_thread *t, const slice *sl, int64_t b, 
     for (int64_t r = 0; r < nr; r++) {
       const float *s = t->S + r * BC, *dor = do0 + r * H * P;
       float *pr = t->Pm + r * BC, *dpr = t->dP + r * BC;
-      for (int64_t c = 0; c < BC; c++) pr[c] = s[c] == -INFINITY ? 0.0f : expf(s[c] - lse0[r]);
+      for (int64_t c = 0; c < BC; c++) pr[c] = s[c] == -INFINITY ? 0.0f : smx_vexpf(s[c] - lse0[r]);
       for (int64_t c = 0; c < BC; c++) dpr[c] = 0.0f;
-      for (int64_t p = 0; p < P; p++) {
+      int64_t p = 0;
+      for (; p + 4 <= P; p += 4) {
+        float d0 = dor[p], d1 = dor[p + 1], d2 = dor[p + 2], d3 = dor[p + 3];
+        const float *v0 = t->Vt + p * BC, *v1 = v0 + BC, *v2 = v1 + BC, *v3 = v2 + BC;
+        for (int64_t c = 0; c < BC; c++) dpr[c] += (d0 * v0[c] + d1 * v1[c]) + (d2 * v2[c] + d3 * v3[c]);
+      }
+      for (; p < P; p++) {
         float dv = dor[p];
         const float *vt = t->Vt + p * BC;
         for (int64_t c = 0; c < BC; c++) dpr[c] += dv * vt[c];
       }
       for (int64_t c = 0; c < BC; c++) dpr[c] = pr[c] * (dpr[c] - D0[r]); /* dS */
-      float *acc = t->acc + r * P;
-      for (int64_t c = 0; c < BC; c++) {
-        float ds = dpr[c];
-        const float *kc = t->Kc + c * P;
-        for (int64_t p = 0; p < P; p++) acc[p] += ds * kc[p];
-      }
+      accumulate_rows(t->acc + r * P, dpr, t->Kc, P);
     }
     int64_t nc = n - c0 < BC ? n - c0 : BC;
+    /* dk_j += sum_r dS_rj q_r and dv_j += sum_r P_rj do_r, four rows per pass */
     for (int64_t c = 0; c < nc; c++) {
       int32_t j = t->jc[c];
       float *dkj = t->dk + (int64_t)j * P, *dvj = t->dv + (int64_t)j * P, db = 0.0f;
-      for (int64_t r = 0; r < nr; r++) {
+      int64_t r = 0;
+      for (; r + 4 <= nr; r += 4) {
+        const float *ds = t->dP + r * BC + c, *pv = t->Pm + r * BC + c;
+        float s0 = ds[0], s1 = ds[BC], s2 = ds[2 * BC], s3 = ds[3 * BC];
+        float p0 = pv[0], p1 = pv[BC], p2 = pv[2 * BC], p3 = pv[3 * BC];
+        const float *q0r = q0 + r * H * P, *q1r = q0r + H * P, *q2r = q1r + H * P, *q3r = q2r + H * P;
+        const float *d0r = do0 + r * H * P, *d1r = d0r + H * P, *d2r = d1r + H * P, *d3r = d2r + H * P;
+        for (int64_t p = 0; p < P; p++) {
+          dkj[p] += (s0 * q0r[p] + s1 * q1r[p]) + (s2 * q2r[p] + s3 * q3r[p]);
+          dvj[p] += (p0 * d0r[p] + p1 * d1r[p]) + (p2 * d2r[p] + p3 * d3r[p]);
+        }
+        db += (s0 + s1) + (s2 + s3);
+      }
+      for (; r < nr; r++) {
         float ds = t->dP[r * BC + c], pv = t->Pm[r * BC + c];
         const float *qr = q0 + r * H * P, *dor = do0 + r * H * P;
         for (int64_t p = 0; p < P; p++) {
@@ -247,8 +281,12 @@ void cpu_flash_bwd(cpu_flash *f, const float *q, const float *k, const float *v,
     for (int64_t i = 0; i < L; i++) {
       int64_t b = bh / H, h = bh % H;
       const float *orow = o + ((b * L + i) * H + h) * P, *dor = dout + ((b * L + i) * H + h) * P;
+      /* summed in the order of the dP loop in bwd_tile, so a row whose o is one v row gets
+       * dP - D = 0 exactly, as in exact arithmetic */
       float s = 0.0f;
-      for (int64_t p = 0; p < P; p++) s += orow[p] * dor[p];
+      int64_t p = 0;
+      for (; p + 4 <= P; p += 4) s += (dor[p] * orow[p] + dor[p + 1] * orow[p + 1]) + (dor[p + 2] * orow[p + 2] + dor[p + 3] * orow[p + 3]);
+      for (; p < P; p++) s += dor[p] * orow[p];
       f->D[bh * L + i] = s;
     }
   for (int64_t b = 0; b < B; b++)
