@@ -13,6 +13,8 @@ extern const smx_variant smx_fftconv_cpu_fftw, smx_fftconv_baseline_fftw, smx_ro
 extern const smx_variant smx_attention_cpu_flash, smx_attention_decode_cpu_flash, smx_dma_cpu_sparse;
 #if SMX_HAVE_CUDA
 extern const smx_variant smx_fftconv_cuda_cufft, smx_fftconv_baseline_cufft, smx_rope_cuda_table;
+extern const smx_variant smx_attention_cuda_cublas, smx_attention_cuda_cublas_bf16, smx_dma_cuda_dense_bias,
+    smx_dma_cuda_dense_bias_bf16, smx_attention_decode_cuda_flash, smx_attention_decode_cuda_flash_bf16;
 #endif
 
 static const smx_variant *const fftconv_variants[] = {
@@ -40,18 +42,30 @@ static const smx_variant *const rope_variants[] = {
 static const smx_variant *const attention_variants[] = {
     &smx_attention_reference,
     &smx_attention_cpu_flash,
+#if SMX_HAVE_CUDA
+    &smx_attention_cuda_cublas,
+    &smx_attention_cuda_cublas_bf16,
+#endif
     NULL,
 };
 
 static const smx_variant *const attention_decode_variants[] = {
     &smx_attention_decode_reference,
     &smx_attention_decode_cpu_flash,
+#if SMX_HAVE_CUDA
+    &smx_attention_decode_cuda_flash,
+    &smx_attention_decode_cuda_flash_bf16,
+#endif
     NULL,
 };
 
 static const smx_variant *const dma_variants[] = {
     &smx_dma_reference,
     &smx_dma_cpu_sparse,
+#if SMX_HAVE_CUDA
+    &smx_dma_cuda_dense_bias,
+    &smx_dma_cuda_dense_bias_bf16,
+#endif
     NULL,
 };
 
