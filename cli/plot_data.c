@@ -203,6 +203,55 @@ static void collect(group *gs, int *ngp, int cap, json_t *bench, const char *lab
   *ngp = ng;
 }
 
+/* The key of g restricted to the parameters `other` op has ("B=1,H=2,w=64" -> "B=1,H=2" for attention). */
+static void shared_key(const char *key, const smx_op *other, char *out, size_t n) {
+  size_t o = 0;
+  out[0] = 0;
+  char buf[96];
+  snprintf(buf, sizeof buf, "%s", key);
+  for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+    char name[32];
+    size_t len = strcspn(tok, "=");
+    snprintf(name, sizeof name, "%.*s", (int)(len < sizeof name ? len : sizeof name - 1), tok);
+    if (smx_config_param_index(other, name) < 0) continue;
+    o += (size_t)snprintf(out + o, o < n ? n - o : 0, "%s%s", o ? "," : "", tok);
+  }
+}
+
+/* The series a declared speedup pair compares g's `subject` with, and the group it lies in. */
+static const series *pair_partner(group *gs, int ng, const group *g, const char *pair, const char *subject,
+                                  const group **pg) {
+  const char *colon = strchr(pair, ':');
+  if (!colon || strncmp(pair, subject, (size_t)(colon - pair)) || subject[colon - pair]) return NULL;
+  const char *partner = colon + 1, *slash = strchr(partner, '/');
+  const group *target = g;
+  if (slash) {
+    char op_name[32];
+    snprintf(op_name, sizeof op_name, "%.*s", (int)(slash - partner), partner);
+    const smx_op *other = smx_op_find(op_name);
+    if (!other) return NULL;
+    char want[96];
+    shared_key(g->key, other, want, sizeof want);
+    target = NULL;
+    for (int i = 0; i < ng && !target; i++)
+      if (!strcmp(gs[i].op, op_name) && !strcmp(gs[i].pass, g->pass) && !strcmp(gs[i].key, want)) target = &gs[i];
+    partner = slash + 1;
+  }
+  for (int s = 0; target && s < target->ns; s++)
+    if (!strcmp(target->s[s].variant, partner)) {
+      *pg = target;
+      return &target->s[s];
+    }
+  return NULL;
+}
+
+/* The partner's time at g's x-th sweep value (NAN where it was not measured). */
+static double partner_time(const group *pg, const series *ps, int64_t x) {
+  for (int i = 0; i < pg->nx; i++)
+    if (pg->x[i] == x) return ps->t[i];
+  return NAN;
+}
+
 smx_status make_plots(const char *run_dir, json_t *bench, plot_file **files, int *n_files) {
   *files = NULL;
   *n_files = 0;
@@ -236,7 +285,9 @@ smx_status make_plots(const char *run_dir, json_t *bench, plot_file **files, int
     if ((st = render(dir, g, "time", "time_vs_L.gp", "", csv, g->ns + 1, hw_id ? hw_id : "", &out[nf])) != SMX_OK) break;
     nf++;
 
-    /* speedup: each variant over the reference and over its device's baseline */
+    /* speedup: each variant over the reference, over its device's baseline, and over the partners
+     * the op declares */
+    const smx_op *op = smx_op_find(g->op);
     const series *ref = NULL;
     for (int s = 0; s < g->ns; s++)
       if (!strcmp(g->s[s].variant, "reference")) ref = &g->s[s];
@@ -251,6 +302,13 @@ smx_status make_plots(const char *run_dir, json_t *bench, plot_file **files, int
       if (ref) { fprintf(f, ",%s vs reference", v->variant); ncols++; }
       for (int b = 0; b < g->ns; b++)
         if (g->s[b].baseline && !strcmp(g->s[b].device, v->device)) { fprintf(f, ",%s vs %s", v->variant, g->s[b].variant); ncols++; }
+      for (const char *const *pp = op ? op->speedup_pairs : NULL; pp && *pp; pp++) {
+        const group *pg = NULL;
+        if (pair_partner(gs, ng, g, *pp, v->variant, &pg)) {
+          fprintf(f, ",%s vs %s", v->variant, strchr(*pp, ':') + 1);
+          ncols++;
+        }
+      }
     }
     fprintf(f, "\n");
     for (int x = 0; x < g->nx; x++) {
@@ -261,6 +319,11 @@ smx_status make_plots(const char *run_dir, json_t *bench, plot_file **files, int
         if (ref) cell(f, ref->t[x] / v->t[x]);
         for (int b = 0; b < g->ns; b++)
           if (g->s[b].baseline && !strcmp(g->s[b].device, v->device)) cell(f, g->s[b].t[x] / v->t[x]);
+        for (const char *const *pp = op ? op->speedup_pairs : NULL; pp && *pp; pp++) {
+          const group *pg = NULL;
+          const series *ps = pair_partner(gs, ng, g, *pp, v->variant, &pg);
+          if (ps) cell(f, partner_time(pg, ps, g->x[x]) / v->t[x]);
+        }
       }
       fprintf(f, "\n");
     }

@@ -169,6 +169,13 @@ static const char *const paper_shapes[] = {
     "B=1,L=8192,H=2,Hkv=1,P=64,w=1024",  "B=1,L=16384,H=2,Hkv=1,P=64,w=1024", "B=1,L=32768,H=2,Hkv=1,P=64,w=1024",
     NULL};
 
+/* flash-sparse-attn's figure (fused sparse over SDPA with a dense bias), and DMA over plain causal
+ * attention at the same head shape */
+static const char *const speedup_pairs[] = {
+    "cuda.flash_sparse:cuda.dense_bias",    "cuda.flash_sparse.bf16:cuda.dense_bias.bf16",
+    "cuda.flash_sparse:attention/cuda.flash", "cuda.flash_sparse.bf16:attention/cuda.flash.bf16",
+    "cpu.sparse:attention/cpu.flash",        NULL};
+
 const smx_op smx_op_dma = {
     .name = "dma",
     .summary = "Dynamic Mask Attention: causal attention over the top-w keys by a per-key bias, plus that bias",
@@ -192,6 +199,7 @@ const smx_op smx_op_dma = {
                   "bf16 variants here are the comparable rows; its random bias and top-w mask are drawn the same way",
     .shape_input = shape_input,
     .fd_unusable = fd_unusable,
+    .speedup_pairs = speedup_pairs,
 };
 
 /* ---- the `reference` variant: selection, then fp64 arithmetic on fp32 tensors ---- */

@@ -129,6 +129,10 @@ typedef struct smx_op {
   /* Why finite differences cannot check this configuration's backward (a selection that a
    * perturbation would change), or NULL. */
   const char *(*fd_unusable)(const smx_config *c);
+  /* Speedups the plots draw beside "over the reference" and "over the library baseline":
+   * NULL-terminated "subject:partner" variant pairs, the partner optionally "op/variant" of another
+   * op timed at the same values of the parameters the two ops share ("cuda.flash_sparse:attention/cuda.flash"). */
+  const char *const *speedup_pairs;
 } smx_op;
 
 typedef struct smx_variant {
