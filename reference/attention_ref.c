@@ -300,7 +300,7 @@ static void decode_naive(const smx_config *c, smx_pass p, float *const *t) {
 static const char *const decode_check_shapes[] = {"B=1,S=1,H=1,Hkv=1,P=32", "B=2,S=7,H=4,Hkv=2,P=64",
                                                   "B=1,S=97,H=3,Hkv=1,P=128", "B=1,S=1025,H=2,Hkv=2,P=64",
                                                   "B=3,S=4100,H=8,Hkv=2,P=128", "B=1,S=50,H=2,Hkv=1,P=40", NULL};
-static const char *const decode_ci[] = {"B=4,S=1024,H=32,Hkv=8,P=128", "B=4,S=8192,H=32,Hkv=8,P=128", NULL};
+static const char *const decode_ci[] = {"B=2,S=1024,H=32,Hkv=8,P=128", "B=2,S=4096,H=32,Hkv=8,P=128", NULL};
 static const char *const decode_quick[] = {"B=4,S=1024,H=32,Hkv=8,P=128", "B=4,S=4096,H=32,Hkv=8,P=128",
                                            "B=4,S=16384,H=32,Hkv=8,P=128", "B=4,S=65536,H=32,Hkv=8,P=128", NULL};
 static const char *const decode_paper[] = {"B=8,S=1024,H=32,Hkv=8,P=128",  "B=8,S=4096,H=32,Hkv=8,P=128",
