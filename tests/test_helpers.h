@@ -6,8 +6,8 @@
 
 typedef struct cli_result {
   int status;       /* exit status, or 128 + signal */
-  char out[65536];  /* stdout (truncated) */
-  char err[8192];   /* stderr (truncated) */
+  char out[65536];  /* stdout (its end, when longer) */
+  char err[8192];   /* stderr (its end, when longer) */
   int err_lines;    /* number of lines on stderr */
 } cli_result;
 
