@@ -14,7 +14,8 @@ extern const smx_variant smx_attention_cpu_flash, smx_attention_decode_cpu_flash
 #if SMX_HAVE_CUDA
 extern const smx_variant smx_fftconv_cuda_cufft, smx_fftconv_baseline_cufft, smx_rope_cuda_table;
 extern const smx_variant smx_attention_cuda_cublas, smx_attention_cuda_cublas_bf16, smx_dma_cuda_dense_bias,
-    smx_dma_cuda_dense_bias_bf16, smx_attention_decode_cuda_flash, smx_attention_decode_cuda_flash_bf16;
+    smx_dma_cuda_dense_bias_bf16, smx_attention_decode_cuda_flash, smx_attention_decode_cuda_flash_bf16,
+    smx_attention_cuda_flash, smx_attention_cuda_flash_bf16, smx_dma_cuda_flash_sparse, smx_dma_cuda_flash_sparse_bf16;
 #endif
 
 static const smx_variant *const fftconv_variants[] = {
@@ -45,6 +46,8 @@ static const smx_variant *const attention_variants[] = {
 #if SMX_HAVE_CUDA
     &smx_attention_cuda_cublas,
     &smx_attention_cuda_cublas_bf16,
+    &smx_attention_cuda_flash,
+    &smx_attention_cuda_flash_bf16,
 #endif
     NULL,
 };
@@ -65,6 +68,8 @@ static const smx_variant *const dma_variants[] = {
 #if SMX_HAVE_CUDA
     &smx_dma_cuda_dense_bias,
     &smx_dma_cuda_dense_bias_bf16,
+    &smx_dma_cuda_flash_sparse,
+    &smx_dma_cuda_flash_sparse_bf16,
 #endif
     NULL,
 };
