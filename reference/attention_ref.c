@@ -174,9 +174,9 @@ static const char *const check_shapes[] = {
     "B=1,L=20,H=1,Hkv=1,P=40",   "B=1,L=1025,H=2,Hkv=1,P=32",  NULL};
 static const char *const ci_shapes[] = {"B=1,L=512,H=2,Hkv=1,P=64", "B=1,L=1024,H=2,Hkv=1,P=64", NULL};
 /* quick also times dma's head shape (H=2, Hkv=1, P=64) so dma's speedup over attention is one run's ratio */
-static const char *const quick_shapes[] = {"B=1,L=1024,H=4,Hkv=4,P=64", "B=1,L=4096,H=4,Hkv=4,P=64",
-                                           "B=1,L=1024,H=4,Hkv=4,P=128", "B=1,L=1024,H=8,Hkv=2,P=64",
-                                           "B=1,L=1024,H=2,Hkv=1,P=64",  "B=1,L=4096,H=2,Hkv=1,P=64", NULL};
+static const char *const quick_shapes[] = {"B=1,L=1024,H=4,Hkv=4,P=64", "B=1,L=1024,H=4,Hkv=4,P=128",
+                                           "B=1,L=1024,H=8,Hkv=2,P=64", "B=1,L=1024,H=2,Hkv=1,P=64",
+                                           "B=1,L=4096,H=2,Hkv=1,P=64", NULL};
 static const char *const paper_shapes[] = {
     "B=4,L=512,H=16,Hkv=16,P=64",   "B=4,L=1024,H=16,Hkv=16,P=64",  "B=4,L=2048,H=16,Hkv=16,P=64",
     "B=4,L=4096,H=16,Hkv=16,P=64",  "B=4,L=8192,H=16,Hkv=16,P=64",  "B=4,L=16384,H=16,Hkv=16,P=64",

@@ -162,8 +162,7 @@ static const char *const check_shapes[] = {
     NULL};
 static const char *const ci_shapes[] = {"B=1,L=512,H=2,Hkv=1,P=64,w=128", "B=1,L=1024,H=2,Hkv=1,P=64,w=128", NULL};
 static const char *const quick_shapes[] = {"B=1,L=1024,H=2,Hkv=1,P=64,w=256", "B=1,L=4096,H=2,Hkv=1,P=64,w=256",
-                                           "B=1,L=4096,H=2,Hkv=1,P=64,w=1024", "B=1,L=8192,H=2,Hkv=1,P=64,w=1024",
-                                           NULL};
+                                           "B=1,L=4096,H=2,Hkv=1,P=64,w=1024", NULL};
 static const char *const paper_shapes[] = {
     "B=1,L=256,H=2,Hkv=1,P=64,w=1024",   "B=1,L=1024,H=2,Hkv=1,P=64,w=1024", "B=1,L=4096,H=2,Hkv=1,P=64,w=1024",
     "B=1,L=8192,H=2,Hkv=1,P=64,w=1024",  "B=1,L=16384,H=2,Hkv=1,P=64,w=1024", "B=1,L=32768,H=2,Hkv=1,P=64,w=1024",
