@@ -83,15 +83,15 @@ double workspace_of(const smx_config *c, smx_dtype dt) {
 }
 
 const char *unsupported_f32(const smx_config *c) {
-  return workspace_of(c, SMX_F32) > MAX_WORKSPACE
-             ? "cuda.dense_bias: the B*H*L*L score and mask buffers exceed 2^40 bytes"
-             : NULL;
+  /* one head's L x L matrix goes through cuBLAS's 32-bit dimension products */
+  if ((double)c->v[DMA_L] * (double)c->v[DMA_L] > 2147483647.0) return "cuda.dense_bias: L*L exceeds 2^31 - 1 (L <= 46340)";
+  return workspace_of(c, SMX_F32) > MAX_WORKSPACE ? "cuda.dense_bias: the B*H*L*L score and mask buffers exceed 2^40 bytes" : NULL;
 }
 
 const char *unsupported_bf16(const smx_config *c) {
-  return workspace_of(c, SMX_BF16) > MAX_WORKSPACE
-             ? "cuda.dense_bias.bf16: the B*H*L*L score and mask buffers exceed 2^40 bytes"
-             : NULL;
+  /* one head's L x L matrix goes through cuBLAS's 32-bit dimension products */
+  if ((double)c->v[DMA_L] * (double)c->v[DMA_L] > 2147483647.0) return "cuda.dense_bias.bf16: L*L exceeds 2^31 - 1 (L <= 46340)";
+  return workspace_of(c, SMX_BF16) > MAX_WORKSPACE ? "cuda.dense_bias.bf16: the B*H*L*L score and mask buffers exceed 2^40 bytes" : NULL;
 }
 
 void destroy(void *p) {
