@@ -7,6 +7,7 @@
 #include "reference/dma.h"
 #include "reference/fftconv.h"
 #include "reference/rope.h"
+#include "reference/ssd.h"
 #include "smx_config.h"
 
 extern const smx_variant smx_fftconv_cpu_fftw, smx_fftconv_baseline_fftw, smx_rope_cpu_table;
@@ -79,6 +80,16 @@ static const smx_variant *const dma_bias_variants[] = {
     NULL,
 };
 
+static const smx_variant *const ssd_variants[] = {
+    &smx_ssd_reference,
+    NULL,
+};
+
+static const smx_variant *const ssd_decode_variants[] = {
+    &smx_ssd_decode_reference,
+    NULL,
+};
+
 typedef struct entry {
   const smx_op *op;
   const smx_variant *const *variants;
@@ -91,6 +102,8 @@ static const entry table[] = {
     {&smx_op_attention_decode, attention_decode_variants},
     {&smx_op_dma, dma_variants},
     {&smx_op_dma_bias, dma_bias_variants},
+    {&smx_op_ssd, ssd_variants},
+    {&smx_op_ssd_decode, ssd_decode_variants},
 };
 
 int smx_op_count(void) { return (int)(sizeof table / sizeof table[0]); }

@@ -32,8 +32,8 @@
 extern "C" {
 #endif
 
-#define SMX_MAX_PARAMS 8
-#define SMX_MAX_TENSORS 16
+#define SMX_MAX_PARAMS 12
+#define SMX_MAX_TENSORS 40
 
 typedef enum smx_pass { SMX_FWD = 0, SMX_BWD = 1 } smx_pass;
 #define SMX_PASS_BIT(p) (1u << (p))
