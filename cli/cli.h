@@ -50,7 +50,7 @@ int run_report(const char *run_dir, char *path_out, size_t n); /* exit code */
 
 /* plot_data.c: bench.json -> CSV tables + gnuplot PNG/SVG under <run>/plots; lists what it made. */
 typedef struct plot_file {
-  char op[32], pass[8], group[96], kind[16]; /* kind: time, speedup, bandwidth */
+  char op[32], pass[8], group[160], kind[16]; /* kind: time, speedup, bandwidth */
   char png[640], svg[640];
 } plot_file;
 smx_status make_plots(const char *run_dir, json_t *bench, plot_file **files, int *n_files);

@@ -34,7 +34,7 @@ typedef struct series {
 } series;
 
 typedef struct group {
-  char op[32], pass[8], key[96], sweep[16];
+  char op[32], pass[8], key[160], sweep[16];
   int64_t x[MAX_X];
   int nx;
   series s[MAX_V];
@@ -144,7 +144,7 @@ static smx_status write_time_csv(const group *g, const char *path) {
 static smx_status render(const char *dir, const group *g, const char *kind, const char *script, const char *ylabel_extra,
                          const char *csv_path, int ncol, const char *hw_id, plot_file *pf) {
   char base[600], title[400], vars[2600];
-  char key_slug[96];
+  char key_slug[160];
   smx_slugify(g->key, key_slug, sizeof key_slug);
   snprintf(base, sizeof base, "%s/%s_%s_%s_%s", dir, g->op, g->pass, key_slug, kind);
   snprintf(title, sizeof title, "%s %s %s — %s", g->op, g->pass, g->key, hw_id);
@@ -183,7 +183,7 @@ static void collect(group *gs, int *ngp, int cap, json_t *bench, const char *lab
     const char *sweep = op->sweep_param ? op->sweep_param : "L";
     json_t *xv = json_object_get(params, sweep);
     if (!json_is_integer(xv)) continue;
-    char key[96];
+    char key[160];
     group_key(params, sweep, key, sizeof key);
     group *g = find_group(gs, &ng, cap, opn, pass, key);
     if (!g) continue;
@@ -207,7 +207,7 @@ static void collect(group *gs, int *ngp, int cap, json_t *bench, const char *lab
 static void shared_key(const char *key, const smx_op *other, char *out, size_t n) {
   size_t o = 0;
   out[0] = 0;
-  char buf[96];
+  char buf[160];
   snprintf(buf, sizeof buf, "%s", key);
   for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
     char name[32];
@@ -230,11 +230,16 @@ static const series *pair_partner(group *gs, int ng, const group *g, const char 
     snprintf(op_name, sizeof op_name, "%.*s", (int)(slash - partner), partner);
     const smx_op *other = smx_op_find(op_name);
     if (!other) return NULL;
-    char want[96];
+    /* both keys restricted to the parameters the two ops share (attention's Hkv is not ssd's) */
+    const smx_op *mine = smx_op_find(g->op);
+    char want[160], theirs[160];
     shared_key(g->key, other, want, sizeof want);
     target = NULL;
-    for (int i = 0; i < ng && !target; i++)
-      if (!strcmp(gs[i].op, op_name) && !strcmp(gs[i].pass, g->pass) && !strcmp(gs[i].key, want)) target = &gs[i];
+    for (int i = 0; i < ng && !target && mine; i++) {
+      if (strcmp(gs[i].op, op_name) || strcmp(gs[i].pass, g->pass)) continue;
+      shared_key(gs[i].key, mine, theirs, sizeof theirs);
+      if (!strcmp(theirs, want)) target = &gs[i];
+    }
     partner = slash + 1;
   }
   for (int s = 0; target && s < target->ns; s++)
@@ -255,7 +260,7 @@ static double partner_time(const group *pg, const series *ps, int64_t x) {
 smx_status make_plots(const char *run_dir, json_t *bench, plot_file **files, int *n_files) {
   *files = NULL;
   *n_files = 0;
-  enum { CAP = 64 };
+  enum { CAP = 256 };
   group *gs = calloc(CAP, sizeof *gs);
   if (!gs) return smx_fail(SMX_ERR_NOMEM, "cannot allocate plot groups");
   int ng = 0;
@@ -275,7 +280,7 @@ smx_status make_plots(const char *run_dir, json_t *bench, plot_file **files, int
     group *g = &gs[gi];
     if (g->nx < 2) continue; /* a single point is not a curve */
     char csv[4400];
-    char key_slug[96];
+    char key_slug[160];
     smx_slugify(g->key, key_slug, sizeof key_slug);
 
     /* time */
@@ -378,7 +383,7 @@ smx_status make_compare_plots(const char *out_dir, json_t **benches, const char 
                               int *n_files) {
   *files = NULL;
   *n_files = 0;
-  enum { CAP = 64 };
+  enum { CAP = 256 };
   group *gs = calloc(CAP, sizeof *gs);
   plot_file *out = calloc(2 * CAP + 1, sizeof *out);
   if (!gs || !out) {
@@ -394,7 +399,7 @@ smx_status make_compare_plots(const char *out_dir, json_t **benches, const char 
   int nf = 0;
   for (int gi = 0; gi < ng && st == SMX_OK; gi++) {
     group *g = &gs[gi];
-    char csv[4400], key_slug[96];
+    char csv[4400], key_slug[160];
     smx_slugify(g->key, key_slug, sizeof key_slug);
     if (g->nx >= 2) {
       snprintf(csv, sizeof csv, "%s/%s_%s_%s_time.csv", dir, g->op, g->pass, key_slug);

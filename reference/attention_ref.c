@@ -173,10 +173,10 @@ static const char *const check_shapes[] = {
     "B=1,L=130,H=2,Hkv=2,P=64",  "B=2,L=64,H=8,Hkv=2,P=32",    "B=1,L=33,H=2,Hkv=1,P=16",
     "B=1,L=20,H=1,Hkv=1,P=40",   "B=1,L=1025,H=2,Hkv=1,P=32",  NULL};
 static const char *const ci_shapes[] = {"B=1,L=512,H=2,Hkv=1,P=64", "B=1,L=1024,H=2,Hkv=1,P=64", NULL};
-/* quick also times dma's head shape (H=2, Hkv=1, P=64) so dma's speedup over attention is one run's ratio */
+/* quick also times dma's head shape (H=2, Hkv=1, P=64) so dma's and ssd's speedups over attention are one run's ratios */
 static const char *const quick_shapes[] = {"B=1,L=1024,H=4,Hkv=4,P=64", "B=1,L=1024,H=4,Hkv=4,P=128",
-                                           "B=1,L=1024,H=8,Hkv=2,P=64", "B=1,L=1024,H=2,Hkv=1,P=64",
-                                           "B=1,L=4096,H=2,Hkv=1,P=64", NULL};
+                                           "B=1,L=1024,H=8,Hkv=2,P=64", "B=1,L=256,H=2,Hkv=1,P=64",
+                                           "B=1,L=1024,H=2,Hkv=1,P=64", "B=1,L=4096,H=2,Hkv=1,P=64", NULL};
 static const char *const paper_shapes[] = {
     "B=4,L=512,H=16,Hkv=16,P=64",   "B=4,L=1024,H=16,Hkv=16,P=64",  "B=4,L=2048,H=16,Hkv=16,P=64",
     "B=4,L=4096,H=16,Hkv=16,P=64",  "B=4,L=8192,H=16,Hkv=16,P=64",  "B=4,L=16384,H=16,Hkv=16,P=64",
@@ -185,6 +185,10 @@ static const char *const paper_shapes[] = {
     /* dma's paper sweep (flash-sparse-attn's head shape), for the speedup of dma over attention */
     "B=1,L=256,H=2,Hkv=1,P=64",     "B=1,L=1024,H=2,Hkv=1,P=64",    "B=1,L=4096,H=2,Hkv=1,P=64",
     "B=1,L=8192,H=2,Hkv=1,P=64",    "B=1,L=16384,H=2,Hkv=1,P=64",   "B=1,L=32768,H=2,Hkv=1,P=64",
+    /* Mamba-2's width (H*P = 2048, P = 64) for ssd's crossover with attention */
+    "B=8,L=512,H=32,Hkv=32,P=64",   "B=8,L=1024,H=32,Hkv=32,P=64",  "B=8,L=2048,H=32,Hkv=32,P=64",
+    "B=8,L=4096,H=32,Hkv=32,P=64",  "B=8,L=8192,H=32,Hkv=32,P=64",  "B=8,L=16384,H=32,Hkv=32,P=64",
+    "B=1,L=2048,H=32,Hkv=32,P=64",  "B=1,L=16384,H=32,Hkv=32,P=64",
     NULL};
 static const char *const speedup_pairs[] = {"cuda.flash:cuda.cublas", "cuda.flash.bf16:cuda.cublas.bf16", NULL};
 
@@ -208,7 +212,7 @@ const smx_op smx_op_attention = {
     .sweep_param = "L",
     .shrink_param = "B",
     .paper_note = "FlashAttention-2's benchmark grid: B*H = 64 at P = 64 and 32 at P = 128 (it keeps B*L = 16K tokens; "
-                  "here B*H is fixed so one curve is one head shape), L = 512...16K, causal; plus dma's B=1, H=2, Hkv=1, P=64 sweep",
+                  "here B*H is fixed so one curve is one head shape), L = 512...16K, causal; plus dma's B=1, H=2, Hkv=1, P=64 sweep and Mamba-2's width (H=32, P=64) for ssd",
     .speedup_pairs = speedup_pairs,
 };
 
