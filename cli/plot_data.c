@@ -16,6 +16,7 @@
 #include "cli.h"
 #include "seqmix/hardware.h"
 #include "seqmix/json_io.h"
+#include "reference/attention.h"
 #include "seqmix/op.h"
 #include "smx_config.h"
 
@@ -257,6 +258,141 @@ static double partner_time(const group *pg, const series *ps, int64_t x) {
   return NAN;
 }
 
+/* A configuration from a bench entry's parameters (NULL when they do not parse). */
+static int config_of(const smx_op *op, json_t *params, smx_config *c) {
+  char spec[400];
+  size_t o = 0;
+  const char *k;
+  json_t *v;
+  spec[0] = 0;
+  json_object_foreach(params, k, v) o += (size_t)snprintf(spec + o, o < sizeof spec ? sizeof spec - o : 0, "%s%s=%" JSON_INTEGER_FORMAT,
+                                                           o ? "," : "", k, json_integer_value(v));
+  return o < sizeof spec && smx_config_parse(op, spec, c) == SMX_OK;
+}
+
+/* Bytes one sequence keeps between decode steps. attention_decode: its K and V cache (fp32); a
+ * state-space decode op: every output but the token's own (its first output), i.e. the state it
+ * hands to the next step. */
+static double state_bytes_per_seq(const smx_config *c) {
+  const smx_op *op = c->op;
+  double n = 0;
+  int first_out = 1;
+  for (int s = 0; s < op->n_tensors; s++) {
+    const smx_tensor_desc *t = &op->tensors[s];
+    if (!strcmp(op->name, "attention_decode")) {
+      if (!strcmp(t->name, "k") || !strcmp(t->name, "v")) n += (double)op->numel(c, s);
+    } else if (t->role == SMX_ROLE_OUTPUT) {
+      if (first_out) first_out = 0;
+      else n += (double)op->numel(c, s);
+    }
+  }
+  return 4.0 * n / (double)c->v[0]; /* every decode op's first parameter is the batch B */
+}
+
+/* The decode figures (claim 8): each attention_decode shape group's step time vs cache length S,
+ * beside the state-space decode steps (ssd_decode, conba_decode ...) timed at the same batch, whose
+ * cost does not grow with the context (flat lines); and the bytes kept per sequence vs context.
+ * Two plots per attention_decode group that has at least two cache lengths. */
+static smx_status decode_figures(group *gs, int ng, json_t *bench, const char *dir, const char *hw_id, plot_file *out,
+                                 int *nf) {
+  json_t *list = json_object_get(bench, "benchmarks");
+  for (int gi = 0; gi < ng; gi++) {
+    group *ga = &gs[gi];
+    if (strcmp(ga->op, "attention_decode") || strcmp(ga->pass, "fwd") || ga->nx < 2) continue;
+    int64_t B = -1;
+    if (sscanf(ga->key, "B=%" SCNd64, &B) != 1) continue;
+    group *g = calloc(1, sizeof *g), *m = calloc(1, sizeof *m);
+    if (!g || !m) {
+      free(g), free(m);
+      return smx_fail(SMX_ERR_NOMEM, "cannot allocate the decode figure");
+    }
+    snprintf(g->op, sizeof g->op, "decode");
+    snprintf(g->pass, sizeof g->pass, "fwd");
+    snprintf(g->key, sizeof g->key, "%s", ga->key);
+    snprintf(g->sweep, sizeof g->sweep, "context");
+    g->nx = ga->nx;
+    memcpy(g->x, ga->x, sizeof g->x);
+    *m = *g;
+    snprintf(m->op, sizeof m->op, "decode_state");
+    /* attention's series as measured, and its cache bytes */
+    for (int s = 0; s < ga->ns && g->ns < MAX_V; s++) {
+      series *d = &g->s[g->ns++];
+      *d = ga->s[s];
+      snprintf(d->variant, sizeof d->variant, "attention_decode/%s", ga->s[s].variant);
+    }
+    smx_config ca;
+    int have_ca = 0;
+    size_t i;
+    json_t *e;
+    json_array_foreach(list, i, e) {
+      const char *st = json_string_value(json_object_get(e, "status")), *opn = json_string_value(json_object_get(e, "op"));
+      const char *var = json_string_value(json_object_get(e, "variant")), *pass = json_string_value(json_object_get(e, "pass"));
+      json_t *params = json_object_get(e, "params");
+      if (!st || strcmp(st, "ok") || !opn || !var || !pass || strcmp(pass, "fwd")) continue;
+      const smx_op *op = smx_op_find(opn);
+      smx_config c;
+      if (!op || !config_of(op, params, &c) || c.v[0] != B) continue;
+      if (!strcmp(opn, "attention_decode")) {
+        if (!have_ca) {
+          char key[160];
+          group_key(params, "S", key, sizeof key);
+          if (!strcmp(key, ga->key)) ca = c, have_ca = 1;
+        }
+        continue;
+      }
+      size_t len = strlen(opn);
+      if (len < 7 || strcmp(opn + len - 7, "_decode")) continue;
+      /* one flat series per (op, variant): the first shape at this batch */
+      char name[96];
+      snprintf(name, sizeof name, "%s/%s", opn, var);
+      int dup = 0;
+      for (int s = 0; s < g->ns; s++) dup |= !strcmp(g->s[s].variant, name);
+      if (dup || g->ns >= MAX_V) continue;
+      series *d = &g->s[g->ns++];
+      snprintf(d->variant, sizeof d->variant, "%s", name);
+      snprintf(d->device, sizeof d->device, "%s", json_string_value(json_object_get(e, "device")) ?: "");
+      double t = json_number_value(json_object_get(e, "median_s")), b = state_bytes_per_seq(&c);
+      int have_op = 0;
+      for (int s = 0; s < m->ns; s++) have_op |= !strncmp(m->s[s].variant, opn, len) && m->s[s].variant[len] == ' ';
+      for (int x = 0; x < g->nx; x++) d->t[x] = t;
+      if (!have_op && m->ns < MAX_V) {
+        series *ms = &m->s[m->ns++];
+        char key[160];
+        group_key(params, "", key, sizeof key);
+        for (char *q = key; *q; q++)
+          if (*q == ',') *q = ' '; /* commas would split the CSV column */
+        snprintf(ms->variant, sizeof ms->variant, "%s state (%.80s)", opn, key);
+        for (int x = 0; x < m->nx; x++) ms->t[x] = b;
+      }
+    }
+    smx_status st = SMX_OK;
+    if (g->ns > ga->ns) { /* something to compare with */
+      char key_slug[160], csv[4400];
+      smx_slugify(g->key, key_slug, sizeof key_slug);
+      snprintf(csv, sizeof csv, "%s/decode_fwd_%s_time.csv", dir, key_slug);
+      if ((st = write_time_csv(g, csv)) == SMX_OK &&
+          (st = render(dir, g, "time", "time_vs_L.gp", "", csv, g->ns + 1, hw_id, &out[*nf])) == SMX_OK)
+        (*nf)++;
+      if (st == SMX_OK && have_ca) {
+        series *ms = &m->s[m->ns < MAX_V ? m->ns++ : MAX_V - 1];
+        snprintf(ms->variant, sizeof ms->variant, "attention_decode KV cache");
+        for (int x = 0; x < m->nx; x++) {
+          smx_config c = ca;
+          c.v[DECODE_S] = m->x[x];
+          ms->t[x] = state_bytes_per_seq(&c);
+        }
+        snprintf(csv, sizeof csv, "%s/decode_state_fwd_%s_bytes.csv", dir, key_slug);
+        if ((st = write_time_csv(m, csv)) == SMX_OK &&
+            (st = render(dir, m, "bytes", "bytes_vs_L.gp", "", csv, m->ns + 1, hw_id, &out[*nf])) == SMX_OK)
+          (*nf)++;
+      }
+    }
+    free(g), free(m);
+    if (st != SMX_OK) return st;
+  }
+  return SMX_OK;
+}
+
 smx_status make_plots(const char *run_dir, json_t *bench, plot_file **files, int *n_files) {
   *files = NULL;
   *n_files = 0;
@@ -273,7 +409,7 @@ smx_status make_plots(const char *run_dir, json_t *bench, plot_file **files, int
   json_t *peaks = json_object_get(bench, "peaks");
   double cpu_peak = json_number_value(json_object_get(peaks, "cpu_bytes_per_s")) * 1e-9;
   double gpu_peak = json_number_value(json_object_get(peaks, "gpu_bytes_per_s")) * 1e-9;
-  plot_file *out = calloc((size_t)ng * 3 + 1, sizeof *out);
+  plot_file *out = calloc((size_t)ng * 5 + 1, sizeof *out);
   if (!out) st = smx_fail(SMX_ERR_NOMEM, "cannot allocate the plot list");
   int nf = 0;
   for (int gi = 0; gi < ng && st == SMX_OK; gi++) {
@@ -366,6 +502,7 @@ smx_status make_plots(const char *run_dir, json_t *bench, plot_file **files, int
       break;
     nf++;
   }
+  if (st == SMX_OK) st = decode_figures(gs, ng, bench, dir, hw_id ? hw_id : "", out, &nf);
   free(gs);
   if (st != SMX_OK) {
     free(out);
