@@ -426,6 +426,30 @@ smx_status make_plots(const char *run_dir, json_t *bench, plot_file **files, int
     if ((st = render(dir, g, "time", "time_vs_L.gp", "", csv, g->ns + 1, hw_id ? hw_id : "", &out[nf])) != SMX_OK) break;
     nf++;
 
+    /* tokens per second, for the layers compared by throughput */
+    const smx_op *tok_op = smx_op_find(g->op);
+    int64_t batch = -1;
+    if (tok_op && tok_op->plot_tokens_per_s && !strcmp(g->sweep, "L") && sscanf(g->key, "B=%" SCNd64, &batch) == 1) {
+      snprintf(csv, sizeof csv, "%s/%s_%s_%s_tokens.csv", dir, g->op, g->pass, key_slug);
+      FILE *tf = fopen(csv, "w");
+      if (!tf) { st = smx_fail(SMX_ERR_IO, "cannot write %s", csv); break; }
+      fprintf(tf, "%s", g->sweep);
+      for (int s = 0; s < g->ns; s++)
+        if (!g->s[s].baseline) fprintf(tf, ",%s", g->s[s].variant);
+      fprintf(tf, "\n");
+      int ncol = 0;
+      for (int s = 0; s < g->ns; s++) ncol += !g->s[s].baseline;
+      for (int x = 0; x < g->nx; x++) {
+        fprintf(tf, "%" PRId64, g->x[x]);
+        for (int s = 0; s < g->ns; s++)
+          if (!g->s[s].baseline) cell(tf, (double)batch * (double)g->x[x] / g->s[s].t[x]);
+        fprintf(tf, "\n");
+      }
+      fclose(tf);
+      if ((st = render(dir, g, "tokens", "tokens_vs_L.gp", "", csv, ncol + 1, hw_id ? hw_id : "", &out[nf])) != SMX_OK) break;
+      nf++;
+    }
+
     /* speedup: each variant over the reference, over its device's baseline, and over the partners
      * the op declares */
     const smx_op *op = smx_op_find(g->op);

@@ -214,6 +214,7 @@ const smx_op smx_op_attention = {
     .paper_note = "FlashAttention-2's benchmark grid: B*H = 64 at P = 64 and 32 at P = 128 (it keeps B*L = 16K tokens; "
                   "here B*H is fixed so one curve is one head shape), L = 512...16K, causal; plus dma's B=1, H=2, Hkv=1, P=64 sweep and Mamba-2's width (H=32, P=64) for ssd",
     .speedup_pairs = speedup_pairs,
+    .plot_tokens_per_s = 1,
 };
 
 static smx_status ref_run(void *state, smx_pass p, void *const *tv) {

@@ -309,6 +309,7 @@ const smx_op smx_op_ssd = {
                   "B = 8 and B = 1; attention's paper suite times the same B, L, H, P for the crossover",
     .shape_input = shape_input,
     .speedup_pairs = speedup_pairs,
+    .plot_tokens_per_s = 1,
 };
 
 static smx_status ref_run(void *state, smx_pass p, void *const *tv) {

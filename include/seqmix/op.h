@@ -133,6 +133,8 @@ typedef struct smx_op {
    * NULL-terminated "subject:partner" variant pairs, the partner optionally "op/variant" of another
    * op timed at the same values of the parameters the two ops share ("cuda.flash_sparse:attention/cuda.flash"). */
   const char *const *speedup_pairs;
+  /* 1 = the plots add tokens per second (B * L / time) vs L: layers people compare by throughput. */
+  int plot_tokens_per_s;
 } smx_op;
 
 typedef struct smx_variant {
