@@ -4,6 +4,7 @@
 #include <stddef.h>
 
 #include "reference/attention.h"
+#include "reference/conba.h"
 #include "reference/dma.h"
 #include "reference/fftconv.h"
 #include "reference/rope.h"
@@ -12,6 +13,8 @@
 
 extern const smx_variant smx_fftconv_cpu_fftw, smx_fftconv_baseline_fftw, smx_rope_cpu_table;
 extern const smx_variant smx_attention_cpu_flash, smx_attention_decode_cpu_flash, smx_dma_cpu_sparse;
+extern const smx_variant smx_ssd_cpu_scan, smx_ssd_cpu_chunked, smx_ssd_decode_cpu_step;
+extern const smx_variant smx_conba_cpu_scan, smx_conba_decode_cpu_step;
 #if SMX_HAVE_CUDA
 extern const smx_variant smx_fftconv_cuda_cufft, smx_fftconv_baseline_cufft, smx_rope_cuda_table;
 extern const smx_variant smx_attention_cuda_cublas, smx_attention_cuda_cublas_bf16, smx_dma_cuda_dense_bias,
@@ -82,11 +85,27 @@ static const smx_variant *const dma_bias_variants[] = {
 
 static const smx_variant *const ssd_variants[] = {
     &smx_ssd_reference,
+    &smx_ssd_cpu_scan,
+    &smx_ssd_cpu_chunked,
     NULL,
 };
 
 static const smx_variant *const ssd_decode_variants[] = {
     &smx_ssd_decode_reference,
+    &smx_ssd_decode_cpu_step,
+    NULL,
+};
+
+
+static const smx_variant *const conba_variants[] = {
+    &smx_conba_reference,
+    &smx_conba_cpu_scan,
+    NULL,
+};
+
+static const smx_variant *const conba_decode_variants[] = {
+    &smx_conba_decode_reference,
+    &smx_conba_decode_cpu_step,
     NULL,
 };
 
@@ -104,6 +123,8 @@ static const entry table[] = {
     {&smx_op_dma_bias, dma_bias_variants},
     {&smx_op_ssd, ssd_variants},
     {&smx_op_ssd_decode, ssd_decode_variants},
+    {&smx_op_conba, conba_variants},
+    {&smx_op_conba_decode, conba_decode_variants},
 };
 
 int smx_op_count(void) { return (int)(sizeof table / sizeof table[0]); }

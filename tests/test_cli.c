@@ -19,7 +19,7 @@ static void expect_usage_error(const char *const *args, const char *needle) {
 
 Test(cli, unknown_names_and_flags) {
   expect_usage_error((const char *[]){"frobnicate", NULL}, "unknown command 'frobnicate'");
-  expect_usage_error((const char *[]){"check", "--op", "nosuchop", NULL}, "unknown op 'nosuchop' (known: fftconv, rope, attention, attention_decode, dma, dma_bias)");
+  expect_usage_error((const char *[]){"check", "--op", "nosuchop", NULL}, "unknown op 'nosuchop' (known: fftconv, rope, attention, attention_decode, dma, dma_bias, ssd");
   expect_usage_error((const char *[]){"check", "--op", "fftconv", "--variant", "cpu.magic", NULL}, "no variant 'cpu.magic'");
   expect_usage_error((const char *[]){"check", "--variant", "cpu.magic", NULL}, "no op has a variant");
   expect_usage_error((const char *[]){"check", "--frob", NULL}, "unknown option '--frob'");

@@ -201,7 +201,7 @@ Test(claims, table_lists_every_claim_with_a_reason) {
     snprintf(row, sizeof row, "\n| %d | ", id);
     cr_assert(strstr(text, row), "claim %d missing", id);
   }
-  cr_assert(strstr(text, "not measured: op ssd not in seqmix yet"), "%s", text);
+  cr_assert(strstr(text, "not measured: needs the task runner"), "%s", text);
   cr_assert(strstr(text, "not measured: a GPU measurement: this run has no GPU results"), "%s", text);
   free(text);
 }
