@@ -16,6 +16,7 @@ extern const smx_variant smx_attention_cpu_flash, smx_attention_decode_cpu_flash
 extern const smx_variant smx_ssd_cpu_scan, smx_ssd_cpu_chunked, smx_ssd_decode_cpu_step;
 extern const smx_variant smx_conba_cpu_scan, smx_conba_decode_cpu_step;
 #if SMX_HAVE_CUDA
+extern const smx_variant smx_conba_cuda_scan, smx_conba_decode_cuda_step;
 extern const smx_variant smx_ssd_cuda_chunked, smx_ssd_decode_cuda_step;
 extern const smx_variant smx_fftconv_cuda_cufft, smx_fftconv_baseline_cufft, smx_rope_cuda_table;
 extern const smx_variant smx_attention_cuda_cublas, smx_attention_cuda_cublas_bf16, smx_dma_cuda_dense_bias,
@@ -107,12 +108,18 @@ static const smx_variant *const ssd_decode_variants[] = {
 static const smx_variant *const conba_variants[] = {
     &smx_conba_reference,
     &smx_conba_cpu_scan,
+#if SMX_HAVE_CUDA
+    &smx_conba_cuda_scan,
+#endif
     NULL,
 };
 
 static const smx_variant *const conba_decode_variants[] = {
     &smx_conba_decode_reference,
     &smx_conba_decode_cpu_step,
+#if SMX_HAVE_CUDA
+    &smx_conba_decode_cuda_step,
+#endif
     NULL,
 };
 

@@ -16,7 +16,10 @@
  *
  * conba_decode: one token per sequence: x (B, d), the same weights, conv_in (B, E, K-1) (the last
  * K-1 values of W_in x, oldest first), h_in (B, E, N) -> o (B, d), conv_out, h_out. Replaying it
- * over a sequence reproduces conba's o (tests/test_conba.c). */
+ * over a sequence reproduces conba's o (tests/test_conba.c).
+ *
+ *   seqmix check --op conba
+ *   seqmix check --op conba_decode */
 #ifndef SEQMIX_REFERENCE_CONBA_H
 #define SEQMIX_REFERENCE_CONBA_H
 

@@ -2,7 +2,10 @@
  * stored states) and the decode step, instantiated by reference/conba_ref.c for (T_IO, T_ACC) =
  * (double, double) the oracle, (float, float) the naive fp32 evaluation and (float, double) the
  * `reference` variant. Needs T_IO, T_ACC, EXP, FN. Sequences run one after another so every
- * weight-gradient sum has one fixed order. */
+ * weight-gradient sum has one fixed order. The backward keeps every state of a sequence
+ * ((L + 1) E N values): affordable at the sizes references run at (reference_cost).
+ *
+ *   seqmix check --op conba --variant reference */
 
 static T_ACC FN(sig)(T_ACC v) { return (T_ACC)1 / ((T_ACC)1 + EXP(-v)); }
 static T_ACC FN(softplus)(T_ACC v) { return v > (T_ACC)20 ? v : (T_ACC)log1p((double)EXP(v)); }

@@ -1,21 +1,29 @@
 /* conba variant `cpu.scan`: every projection as one OpenBLAS sgemm over all B*L tokens, the
  * causal conv and the gates elementwise, and the selective scan in fp32 with OpenMP over
- * (sequence, block of 16 channels) so each thread walks time over contiguous channels with their
- * E_blk x N states in cache. The backward recomputes the activations, keeps the scan state only
- * every 64 steps (checkpoints: B * L/64 * E * N floats instead of B * L * E * N) and replays each
- * 64-step segment before walking it in reverse. Sums across channel blocks (dB, dC) and across
- * tokens (bias-like gradients) use per-block buffers reduced in a fixed order, so results do not
- * depend on the thread count.
+ * (sequence, block of 16 channels): each thread walks time over its block with the 16 x N states
+ * in cache, laid out [n][channel] so the inner loop runs over independent channels and vectorizes
+ * (exp is smx_vexpf, branch-free, relative error < 2^-22). The backward recomputes the
+ * activations, keeps the scan state only every 64 steps (checkpoints: B * L/64 * E * N floats
+ * instead of B * L * E * N) and replays each 64-step segment before walking it in reverse. Sums
+ * across channel blocks (dB, dC), sequences (dA_log, dlambda) and tokens (bias-like gradients) use
+ * per-block or per-sequence partials added in a fixed order, so results do not depend on the thread
+ * count.
  *
  *   seqmix check --op conba --variant cpu.scan
- *   seqmix bench --op conba --suite quick
+ *   seqmix bench --op conba --variant cpu.scan --suite quick
  */
+/* Float compares may trap by default (-ftrapping-math), which stops GCC from turning the range
+ * clamp in smx_vexpf into a vector min/max; nothing here enables FP traps, so say so, and the
+ * scan's per-channel loops vectorize. Before any include so inlined helpers get it too. */
+#pragma GCC optimize("no-trapping-math")
+
 #include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "reference/conba.h"
+#include "kernels/attention/cpu_vexp.h"
 #include "seqmix/buffer.h"
 
 enum { EBLK = 16, SEG = 64 };
@@ -27,7 +35,7 @@ typedef struct scan_state {
   float *xin, *z, *upre, *u, *dpre, *delta, *s, *r, *q, *yp, *m;
   float *Bm, *Cm;  /* T x N */
   float *A;        /* E x N, -exp(A_log) */
-  float *ckpt;     /* B x (L/SEG + 1) x E x N: h entering each segment */
+  float *ckpt;     /* B x (L/SEG) x nblocks x N x EBLK: h entering each segment */
   /* backward scratch */
   float *dm, *du, *dz, *dq, *ddl, *dspre, *dr, *dxin, *dBm, *dCm; /* T x E / T x N */
   float *dBblk, *dCblk;                                           /* nblk x T x N partials */
@@ -47,10 +55,13 @@ static void destroy(void *p) {
 static int64_t nblocks(const conba_dims *d) { return (d->E + EBLK - 1) / EBLK; }
 static int64_t nsegs(const conba_dims *d) { return (d->L + SEG - 1) / SEG; }
 
+static size_t ckpt_floats(const conba_dims *d) { return (size_t)(d->B * nsegs(d) * nblocks(d) * d->N * EBLK); }
+
+/* 19 T x E activation and gradient arrays, 4 T x N, the checkpoints, the per-block dB/dC partials */
 static size_t workspace_floats(const conba_dims *d) {
   size_t T = (size_t)(d->B * d->L), E = (size_t)d->E, N = (size_t)d->N;
-  return T * E * 21 + T * N * 4 + E * N + (size_t)(d->B * (nsegs(d) + 1)) * E * N +
-         2 * (size_t)nblocks(d) * T * N + (size_t)d->B * E * N + (size_t)d->B * E;
+  return T * E * 19 + T * N * 4 + E * N + ckpt_floats(d) + 2 * (size_t)nblocks(d) * T * N + (size_t)d->B * E * N +
+         (size_t)d->B * E;
 }
 
 static smx_status create(const smx_config *c, void **out) {
@@ -68,7 +79,7 @@ static smx_status create(const smx_config *c, void **out) {
   ok &= (s->Bm = smx_host_alloc(TN)) && (s->Cm = smx_host_alloc(TN)) && (s->dBm = smx_host_alloc(TN)) &&
         (s->dCm = smx_host_alloc(TN));
   ok = ok && (s->A = smx_host_alloc((size_t)(d->E * d->N) * sizeof(float))) &&
-       (s->ckpt = smx_host_alloc((size_t)(d->B * (nsegs(d) + 1) * d->E * d->N) * sizeof(float))) &&
+       (s->ckpt = smx_host_alloc(ckpt_floats(d) * sizeof(float))) &&
        (s->dBblk = smx_host_alloc((size_t)nblocks(d) * TN)) && (s->dCblk = smx_host_alloc((size_t)nblocks(d) * TN)) &&
        (s->dAlog_b = smx_host_alloc((size_t)(d->B * d->E * d->N) * sizeof(float))) &&
        (s->dlam_b = smx_host_alloc((size_t)(d->B * d->E) * sizeof(float)));
@@ -82,7 +93,7 @@ static smx_status create(const smx_config *c, void **out) {
 
 static size_t workspace_bytes(const void *p) { return workspace_floats(&((const scan_state *)p)->d) * sizeof(float); }
 
-static float sigf(float v) { return 1.0f / (1.0f + expf(-v)); }
+static float sigf(float v) { return 1.0f / (1.0f + smx_vexpf(-v)); }
 static float softplusf(float v) { return v > 20.0f ? v : log1pf(expf(v)); }
 
 /* C (M x Nc) = A (M x K) B^T, B given as (Nc x K) row-major: activations times a weight (out, in) */
@@ -133,49 +144,84 @@ static void projections_in(scan_state *s, const float *x, float *const *W) {
   for (int64_t i = 0; i < E * N; i++) s->A[i] = -expf(W[CW_ALOG][i]);
 }
 
-/* The forward scan of one (sequence, channel block) over steps [t0, t1) from state h (e_n x N),
- * writing q and, when `hist` is given, every step's state after the update (for the backward). */
-static void scan_block(const scan_state *s, float *const *W, int64_t b, int64_t e0, int64_t e1, int64_t t0, int64_t t1,
-                       float *h, float *hist) {
+/* One (sequence, channel block) of the scan keeps its states as h[n * EBLK + el] (el = e - e0): the
+ * inner loops run over the block's 16 channels, which are independent, so they vectorize without
+ * reordering any sum (each channel's readout adds its N terms in n order). Lanes past the last
+ * channel (E not a multiple of 16) carry delta = 0 and stay at h = 0. */
+typedef struct blk {
+  int64_t e0, ne;
+  float At[256 * EBLK]; /* A[e][n] transposed to [n][el], 0 on padding lanes */
+  float lam[EBLK];
+} blk;
+
+static void blk_init(const scan_state *s, float *const *W, int64_t k, blk *bk) {
   const conba_dims *d = &s->d;
-  int64_t E = d->E, N = d->N, L = d->L, ne = e1 - e0;
-  float hp[EBLK * 256];
-  for (int64_t t = t0; t < t1; t++) {
-    int64_t i = b * L + t;
-    const float *Bt = s->Bm + i * N, *Ct = s->Cm + i * N;
-    memcpy(hp, h, (size_t)(ne * N) * sizeof(float));
-    for (int64_t e = e0; e < e1; e++) {
-      float dl = s->delta[i * E + e], du = dl * s->u[i * E + e], lam = d->delay ? W[CW_LAMBDA][e] : 0.0f, acc = 0;
-      float *he = h + (e - e0) * N;
-      const float *hpe = hp + (e - e0) * N, *Ae = s->A + e * N;
-      for (int64_t n = 0; n < N; n++) {
-        he[n] = expf(dl * Ae[n]) * hpe[n] + du * Bt[n];
-        acc += (he[n] + lam * hpe[n]) * Ct[n];
-      }
-      s->q[i * E + e] = acc;
-    }
-    if (hist) memcpy(hist + (t - t0) * ne * N, h, (size_t)(ne * N) * sizeof(float));
+  bk->e0 = k * EBLK;
+  bk->ne = d->E - bk->e0 < EBLK ? d->E - bk->e0 : EBLK;
+  for (int64_t n = 0; n < d->N; n++)
+    for (int64_t el = 0; el < EBLK; el++) bk->At[n * EBLK + el] = el < bk->ne ? s->A[(bk->e0 + el) * d->N + n] : 0.0f;
+  for (int64_t el = 0; el < EBLK; el++) bk->lam[el] = el < bk->ne && d->delay ? W[CW_LAMBDA][bk->e0 + el] : 0.0f;
+}
+
+/* The block's (delta, u) at token i, zero on padding lanes. */
+static void blk_load(const scan_state *s, const blk *bk, int64_t i, float *dl, float *u) {
+  int64_t E = s->d.E;
+  for (int64_t el = 0; el < EBLK; el++) {
+    dl[el] = el < bk->ne ? s->delta[i * E + bk->e0 + el] : 0.0f;
+    u[el] = el < bk->ne ? s->u[i * E + bk->e0 + el] : 0.0f;
   }
 }
 
-/* q for every token, and the segment checkpoints */
+/* The forward scan of one block over steps [t0, t1) from state h, writing q when `q_out` and, when
+ * `hist` is given, every step's state after the update (for the backward). */
+static void scan_block(const scan_state *s, const blk *bk, int64_t b, int64_t t0, int64_t t1, float *h, float *hist,
+                       int q_out) {
+  const conba_dims *d = &s->d;
+  int64_t E = d->E, N = d->N, L = d->L;
+  float dl[EBLK], du[EBLK], acc[EBLK];
+  for (int64_t t = t0; t < t1; t++) {
+    int64_t i = b * L + t;
+    const float *Bt = s->Bm + i * N, *Ct = s->Cm + i * N;
+    blk_load(s, bk, i, dl, du);
+    for (int64_t el = 0; el < EBLK; el++) {
+      du[el] *= dl[el];
+      acc[el] = 0.0f;
+    }
+    for (int64_t n = 0; n < N; n++) {
+      float Bn = Bt[n], Cn = Ct[n], *hn = h + n * EBLK;
+      const float *An = bk->At + n * EBLK;
+      for (int64_t el = 0; el < EBLK; el++) {
+        float hp = hn[el], hv = smx_vexpf(dl[el] * An[el]) * hp + du[el] * Bn;
+        hn[el] = hv;
+        acc[el] += (hv + bk->lam[el] * hp) * Cn;
+      }
+    }
+    if (q_out)
+      for (int64_t el = 0; el < bk->ne; el++) s->q[i * E + bk->e0 + el] = acc[el];
+    if (hist) memcpy(hist + (t - t0) * N * EBLK, h, (size_t)(N * EBLK) * sizeof(float));
+  }
+}
+
+/* q for every token, and the segment checkpoints (block layout, B x (L/SEG) x nblocks x N x EBLK) */
 static void scan_forward(scan_state *s, float *const *W) {
   const conba_dims *d = &s->d;
-  int64_t E = d->E, N = d->N, L = d->L, nb = nblocks(d), ns = nsegs(d);
+  int64_t N = d->N, L = d->L, nb = nblocks(d), ns = nsegs(d);
 #pragma omp parallel for collapse(2) schedule(dynamic)
   for (int64_t b = 0; b < d->B; b++)
     for (int64_t k = 0; k < nb; k++) {
-      int64_t e0 = k * EBLK, e1 = e0 + EBLK < E ? e0 + EBLK : E;
-      float h[EBLK * 256] = {0};
+      blk bk;
+      blk_init(s, W, k, &bk);
+      float h[256 * EBLK];
+      memset(h, 0, (size_t)(N * EBLK) * sizeof(float));
       for (int64_t g = 0; g < ns; g++) {
-        float *ck = s->ckpt + ((b * (ns + 1) + g) * E + e0) * N;
-        memcpy(ck, h, (size_t)((e1 - e0) * N) * sizeof(float));
+        memcpy(s->ckpt + ((b * ns + g) * nb + k) * N * EBLK, h, (size_t)(N * EBLK) * sizeof(float));
         int64_t t1 = (g + 1) * SEG < L ? (g + 1) * SEG : L;
-        scan_block(s, W, b, e0, e1, g * SEG, t1, h, NULL);
+        scan_block(s, &bk, b, g * SEG, t1, h, NULL, 1);
       }
     }
 }
 
+/* y', the gated m and, when o is given, o = m W_out^T */
 static void outputs(scan_state *s, float *const *W, float *o) {
   const conba_dims *d = &s->d;
   int64_t T = (int64_t)s->T, E = d->E;
@@ -187,7 +233,7 @@ static void outputs(scan_state *s, float *const *W, float *o) {
       s->yp[i * E + e] = yp;
       s->m[i * E + e] = yp * z * sigf(z);
     }
-  gemm_nt(s->m, W[CW_OUT], o, T, d->d, E, 0);
+  if (o) gemm_nt(s->m, W[CW_OUT], o, T, d->d, E, 0);
 }
 
 static void forward(scan_state *s, float *const *t, float *o) {
@@ -209,7 +255,7 @@ static void backward(scan_state *s, float *const *t) {
   float *const *W = t + CONBA_W0;
   float *const *dW = t + CONBA_DW0;
   int64_t T = (int64_t)s->T, E = d->E, N = d->N, L = d->L, K = d->K, dm = d->d, nb = nblocks(d), ns = nsegs(d);
-  forward(s, t, s->dxin); /* recomputed activations; o (T x d) lands in dxin's scratch (T x E, E >= d) */
+  forward(s, t, NULL); /* the activations again (o itself is not needed) */
 
   /* output side */
   const float *dout = t[CONBA_DO];
@@ -250,56 +296,70 @@ static void backward(scan_state *s, float *const *t) {
     memset(dW[CW_S], 0, (size_t)(E * E) * sizeof(float));
   }
 
-  /* the scan in reverse, segment by segment from the checkpoints */
+  /* The scan in reverse, segment by segment from the checkpoints. With dg_t = dq_t C_t (E x N):
+   *   dh_t = dg_t + lambda dg_{t+1} + exp(delta_{t+1} A) dh_{t+1}
+   * gnext holds lambda dg_{t+1} and decn exp(delta_{t+1} A) from the step walked just before. */
 #pragma omp parallel for collapse(2) schedule(dynamic)
   for (int64_t b = 0; b < d->B; b++)
     for (int64_t k = 0; k < nb; k++) {
-      int64_t e0 = k * EBLK, e1 = e0 + EBLK < E ? e0 + EBLK : E, ne = e1 - e0;
-      float *hist = malloc((size_t)((SEG + 1) * ne * N) * sizeof(float));
-      float dH[EBLK * 256] = {0}, gnext[EBLK * 256] = {0}, h[EBLK * 256];
+      blk bk;
+      blk_init(s, W, k, &bk);
+      const int64_t NE = N * EBLK;
+      float *hist = malloc((size_t)((SEG + 2) * NE) * sizeof(float));
+      float *dH = calloc((size_t)(4 * NE), sizeof(float)), *gnext = dH + NE, *decn = dH + 2 * NE, *dAl = dH + 3 * NE;
+      if (!hist || !dH) abort(); /* a few hundred KB per thread beside gigabytes of activations */
+      float dl[EBLK], u[EBLK], dqe[EBLK], ddle[EBLK], due[EBLK], dlam[EBLK], tb[EBLK], tc[EBLK];
+      for (int64_t el = 0; el < EBLK; el++) dlam[el] = 0.0f;
       float *dBb = s->dBblk + (size_t)k * s->T * (size_t)N, *dCb = s->dCblk + (size_t)k * s->T * (size_t)N;
-      float *dAl = s->dAlog_b + (b * E + e0) * N, *dlam = s->dlam_b + b * E + e0;
-      memset(dAl, 0, (size_t)(ne * N) * sizeof(float));
-      memset(dlam, 0, (size_t)ne * sizeof(float));
       for (int64_t g = ns - 1; g >= 0; g--) {
         int64_t t0 = g * SEG, t1 = t0 + SEG < L ? t0 + SEG : L;
         /* hist[0] = h entering the segment, hist[1 + j] = h after step t0 + j */
-        memcpy(hist, s->ckpt + ((b * (ns + 1) + g) * E + e0) * N, (size_t)(ne * N) * sizeof(float));
-        memcpy(h, hist, (size_t)(ne * N) * sizeof(float));
-        scan_block(s, W, b, e0, e1, t0, t1, h, hist + ne * N);
+        memcpy(hist, s->ckpt + ((b * ns + g) * nb + k) * NE, (size_t)NE * sizeof(float));
+        float *h = hist + (SEG + 1) * NE;
+        memcpy(h, hist, (size_t)NE * sizeof(float));
+        scan_block(s, &bk, b, t0, t1, h, hist + NE, 0);
         for (int64_t tt = t1 - 1; tt >= t0; tt--) {
           int64_t i = b * L + tt;
-          const float *hp = hist + (tt - t0) * ne * N, *hc = hist + (tt - t0 + 1) * ne * N;
+          const float *hp = hist + (tt - t0) * NE, *hc = hp + NE;
           const float *Bt = s->Bm + i * N, *Ct = s->Cm + i * N;
-          const float *dln = tt + 1 < L ? s->delta + (i + 1) * E : NULL;
           float *dBt = dBb + i * N, *dCt = dCb + i * N;
-          for (int64_t n = 0; n < N; n++) dBt[n] = dCt[n] = 0;
-          for (int64_t e = e0; e < e1; e++) {
-            int64_t el = e - e0;
-            float lam = d->delay ? W[CW_LAMBDA][e] : 0.0f, dqe = s->dq[i * E + e], dl = s->delta[i * E + e],
-                  ue = s->u[i * E + e], ddle = 0, due = 0, dl_ = 0;
-            const float *Ae = s->A + e * N;
-            for (int64_t n = 0; n < N; n++) {
-              int64_t j = el * N + n;
-              float dg = dqe * Ct[n];
-              dCt[n] += dqe * (hc[j] + lam * hp[j]);
-              float dh = dg + gnext[j] + (dln ? expf(dln[e] * Ae[n]) * dH[j] : 0.0f);
-              dl_ += dg * hp[j];
-              float dec = expf(dl * Ae[n]);
-              ddle += dh * (Ae[n] * dec * hp[j] + ue * Bt[n]);
-              dAl[j] += dh * dl * dec * hp[j] * Ae[n];
-              due += dh * dl * Bt[n];
-              dBt[n] += dh * dl * ue;
-              dH[j] = dh;
-              gnext[j] = lam * dg;
+          blk_load(s, &bk, i, dl, u);
+          for (int64_t el = 0; el < EBLK; el++) {
+            dqe[el] = el < bk.ne ? s->dq[i * E + bk.e0 + el] : 0.0f;
+            ddle[el] = due[el] = 0.0f;
+          }
+          for (int64_t n = 0; n < N; n++) {
+            float Bn = Bt[n], Cn = Ct[n];
+            const float *An = bk.At + n * EBLK, *hpn = hp + n * EBLK, *hcn = hc + n * EBLK;
+            float *dHn = dH + n * EBLK, *gn = gnext + n * EBLK, *dcn = decn + n * EBLK, *dAn = dAl + n * EBLK;
+            for (int64_t el = 0; el < EBLK; el++) {
+              float dg = dqe[el] * Cn, dh = dg + gn[el] + dcn[el] * dHn[el], dec = smx_vexpf(dl[el] * An[el]);
+              tc[el] = dqe[el] * (hcn[el] + bk.lam[el] * hpn[el]);
+              dlam[el] += dg * hpn[el];
+              ddle[el] += dh * (An[el] * dec * hpn[el] + u[el] * Bn);
+              dAn[el] += dh * dl[el] * dec * hpn[el] * An[el]; /* dA_log = dA * A */
+              due[el] += dh * dl[el] * Bn;
+              tb[el] = dh * dl[el] * u[el];
+              dHn[el] = dh;
+              gn[el] = bk.lam[el] * dg;
+              dcn[el] = dec;
             }
-            dlam[el] += dl_;
-            s->ddl[i * E + e] = ddle;
-            s->du[i * E + e] += due;
+            float sb = 0.0f, sc = 0.0f;
+            for (int64_t el = 0; el < bk.ne; el++) sb += tb[el], sc += tc[el];
+            dBt[n] = sb, dCt[n] = sc;
+          }
+          for (int64_t el = 0; el < bk.ne; el++) {
+            s->ddl[i * E + bk.e0 + el] = ddle[el];
+            s->du[i * E + bk.e0 + el] += due[el];
           }
         }
       }
+      for (int64_t el = 0; el < bk.ne; el++) {
+        s->dlam_b[b * E + bk.e0 + el] = dlam[el];
+        for (int64_t n = 0; n < N; n++) s->dAlog_b[(b * E + bk.e0 + el) * N + n] = dAl[n * EBLK + el];
+      }
       free(hist);
+      free(dH);
     }
   /* fixed-order reductions of the per-block and per-sequence partials */
 #pragma omp parallel for schedule(static)
@@ -340,23 +400,31 @@ static void backward(scan_state *s, float *const *t) {
     s->du[k] *= sa * (1 + a * (1 - sa)); /* now d(upre) */
   }
   colsum(s->du, T, E, dW[CW_CONVB]);
+  /* Per block of 16 channels (one cache line of each token's row), tokens in order: the conv
+   * weight gradient sums its T terms in token order, whatever the thread count. */
 #pragma omp parallel for schedule(static)
-  for (int64_t e = 0; e < E; e++) {
-    for (int64_t j = 0; j < K; j++) {
-      float acc = 0;
-      for (int64_t i = 0; i < T; i++) {
-        int64_t tt = i % L, src = tt - K + 1 + j;
-        if (src >= 0) acc += s->du[i * E + e] * s->xin[(i - K + 1 + j) * E + e];
-      }
-      dW[CW_CONV][e * K + j] = acc;
-    }
+  for (int64_t k = 0; k < nb; k++) {
+    int64_t e0 = k * EBLK, ne = E - e0 < EBLK ? E - e0 : EBLK;
+    float acc[EBLK * 4] = {0}; /* [j][el], K <= 4 */
     for (int64_t i = 0; i < T; i++) {
       int64_t tt = i % L;
-      float acc = 0;
-      for (int64_t j = 0; j < K; j++) /* xin at i feeds upre at i + K - 1 - j through tap j */
-        if (tt + K - 1 - j < L) acc += W[CW_CONV][e * K + j] * s->du[(i + K - 1 - j) * E + e];
-      s->dxin[i * E + e] = acc;
+      const float *dui = s->du + i * E + e0;
+      for (int64_t j = 0; j < K; j++) {
+        if (tt - K + 1 + j < 0) continue;
+        const float *xs = s->xin + (i - K + 1 + j) * E + e0;
+        for (int64_t el = 0; el < ne; el++) acc[j * EBLK + el] += dui[el] * xs[el];
+      }
+      /* xin at i feeds upre at i + K - 1 - j through tap j */
+      float *dxi = s->dxin + i * E + e0;
+      for (int64_t el = 0; el < ne; el++) dxi[el] = 0.0f;
+      for (int64_t j = 0; j < K; j++) {
+        if (tt + K - 1 - j >= L) continue;
+        const float *dus = s->du + (i + K - 1 - j) * E + e0;
+        for (int64_t el = 0; el < ne; el++) dxi[el] += W[CW_CONV][(e0 + el) * K + j] * dus[el];
+      }
     }
+    for (int64_t el = 0; el < ne; el++)
+      for (int64_t j = 0; j < K; j++) dW[CW_CONV][(e0 + el) * K + j] = acc[j * EBLK + el];
   }
   gemm_tn(s->dxin, t[CONBA_X], dW[CW_IN], E, dm, T);
   gemm_tn(s->dz, t[CONBA_X], dW[CW_Z], E, dm, T);
