@@ -255,6 +255,7 @@ static void bm_case(bench_state *st, void *ctx) {
         bench_counter(st, "partner_s", smx_median(tpv.x, tpv.n), BENCH_CTR_DEFAULT);
       }
       bench_counter(st, "workspace_bytes", (double)bc->workspace, BENCH_CTR_DEFAULT);
+      if (bc->cfg.op->param_bytes) bench_counter(st, "param_bytes", bc->cfg.op->param_bytes(&bc->cfg), BENCH_CTR_DEFAULT);
       if (vgpu && bc->hw->gpu_count > 0 &&
           smx_nvml_clocks(bc->hw->gpus[0].pci_bus_id, &bc->sm_mhz, &bc->throttle) == 0) {
         bench_counter(st, "sm_clock_mhz", bc->sm_mhz, BENCH_CTR_DEFAULT);
@@ -318,9 +319,13 @@ static smx_status fit_in_memory(bench_case *bc) {
       s = SMX_ERR_NOMEM;
     }
     if (s != SMX_ERR_NOMEM) return s;
-    if (si < 0 || bc->cfg.v[si] <= 1)
+    if (si < 0 || bc->cfg.v[si] <= 1) {
+      if (op->param_bytes)
+        return smx_fail(SMX_ERR_NOMEM, "does not fit in %s memory (%zu MiB free; %zu MiB needed, %.0f MiB of it parameters)",
+                        smx_device_name(bc->v->device), avail >> 20, need >> 20, op->param_bytes(&bc->cfg) / (1 << 20));
       return smx_fail(SMX_ERR_NOMEM, "does not fit in %s memory (%zu MiB free)", smx_device_name(bc->v->device),
                       avail >> 20);
+    }
     bc->cfg.v[si] /= 2;
   }
   if (si >= 0 && bc->cfg.v[si] != original)
@@ -397,11 +402,13 @@ static json_t *case_json(const bench_case *bc) {
   json_t *params = json_object();
   for (int i = 0; i < bc->cfg.op->n_params; i++)
     json_object_set_new(params, bc->cfg.op->params[i].name, json_integer(bc->cfg.v[i]));
-  return json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:s, s:s, s:o, s:f, s:f, s:s}", "name", bc->name, "op",
+  json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:s, s:s, s:o, s:f, s:f, s:s}", "name", bc->name, "op",
                    bc->cfg.op->name, "variant", bc->v->name, "device", smx_device_name(bc->v->device), "dtype",
                    smx_dtype_name(bc->v->dtype), "baseline", bc->v->baseline, "pass", smx_pass_name(bc->pass), "shape", bc->shape, "params", params, "flops",
                    bc->cfg.op->flops(&bc->cfg, bc->pass), "bytes", case_bytes(bc), "note",
                    bc->note);
+  if (j && bc->cfg.op->param_bytes) json_object_set_new(j, "param_bytes", json_real(bc->cfg.op->param_bytes(&bc->cfg)));
+  return j;
 }
 
 /* Google Benchmark writes non-finite numbers as bare NaN / inf tokens (e.g. the cv aggregate of a
@@ -604,6 +611,35 @@ double smx_gate_min_change(smx_suite suite) {
   return (unsigned)suite < SMX_SUITE_COUNT ? m[suite] : 0.05;
 }
 
+/* --op takes one name or a comma-separated list: ops whose speedups are ratios of one run
+ * ("moe,cdmoe,moe_router,cdmoe_router"). */
+static int op_listed(const char *list, const char *name) {
+  size_t n = strlen(name);
+  for (const char *p = list; *p;) {
+    size_t len = strcspn(p, ",");
+    if (len == n && !strncmp(p, name, n)) return 1;
+    p += len + (p[len] == ',');
+  }
+  return 0;
+}
+
+static smx_status check_op_list(const smx_bench_options *o) {
+  if (o->shape) return smx_fail(SMX_ERR_INVALID, "--shape needs a single --op (shapes are per op), not the list '%s'", o->op);
+  for (const char *p = o->op; *p;) {
+    size_t len = strcspn(p, ",");
+    char name[64];
+    snprintf(name, sizeof name, "%.*s", (int)(len < sizeof name ? len : sizeof name - 1), p);
+    const smx_op *op;
+    smx_status s = smx_op_lookup(name, &op);
+    if (s != SMX_OK) return s;
+    p += len + (p[len] == ',');
+  }
+  if (!o->variant) return SMX_OK;
+  for (int i = 0; i < smx_op_count(); i++)
+    if (op_listed(o->op, smx_op_at(i)->name) && smx_variant_find(smx_op_at(i), o->variant)) return SMX_OK;
+  return smx_fail(SMX_ERR_INVALID, "no op in '%s' has a variant '%s' (see seqmix list)", o->op, o->variant);
+}
+
 smx_status smx_bench_run(const smx_bench_options *o, int *n_ran, int *n_failed) {
   *n_ran = *n_failed = 0;
   if (o->repetitions < 1 || o->repetitions > 1000)
@@ -611,7 +647,8 @@ smx_status smx_bench_run(const smx_bench_options *o, int *n_ran, int *n_failed) 
   if (!(o->min_time > 0 && o->min_time <= 60))
     return smx_fail(SMX_ERR_INVALID, "--min-time %g is out of range (accepted: >0 .. 60 seconds)", o->min_time);
   const smx_op *only = NULL;
-  smx_status s = smx_resolve_filters(o->op, o->variant, o->shape, &only);
+  int op_list = o->op && strchr(o->op, ',');
+  smx_status s = op_list ? check_op_list(o) : smx_resolve_filters(o->op, o->variant, o->shape, &only);
   if (s != SMX_OK) return s;
   if ((s = smx_mkdir_p(o->out_dir)) != SMX_OK) return s;
 
@@ -630,7 +667,7 @@ smx_status smx_bench_run(const smx_bench_options *o, int *n_ran, int *n_failed) 
   case_list l = {0};
   for (int i = 0; i < smx_op_count() && s == SMX_OK; i++) {
     const smx_op *op = smx_op_at(i);
-    if (only && op != only) continue;
+    if ((only && op != only) || (op_list && !op_listed(o->op, op->name))) continue;
     if (o->shape) {
       s = add_cases(&l, o, op, o->shape, &hw, &peaks);
     } else {

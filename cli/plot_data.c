@@ -393,6 +393,61 @@ static smx_status decode_figures(group *gs, int ng, json_t *bench, const char *d
   return SMX_OK;
 }
 
+/* The versus figure: g's variants beside the other ops' variants its speedup pairs name, timed at
+ * the same values of the shared parameters (cdmoe beside moe's loop and grouped layers, ssd beside
+ * attention): the layers' times on one log scale, as the papers draw them. *made = 0 when g's op
+ * names no other op. */
+static smx_status versus_figure(group *gs, int ng, const group *g, const char *dir, const char *hw_id, plot_file *pf,
+                                int *made) {
+  *made = 0;
+  const smx_op *op = smx_op_find(g->op);
+  if (!op || !op->speedup_pairs) return SMX_OK;
+  group *v = calloc(1, sizeof *v);
+  if (!v) return smx_fail(SMX_ERR_NOMEM, "cannot allocate the versus figure");
+  snprintf(v->op, sizeof v->op, "%s", g->op);
+  snprintf(v->pass, sizeof v->pass, "%s", g->pass);
+  snprintf(v->key, sizeof v->key, "%s", g->key);
+  snprintf(v->sweep, sizeof v->sweep, "%s", g->sweep);
+  v->nx = g->nx;
+  memcpy(v->x, g->x, sizeof v->x);
+  for (int s = 0; s < g->ns && v->ns < MAX_V; s++) {
+    if (!strcmp(g->s[s].variant, "reference")) continue;
+    series *d = &v->s[v->ns++];
+    *d = g->s[s];
+    snprintf(d->variant, sizeof d->variant, "%s/%s", g->op, g->s[s].variant);
+  }
+  int partners = 0;
+  for (const char *const *pp = op->speedup_pairs; *pp && v->ns < MAX_V; pp++) {
+    const char *colon = strchr(*pp, ':');
+    if (!colon || !strchr(colon, '/')) continue;
+    for (int s = 0; s < g->ns; s++) {
+      const group *pg = NULL;
+      const series *ps = pair_partner(gs, ng, g, *pp, g->s[s].variant, &pg);
+      if (!ps) continue;
+      int dup = 0;
+      for (int k = 0; k < v->ns; k++) dup |= !strcmp(v->s[k].variant, colon + 1);
+      if (dup || v->ns >= MAX_V) break;
+      series *d = &v->s[v->ns++];
+      *d = *ps;
+      snprintf(d->variant, sizeof d->variant, "%s", colon + 1);
+      for (int x = 0; x < v->nx; x++) d->t[x] = partner_time(pg, ps, v->x[x]);
+      partners++;
+      break;
+    }
+  }
+  smx_status st = SMX_OK;
+  if (partners) {
+    char key_slug[160], csv[4400];
+    smx_slugify(g->key, key_slug, sizeof key_slug);
+    snprintf(csv, sizeof csv, "%s/%s_%s_%s_versus.csv", dir, g->op, g->pass, key_slug);
+    if ((st = write_time_csv(v, csv)) == SMX_OK &&
+        (st = render(dir, v, "versus", "time_vs_L.gp", "", csv, v->ns + 1, hw_id, pf)) == SMX_OK)
+      *made = 1;
+  }
+  free(v);
+  return st;
+}
+
 smx_status make_plots(const char *run_dir, json_t *bench, plot_file **files, int *n_files) {
   *files = NULL;
   *n_files = 0;
@@ -409,7 +464,7 @@ smx_status make_plots(const char *run_dir, json_t *bench, plot_file **files, int
   json_t *peaks = json_object_get(bench, "peaks");
   double cpu_peak = json_number_value(json_object_get(peaks, "cpu_bytes_per_s")) * 1e-9;
   double gpu_peak = json_number_value(json_object_get(peaks, "gpu_bytes_per_s")) * 1e-9;
-  plot_file *out = calloc((size_t)ng * 5 + 1, sizeof *out);
+  plot_file *out = calloc((size_t)ng * 8 + 1, sizeof *out); /* time, tokens, speedup, versus, bandwidth, decode pair */
   if (!out) st = smx_fail(SMX_ERR_NOMEM, "cannot allocate the plot list");
   int nf = 0;
   for (int gi = 0; gi < ng && st == SMX_OK; gi++) {
@@ -497,6 +552,10 @@ smx_status make_plots(const char *run_dir, json_t *bench, plot_file **files, int
       if ((st = render(dir, g, "speedup", "speedup.gp", "", csv, ncols + 1, hw_id ? hw_id : "", &out[nf])) != SMX_OK) break;
       nf++;
     }
+
+    int made = 0;
+    if ((st = versus_figure(gs, ng, g, dir, hw_id ? hw_id : "", &out[nf], &made)) != SMX_OK) break;
+    nf += made;
 
     /* bandwidth of the variants (baselines do not compute the op, so the op's bytes do not apply) */
     snprintf(csv, sizeof csv, "%s/%s_%s_%s_bandwidth.csv", dir, g->op, g->pass, key_slug);

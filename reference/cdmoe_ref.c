@@ -106,7 +106,9 @@ static cd_dims dims_of(const smx_config *c) {
 
 double smx_cdmoe_param_bytes(const smx_config *c) {
   cd_dims d = dims_of(c);
-  return 4.0 * (double)d.d * ((double)(d.H * 2 * d.K) + 2.0 * (double)d.N + 3.0 * (double)d.S);
+  double keys = (double)(d.H * 2 * d.K);
+  if (c->op == &smx_op_cdmoe_router) return 4.0 * (double)d.d * keys;
+  return 4.0 * (double)d.d * (keys + 2.0 * (double)d.N + 3.0 * (double)d.S);
 }
 
 static smx_status validate_common(const char *op, const smx_config *c) {
@@ -287,6 +289,7 @@ const smx_op smx_op_cdmoe = {
     .shape_input = shape_common,
     .fd_unusable = fd_unusable,
     .speedup_pairs = speedup_pairs,
+    .param_bytes = smx_cdmoe_param_bytes,
 };
 
 static smx_status ref_run(void *state, smx_pass p, void *const *tv) {
@@ -411,6 +414,7 @@ const smx_op smx_op_cdmoe_router = {
     .shape_input = shape_common,
     .fd_unusable = fd_unusable,
     .speedup_pairs = router_pairs,
+    .param_bytes = smx_cdmoe_param_bytes,
 };
 
 static smx_status router_ref_run(void *state, smx_pass p, void *const *tv) {

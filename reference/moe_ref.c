@@ -235,7 +235,7 @@ static const char *const ci_shapes[] = {"T=128,d=64,E=64,k=2,F=16,S=128", "T=128
 static const char *const quick_shapes[] = {
     "T=1024,d=512,E=16,k=2,F=64,S=1024",  "T=1024,d=512,E=64,k=2,F=64,S=1024",
     "T=1024,d=512,E=256,k=2,F=64,S=1024", "T=1024,d=512,E=1024,k=2,F=64,S=1024",
-    "T=1024,d=512,E=4096,k=2,F=64,S=1024", NULL};
+    "T=1024,d=512,E=4096,k=2,F=64,S=1024", "T=1024,d=512,E=16384,k=2,F=64,S=1024", NULL};
 static const char *const paper_shapes[] = {
     "T=16384,d=512,E=16,k=2,F=64,S=1024",   "T=16384,d=512,E=64,k=2,F=64,S=1024",
     "T=16384,d=512,E=256,k=2,F=64,S=1024",  "T=16384,d=512,E=1024,k=2,F=64,S=1024",
@@ -267,6 +267,7 @@ const smx_op smx_op_moe = {
     .fd_unusable = fd_unusable,
     .speedup_pairs = speedup_pairs,
     .plot_tokens_per_s = 0,
+    .param_bytes = smx_moe_param_bytes,
 };
 
 static smx_status ref_run(void *state, smx_pass p, void *const *tv) {
@@ -413,6 +414,7 @@ const smx_op smx_op_moe_router = {
     .tolerance = router_tolerance,
     .check_shapes = router_check_shapes,
     .suite_shapes = {router_ci, router_quick, router_paper},
+    .param_bytes = smx_moe_param_bytes,
     .reference_cost = router_cost,
     .sweep_param = "E",
     .paper_note = "the retrieval half of the moe sweep (d = 512, top-2), E up to 65536 since the router alone fits",

@@ -1,6 +1,7 @@
 /* The seqmix command end to end: bad input gets one error line and exit 2; check, bench, plot,
  * report and suite produce their files. */
 #include <criterion/criterion.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -44,6 +45,12 @@ Test(cli, bad_shapes) {
   expect_usage_error((const char *[]){"check", "--shape", "L=4", NULL}, "--shape needs --op");
   expect_usage_error((const char *[]){"bench", "--op", "fftconv", "--shape", "L=0", "--out", "/tmp/x", NULL},
                      "L=0 is out of range");
+  /* --op as a list of ops timed in one run */
+  expect_usage_error((const char *[]){"bench", "--op", "moe,nosuchop", "--out", "/tmp/x", NULL}, "unknown op 'nosuchop'");
+  expect_usage_error((const char *[]){"bench", "--op", "moe,cdmoe", "--shape", "T=4", "--out", "/tmp/x", NULL},
+                     "--shape needs a single --op");
+  expect_usage_error((const char *[]){"bench", "--op", "moe,cdmoe", "--variant", "cpu.magic", "--out", "/tmp/x", NULL},
+                     "no op in 'moe,cdmoe' has a variant 'cpu.magic'");
 }
 
 Test(cli, bad_result_files) {
@@ -210,4 +217,85 @@ Test(cli, suite_end_to_end_and_resume, .timeout = 900) {
   cr_assert_eq(r.status, 0, "stderr: %s", r.err);
   cr_assert(strstr(r.err, "exists, kept") != NULL, "%s", r.err);
   cr_assert_eq(file_size(path), before);
+}
+
+/* --op a,b times several ops in one run; ops with param_bytes record it per case. */
+Test(cli, bench_op_list_and_param_bytes, .timeout = 600) {
+  char dir[600];
+  snprintf(dir, sizeof dir, "%s", test_dir("bench-op-list"));
+  run_cli(&r, (const char *[]){"bench", "--suite", "ci", "--op", "moe_router,cdmoe_router", "--repetitions", "1",
+                               "--min-time", "0.001", "--out", dir, NULL});
+  cr_assert_eq(r.status, 0, "stdout: %s\nstderr: %s", r.out, r.err);
+  char path[700];
+  json_t *doc = NULL;
+  snprintf(path, sizeof path, "%s/bench.json", dir);
+  cr_assert_eq(smx_json_read_doc(path, "bench", &doc), SMX_OK, "%s", smx_last_error());
+  int seen[2] = {0, 0};
+  size_t i;
+  json_t *e;
+  json_array_foreach(json_object_get(doc, "benchmarks"), i, e) {
+    const char *op = json_string_value(json_object_get(e, "op"));
+    cr_assert(op && (!strcmp(op, "moe_router") || !strcmp(op, "cdmoe_router")), "op %s", op ? op : "(none)");
+    int k = !strcmp(op, "cdmoe_router");
+    seen[k]++;
+    /* cdmoe_router: H x 2 sqrt(E) sub-keys of d floats; moe_router: E rows of d */
+    json_t *pb = json_object_get(e, "param_bytes");
+    cr_assert(json_is_number(pb), "%s has param_bytes", op);
+    json_t *p = json_object_get(e, "params");
+    double d = (double)json_integer_value(json_object_get(p, "d")), E = (double)json_integer_value(json_object_get(p, "E"));
+    if (k) {
+      double H = (double)json_integer_value(json_object_get(p, "H"));
+      cr_assert_float_eq(json_number_value(pb), 4.0 * H * 2 * sqrt(E) * d, 0.5, "cdmoe_router param_bytes");
+    } else {
+      cr_assert_float_eq(json_number_value(pb), 4.0 * E * d, 0.5, "moe_router param_bytes (the router)");
+    }
+  }
+  cr_assert(seen[0] > 0 && seen[1] > 0, "both ops timed (%d, %d)", seen[0], seen[1]);
+  json_decref(doc);
+}
+
+/* A run holding cdmoe and moe at the same T, d, E and S gets the versus figure: cdmoe's variants
+ * beside moe's loop and grouped layers. */
+Test(cli, versus_figure_from_two_ops, .timeout = 600) {
+  char dirs[4][600], path[2600];
+  /* two E per op: a figure needs two points on its x axis */
+  const char *sh[4] = {"T=64,d=32,E=16,H=1,kh=4,kp=4,S=32", "T=64,d=32,E=64,H=1,kh=4,kp=4,S=32",
+                       "T=64,d=32,E=16,k=2,F=8,S=32", "T=64,d=32,E=64,k=2,F=8,S=32"};
+  const char *ops[4] = {"cdmoe", "cdmoe", "moe", "moe"};
+  json_t *a = NULL;
+  for (int k = 0; k < 4; k++) {
+    char name[32];
+    snprintf(name, sizeof name, "versus-%d", k);
+    snprintf(dirs[k], sizeof dirs[k], "%s", test_dir(name));
+    run_cli(&r, (const char *[]){"bench", "--op", ops[k], "--shape", sh[k], "--repetitions", "1", "--min-time",
+                                 "0.001", "--out", dirs[k], NULL});
+    cr_assert_eq(r.status, 0, "%s: %s", ops[k], r.err);
+    json_t *b = NULL;
+    snprintf(path, sizeof path, "%s/bench.json", dirs[k]);
+    cr_assert_eq(smx_json_read_doc(path, "bench", &b), SMX_OK, "%s", smx_last_error());
+    if (!a) a = b;
+    else {
+      json_array_extend(json_object_get(a, "benchmarks"), json_object_get(b, "benchmarks"));
+      json_decref(b);
+    }
+  }
+  const char *dir = dirs[0];
+  snprintf(path, sizeof path, "%s/bench.json", dir);
+  cr_assert_eq(smx_json_write_atomic(path, a), SMX_OK, "%s", smx_last_error());
+  json_decref(a);
+  run_cli(&r, (const char *[]){"plot", "--run", dir, NULL});
+  cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+  const char *key = "t-64-d-32-h-1-kh-4-kp-4-s-32-ties-0";
+  for (int p = 0; p < 2; p++) {
+    snprintf(path, sizeof path, "%s/plots/cdmoe_%s_%s_versus.png", dir, p ? "bwd" : "fwd", key);
+    cr_assert_gt(file_size(path), 2000, "%s", path);
+    snprintf(path, sizeof path, "%s/plots/cdmoe_%s_%s_versus.csv", dir, p ? "bwd" : "fwd", key);
+    FILE *f = fopen(path, "r");
+    cr_assert(f, "%s", path);
+    char head[512] = "";
+    cr_assert(fgets(head, sizeof head, f));
+    fclose(f);
+    cr_assert(strstr(head, "cdmoe/cpu.pk") && strstr(head, "moe/cpu.loop") && strstr(head, "moe/cpu.grouped"), "%s",
+              head);
+  }
 }

@@ -250,3 +250,69 @@ Test(claims, cache_size_is_computed_from_the_op_definitions) {
   free(text);
   json_decref(bench);
 }
+
+/* Claim 7 from CPU rows: cdmoe (H = 1) against the loop and grouped MoE and the routers alone, at
+ * the smallest E >= 1024 (judged) and the largest E. */
+static void add_case(json_t *list, const char *op, const char *variant, const char *pass, int64_t E, int64_t H,
+                     double t) {
+  json_t *params = json_pack("{s:I, s:I, s:I}", "T", (json_int_t)1024, "d", (json_int_t)512, "E", (json_int_t)E);
+  if (!strcmp(op, "moe") || !strcmp(op, "cdmoe")) json_object_set_new(params, "S", json_integer(1024));
+  if (H > 0) json_object_set_new(params, "H", json_integer(H));
+  json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:f}", "op", op, "variant", variant, "device",
+                                        "cpu", "status", "ok", "pass", pass, "params", params, "median_s", t));
+}
+
+Test(claims, expert_retrieval_is_judged_at_1024_experts) {
+  json_t *list = json_array();
+  const int64_t Es[3] = {256, 1024, 16384};
+  for (int i = 0; i < 3; i++) {
+    double s = (double)Es[i] / 1024; /* the MoE grows with E, cdmoe barely */
+    add_case(list, "cdmoe", "cpu.pk", "fwd", Es[i], 1, 10e-3);
+    add_case(list, "cdmoe", "cpu.pk", "bwd", Es[i], 1, 30e-3);
+    add_case(list, "cdmoe", "cpu.pk", "fwd", Es[i], 4, 1.0); /* another head count: not the claim's */
+    add_case(list, "moe", "cpu.loop", "fwd", Es[i], 0, 100e-3 * s);
+    add_case(list, "moe", "cpu.loop", "bwd", Es[i], 0, 300e-3 * s);
+    add_case(list, "moe", "cpu.grouped", "fwd", Es[i], 0, 40e-3 * s);
+    add_case(list, "moe", "cpu.grouped", "bwd", Es[i], 0, 80e-3 * s);
+    add_case(list, "cdmoe_router", "cpu.pk", "fwd", Es[i], 1, 2e-3);
+    add_case(list, "moe_router", "cpu.dense", "fwd", Es[i], 0, 3e-3 * s);
+  }
+  json_t *bench = json_pack("{s:o}", "benchmarks", list);
+  char *text = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&text, &len);
+  claims_table(f, bench);
+  fclose(f);
+  const char *row = strstr(text, "\n| 7 | ");
+  cr_assert(row, "%s", text);
+  /* E = 1024: loop 100/10 = 10x fwd, 400/40 = 10x fwd+bwd; grouped 4x, 120/40 = 3x; routers 1.5x.
+   * 10x >= 0.8 x 8: reproduced. E = 16384: 160x, 160x, 64x, 48x, 24x. */
+  cr_expect(strstr(row, "E = 1024: 10.0x over the loop MoE (fwd; 10.0x fwd+bwd), 4.0x over the grouped MoE (fwd; "
+                        "3.0x fwd+bwd), retrieval alone 1.5x over moe_router"),
+            "%.900s", row);
+  cr_expect(strstr(row, "E = 16384: 160.0x over the loop MoE (fwd; 160.0x fwd+bwd), 64.0x over the grouped MoE (fwd; "
+                        "48.0x fwd+bwd), retrieval alone 24.0x over moe_router"),
+            "%.900s", row);
+  cr_expect(strstr(row, "| reproduced |"), "%.900s", row);
+  free(text);
+  json_decref(bench);
+}
+
+/* Without a point at >= 1024 experts the ratios are shown but not judged. */
+Test(claims, expert_retrieval_below_1024_experts_is_not_judged) {
+  json_t *list = json_array();
+  add_case(list, "cdmoe", "cpu.pk", "fwd", 256, 1, 10e-3);
+  add_case(list, "moe", "cpu.loop", "fwd", 256, 0, 50e-3);
+  json_t *bench = json_pack("{s:o}", "benchmarks", list);
+  char *text = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&text, &len);
+  claims_table(f, bench);
+  fclose(f);
+  const char *row = strstr(text, "\n| 7 | ");
+  cr_assert(row, "%s", text);
+  cr_expect(strstr(row, "E = 256: 5.0x over the loop MoE (fwd; not timed fwd+bwd)"), "%.900s", row);
+  cr_expect(strstr(row, "| — | not measured: CPU, T = 1024, d = 512, shared width 1024"), "%.900s", row);
+  free(text);
+  json_decref(bench);
+}

@@ -135,6 +135,9 @@ typedef struct smx_op {
   const char *const *speedup_pairs;
   /* 1 = the plots add tokens per second (B * L / time) vs L: layers people compare by throughput. */
   int plot_tokens_per_s;
+  /* Bytes of the layer's learned parameters at this configuration (fp32), shown beside each
+   * benchmark point where the sweep is over model size (experts); NULL: not shown. */
+  double (*param_bytes)(const smx_config *c);
 } smx_op;
 
 typedef struct smx_variant {
