@@ -348,6 +348,8 @@ static const smx_variant *ratio_partner(const smx_op *op, const smx_variant *v, 
   return ref;
 }
 
+static int op_listed(const char *list, const char *name);
+
 static smx_status add_cases(case_list *l, const smx_bench_options *o, const smx_op *op, const char *spec,
                             const smx_hardware *hw, const smx_peaks *peaks) {
   smx_config cfg;
@@ -355,7 +357,7 @@ static smx_status add_cases(case_list *l, const smx_bench_options *o, const smx_
   if (s != SMX_OK) return s;
   for (int vi = 0; vi < smx_variant_count(op); vi++) {
     const smx_variant *v = smx_variant_at(op, vi);
-    if (o->variant && strcmp(o->variant, v->name) != 0) continue;
+    if (o->variant && !op_listed(o->variant, v->name)) continue;
     if (o->devices && !(o->devices & (1u << v->device))) continue;
     for (int pi = 0; pi < 2; pi++) {
       smx_pass p = (smx_pass)pi;
@@ -611,8 +613,9 @@ double smx_gate_min_change(smx_suite suite) {
   return (unsigned)suite < SMX_SUITE_COUNT ? m[suite] : 0.05;
 }
 
-/* --op takes one name or a comma-separated list: ops whose speedups are ratios of one run
- * ("moe,cdmoe,moe_router,cdmoe_router"). */
+/* --op and --variant take one name or a comma-separated list: ops whose speedups are ratios of
+ * one run ("moe,cdmoe,moe_router,cdmoe_router"), variants without the slow reference
+ * ("cpu.loop,cpu.grouped,cpu.pk,cpu.dense"). */
 static int op_listed(const char *list, const char *name) {
   size_t n = strlen(name);
   for (const char *p = list; *p;) {
@@ -623,9 +626,12 @@ static int op_listed(const char *list, const char *name) {
   return 0;
 }
 
-static smx_status check_op_list(const smx_bench_options *o) {
-  if (o->shape) return smx_fail(SMX_ERR_INVALID, "--shape needs a single --op (shapes are per op), not the list '%s'", o->op);
-  for (const char *p = o->op; *p;) {
+/* The --op / --variant filters when either is a list: every op named exists, --shape goes with a
+ * single op, and every variant named exists in some op in scope (all ops without --op). */
+static smx_status check_lists(const smx_bench_options *o) {
+  if (o->op && strchr(o->op, ',') && o->shape)
+    return smx_fail(SMX_ERR_INVALID, "--shape needs a single --op (shapes are per op), not the list '%s'", o->op);
+  for (const char *p = o->op ? o->op : ""; *p;) {
     size_t len = strcspn(p, ",");
     char name[64];
     snprintf(name, sizeof name, "%.*s", (int)(len < sizeof name ? len : sizeof name - 1), p);
@@ -634,10 +640,19 @@ static smx_status check_op_list(const smx_bench_options *o) {
     if (s != SMX_OK) return s;
     p += len + (p[len] == ',');
   }
-  if (!o->variant) return SMX_OK;
-  for (int i = 0; i < smx_op_count(); i++)
-    if (op_listed(o->op, smx_op_at(i)->name) && smx_variant_find(smx_op_at(i), o->variant)) return SMX_OK;
-  return smx_fail(SMX_ERR_INVALID, "no op in '%s' has a variant '%s' (see seqmix list)", o->op, o->variant);
+  for (const char *p = o->variant ? o->variant : ""; *p;) {
+    size_t len = strcspn(p, ",");
+    char name[64];
+    snprintf(name, sizeof name, "%.*s", (int)(len < sizeof name ? len : sizeof name - 1), p);
+    int found = 0;
+    for (int i = 0; i < smx_op_count() && !found; i++)
+      found = (!o->op || op_listed(o->op, smx_op_at(i)->name)) && smx_variant_find(smx_op_at(i), name);
+    if (!found)
+      return smx_fail(SMX_ERR_INVALID, "no op in '%s' has a variant '%s' (see seqmix list)", o->op ? o->op : "the registry",
+                      name);
+    p += len + (p[len] == ',');
+  }
+  return SMX_OK;
 }
 
 smx_status smx_bench_run(const smx_bench_options *o, int *n_ran, int *n_failed) {
@@ -648,7 +663,10 @@ smx_status smx_bench_run(const smx_bench_options *o, int *n_ran, int *n_failed) 
     return smx_fail(SMX_ERR_INVALID, "--min-time %g is out of range (accepted: >0 .. 60 seconds)", o->min_time);
   const smx_op *only = NULL;
   int op_list = o->op && strchr(o->op, ',');
-  smx_status s = op_list ? check_op_list(o) : smx_resolve_filters(o->op, o->variant, o->shape, &only);
+  smx_status s = op_list || (o->variant && strchr(o->variant, ','))
+                     ? check_lists(o)
+                     : smx_resolve_filters(o->op, o->variant, o->shape, &only);
+  if (s == SMX_OK && !op_list && !only) s = smx_resolve_filters(o->op, NULL, o->shape, &only);
   if (s != SMX_OK) return s;
   if ((s = smx_mkdir_p(o->out_dir)) != SMX_OK) return s;
 

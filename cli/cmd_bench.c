@@ -27,7 +27,7 @@ int cmd_bench(int argc, char **argv) {
   const cli_opt opts[] = {
       {"suite", "NAME", "ci (seconds), quick (minutes, the CPU default), paper (the papers' shapes, GPUs)", &suite, NULL},
       {"op", "NAME", "only this op, or a comma-separated list of ops timed in one run (moe,cdmoe)", &o.op, NULL},
-      {"variant", "NAME", "only this variant (or baseline)", &o.variant, NULL},
+      {"variant", "NAME", "only this variant (or baseline), or a comma-separated list (cpu.loop,cpu.pk)", &o.variant, NULL},
       {"shape", "SPEC", "one shape instead of the suite's, e.g. B=4,H=16,L=4096 (needs --op)", &o.shape, NULL},
       {"device", "DEV", "cpu, cuda or all (default: all present)", &device, NULL},
       {"repetitions", "N", "repetitions per benchmark (default 5)", &reps, NULL},

@@ -51,6 +51,10 @@ Test(cli, bad_shapes) {
                      "--shape needs a single --op");
   expect_usage_error((const char *[]){"bench", "--op", "moe,cdmoe", "--variant", "cpu.magic", "--out", "/tmp/x", NULL},
                      "no op in 'moe,cdmoe' has a variant 'cpu.magic'");
+  expect_usage_error((const char *[]){"bench", "--op", "moe", "--variant", "cpu.loop,cpu.pk", "--out", "/tmp/x", NULL},
+                     "no op in 'moe' has a variant 'cpu.pk'");
+  expect_usage_error((const char *[]){"bench", "--variant", "cpu.loop,cpu.pk", "--shape", "T=4", "--out", "/tmp/x", NULL},
+                     "--shape needs --op");
 }
 
 Test(cli, bad_result_files) {
@@ -223,8 +227,8 @@ Test(cli, suite_end_to_end_and_resume, .timeout = 900) {
 Test(cli, bench_op_list_and_param_bytes, .timeout = 600) {
   char dir[600];
   snprintf(dir, sizeof dir, "%s", test_dir("bench-op-list"));
-  run_cli(&r, (const char *[]){"bench", "--suite", "ci", "--op", "moe_router,cdmoe_router", "--repetitions", "1",
-                               "--min-time", "0.001", "--out", dir, NULL});
+  run_cli(&r, (const char *[]){"bench", "--suite", "ci", "--op", "moe_router,cdmoe_router", "--variant",
+                               "cpu.dense,cpu.pk", "--repetitions", "1", "--min-time", "0.001", "--out", dir, NULL});
   cr_assert_eq(r.status, 0, "stdout: %s\nstderr: %s", r.out, r.err);
   char path[700];
   json_t *doc = NULL;
@@ -238,6 +242,8 @@ Test(cli, bench_op_list_and_param_bytes, .timeout = 600) {
     cr_assert(op && (!strcmp(op, "moe_router") || !strcmp(op, "cdmoe_router")), "op %s", op ? op : "(none)");
     int k = !strcmp(op, "cdmoe_router");
     seen[k]++;
+    const char *var = json_string_value(json_object_get(e, "variant"));
+    cr_assert(var && !strcmp(var, k ? "cpu.pk" : "cpu.dense"), "%s %s: only the listed variants", op, var);
     /* cdmoe_router: H x 2 sqrt(E) sub-keys of d floats; moe_router: E rows of d */
     json_t *pb = json_object_get(e, "param_bytes");
     cr_assert(json_is_number(pb), "%s has param_bytes", op);
