@@ -131,19 +131,20 @@ static uint64_t seq_hash(const int32_t *s, int64_t len) {
 
 smx_status task_unique_dataset(const smx_task_config *c, smx_split split, uint64_t seed, int64_t n,
                                task_full_seq_fn gen, int64_t scratch_len, int32_t *inputs, int32_t *labels) {
-  const int64_t T = smx_task_seq_len(c), S = T + 1;
+  const int64_t T = smx_task_seq_len(c);
   /* Draw budget: safari loops until it has n distinct examples; here a parameter setting with
    * fewer than n distinct sequences fails instead of spinning. 64 n draws find n distinct ones
    * unless the space holds barely more than n sequences. */
   const int64_t max_draws = 64 * n + 1024;
   int64_t cap = 2;
   while (cap < 2 * n) cap <<= 1;
-  int32_t *seqs = malloc((size_t)(n + 1) * (size_t)S * sizeof *seqs);
+  /* Accepted sequences live in the rows of inputs (their first T tokens) and in last[] (their
+   * final token), so the dataset is held once; labels are filled at the end. */
+  int32_t *last = malloc((size_t)n * sizeof *last), *seq = malloc((size_t)(T + 1) * sizeof *seq);
   int64_t *table = malloc((size_t)cap * sizeof *table);
-  int64_t *order = malloc((size_t)n * sizeof *order);
   int32_t *scratch = malloc((size_t)(scratch_len + 1) * sizeof *scratch);
-  if (!seqs || !table || !order || !scratch) {
-    free(seqs), free(table), free(order), free(scratch);
+  if (!last || !seq || !table || !scratch) {
+    free(last), free(seq), free(table), free(scratch);
     return smx_fail(SMX_ERR_NOMEM, "%s: cannot allocate %lld examples of %lld tokens", c->task->name, (long long)n,
                     (long long)T);
   }
@@ -153,44 +154,49 @@ smx_status task_unique_dataset(const smx_task_config *c, smx_split split, uint64
   while (have < n && draws < max_draws) {
     task_rng r;
     task_rng_init(&r, seed, split, TASK_PART_EXAMPLE, (uint64_t)draws++);
-    int32_t *s = seqs + have * S;
-    gen(c, &r, s, scratch);
-    uint64_t h = seq_hash(s, S);
+    gen(c, &r, seq, scratch);
+    uint64_t h = seq_hash(seq, T + 1);
     int64_t slot = (int64_t)(h & (uint64_t)(cap - 1)), dup = 0;
-    for (; table[slot] >= 0; slot = (slot + 1) & (cap - 1))
-      if (memcmp(seqs + table[slot] * S, s, (size_t)S * sizeof *s) == 0) {
+    for (; table[slot] >= 0; slot = (slot + 1) & (cap - 1)) {
+      int64_t q = table[slot];
+      if (last[q] == seq[T] && memcmp(inputs + q * T, seq, (size_t)T * sizeof *seq) == 0) {
         dup = 1;
         break;
       }
+    }
     if (dup) continue;
+    memcpy(inputs + have * T, seq, (size_t)T * sizeof *seq);
+    last[have] = seq[T];
     table[slot] = have++;
   }
   free(table), free(scratch);
   if (have < n) {
-    free(seqs), free(order);
+    free(last), free(seq);
     return smx_fail(SMX_ERR_INVALID,
                     "%s: only %lld distinct examples in %lld draws; these parameters cannot give n=%lld unique "
                     "examples (use a larger V or L, or a smaller n)",
                     c->task->name, (long long)have, (long long)draws, (long long)n);
   }
   /* safari shuffles after de-duplication; first-occurrence order would put likelier
-   * sequences first. */
+   * sequences first. Fisher-Yates over rows, seq as the swap buffer. */
   task_rng r;
   task_rng_init(&r, seed, split, TASK_PART_SHUFFLE, 0);
-  for (int64_t i = 0; i < n; i++) order[i] = i;
   for (int64_t i = n - 1; i > 0; i--) {
     int64_t j = (int64_t)task_rng_below(&r, (uint32_t)(i + 1));
-    int64_t t = order[i];
-    order[i] = order[j];
-    order[j] = t;
+    if (j == i) continue;
+    memcpy(seq, inputs + i * T, (size_t)T * sizeof *seq);
+    memcpy(inputs + i * T, inputs + j * T, (size_t)T * sizeof *seq);
+    memcpy(inputs + j * T, seq, (size_t)T * sizeof *seq);
+    int32_t t = last[i];
+    last[i] = last[j];
+    last[j] = t;
   }
   for (int64_t e = 0; e < n; e++) {
-    const int32_t *s = seqs + order[e] * S;
-    int32_t *in = inputs + e * T, *lb = labels + e * T;
-    memcpy(in, s, (size_t)T * sizeof *s);
-    for (int64_t t = 0; t < T; t++) lb[t] = split == SMX_SPLIT_TRAIN ? s[t + 1] : SMX_IGNORE_LABEL;
-    lb[T - 1] = s[T];
+    const int32_t *in = inputs + e * T;
+    int32_t *lb = labels + e * T;
+    for (int64_t t = 0; t + 1 < T; t++) lb[t] = split == SMX_SPLIT_TRAIN ? in[t + 1] : SMX_IGNORE_LABEL;
+    lb[T - 1] = last[e];
   }
-  free(seqs), free(order);
+  free(last), free(seq);
   return SMX_OK;
 }
