@@ -37,6 +37,8 @@ int cmd_report(int argc, char **argv);
 int cmd_suite(int argc, char **argv);
 int cmd_gate(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
+int cmd_task(int argc, char **argv);
+int cmd_sweep(int argc, char **argv);
 
 /* The steps `suite` chains; each is also what its subcommand runs. */
 typedef struct check_args {

@@ -1,6 +1,6 @@
 /* seqmix: the command-line tool.
  *
- *   seqmix info | list | check | bench | plot | report | compare | gate | suite   [--help]
+ *   seqmix info | list | check | bench | plot | report | compare | gate | task | sweep | suite   [--help]
  *
  * Exit status: 0 success, 1 a check failed (or a run-time failure), 2 usage error or bad input. */
 #include <stdio.h>
@@ -24,6 +24,8 @@ static const command commands[] = {
     {"report", cmd_report, "the Markdown report of a run"},
     {"compare", cmd_compare, "two or more runs side by side (machines, GPUs, CPU vs GPU): tables and plots"},
     {"gate", cmd_gate, "a run against a baseline: Mann-Whitney U + minimum change; exit 1 on regression"},
+    {"task", cmd_task, "synthetic tasks: list them, print generated examples (task gen)"},
+    {"sweep", cmd_sweep, "a sweep's results: merge shard files (sweep merge)"},
     {"suite", cmd_suite, "the main job: check -> bench -> plots -> report into results/runs/<run-id>/"},
     {NULL, NULL, NULL},
 };
@@ -52,5 +54,5 @@ int main(int argc, char **argv) {
   }
   for (const command *c = commands; c->name; c++)
     if (strcmp(argv[1], c->name) == 0) return c->run(argc - 1, argv + 1);
-  return cli_error("unknown command '%s' (commands: info, list, check, bench, plot, report, compare, gate, suite)", argv[1]);
+  return cli_error("unknown command '%s' (commands: info, list, check, bench, plot, report, compare, gate, task, sweep, suite)", argv[1]);
 }

@@ -1,0 +1,28 @@
+/* What the generator files of tasks/ share: the task tables they define and the safari-style
+ * "unique examples, then shuffle" dataset builder. Private to tasks/. */
+#ifndef SEQMIX_TASK_IMPL_H
+#define SEQMIX_TASK_IMPL_H
+
+#include "seqmix/tasks.h"
+#include "task_rng.h"
+
+extern const smx_task smx_task_mqar;
+extern const smx_task smx_task_induction_head;
+extern const smx_task smx_task_assoc_recall;
+extern const smx_task smx_task_selective_copy;
+extern const smx_task smx_task_selective_copy_mamba;
+
+/* Parameter i of c as an integer (ranges are checked at parse time). */
+static inline int64_t task_int(const smx_task_config *c, int i) { return (int64_t)c->v[i]; }
+
+/* Writes one full sequence of T + 1 tokens (inputs = seq[0..T), shifted LM targets = seq[1..T]).
+ * scratch holds scratch_len int32 that are all -1 on entry and must be all -1 on return. */
+typedef void (*task_full_seq_fn)(const smx_task_config *c, task_rng *r, int32_t *seq, int32_t *scratch);
+
+/* safari's ICL dataset: draws full sequences until n distinct ones are found (a bounded number
+ * of draws, else SMX_ERR_INVALID naming how many exist), shuffles them, and writes inputs and
+ * labels: train = the full shifted sequence, test = SMX_IGNORE_LABEL except the last position. */
+smx_status task_unique_dataset(const smx_task_config *c, smx_split split, uint64_t seed, int64_t n,
+                               task_full_seq_fn gen, int64_t scratch_len, int32_t *inputs, int32_t *labels);
+
+#endif

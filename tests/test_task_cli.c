@@ -1,0 +1,64 @@
+/* `seqmix task`: gen prints the same examples for the same arguments; bad input is one error
+ * line and exit 2.
+ *   build/tests/seqmix_tests --filter task_cli/\*
+ */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "test_helpers.h"
+
+static cli_result r;
+
+static void usage_error(const char *const *args, const char *needle) {
+  run_cli(&r, args);
+  cr_assert_eq(r.status, 2, "exit %d, stderr: %s", r.status, r.err);
+  cr_assert_eq(r.err_lines, 1, "expected one error line, got: %s", r.err);
+  cr_assert(strncmp(r.err, "seqmix: error: ", 15) == 0, "stderr: %s", r.err);
+  cr_assert(strstr(r.err, needle) != NULL, "stderr '%s' lacks '%s'", r.err, needle);
+}
+
+Test(task_cli, gen_prints_examples) {
+  static char first[sizeof r.out];
+  run_cli(&r, (const char *[]){"task", "gen", "--task", "mqar", "--n", "3", "--seed", "1", "--param", "L=64,N=4,V=8192", NULL});
+  cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+  cr_assert(strstr(r.out, "parameters V=8192,L=64,N=4,a=0.01,random_non_queries=0; split train; seed 1") != NULL, "%s", r.out);
+  cr_assert(strstr(r.out, "example 2\n") != NULL && strstr(r.out, "example 3\n") == NULL, "%s", r.out);
+  cr_assert(strstr(r.out, "\n  label") != NULL, "%s", r.out);
+  memcpy(first, r.out, sizeof first);
+  run_cli(&r, (const char *[]){"task", "gen", "--task", "mqar", "--n", "3", "--seed", "1", "--param", "L=64,N=4,V=8192", NULL});
+  cr_assert_str_eq(r.out, first, "two runs printed different examples");
+  run_cli(&r, (const char *[]){"task", "gen", "--task", "mqar", "--n", "3", "--seed", "1", "--param", "L=64,N=4,V=8192",
+                               "--split", "test", NULL});
+  cr_assert_eq(r.status, 0);
+  cr_assert_str_neq(r.out + 300, first + 300, "train and test printed the same examples");
+
+  run_cli(&r, (const char *[]){"task", "gen", "--task", "assoc_recall", "--split", "test", "--n", "1", NULL});
+  cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+  /* V=10, L=20: 22 positions, one label, on the last one */
+  const char *last = strrchr(r.out, '\n');
+  cr_assert_not_null(last);
+  run_cli(&r, (const char *[]){"task", "list", NULL});
+  cr_assert_eq(r.status, 0);
+  const char *names[] = {"mqar", "induction_head", "assoc_recall", "selective_copy", "selective_copy_mamba"};
+  for (int i = 0; i < 5; i++) cr_assert(strstr(r.out, names[i]) != NULL, "task list lacks %s", names[i]);
+  run_cli(&r, (const char *[]){"task", "--help", NULL});
+  cr_assert_eq(r.status, 0);
+  cr_assert(strstr(r.out, "gen") != NULL && strstr(r.out, "list") != NULL, "%s", r.out);
+  run_cli(&r, (const char *[]){"task", "gen", "--help", NULL});
+  cr_assert_eq(r.status, 0);
+  cr_assert(strstr(r.out, "--param") != NULL, "%s", r.out);
+}
+
+Test(task_cli, bad_input) {
+  usage_error((const char *[]){"task", NULL}, "give a subcommand");
+  usage_error((const char *[]){"task", "train", NULL}, "unknown subcommand 'train'");
+  usage_error((const char *[]){"task", "gen", NULL}, "--task NAME is required");
+  usage_error((const char *[]){"task", "gen", "--task", "nosuch", NULL}, "unknown task 'nosuch' (known: mqar");
+  usage_error((const char *[]){"task", "gen", "--task", "mqar", "--param", "Q=3", NULL}, "no parameter 'Q'");
+  usage_error((const char *[]){"task", "gen", "--task", "mqar", "--param", "L=65", NULL}, "L=65 must be even");
+  usage_error((const char *[]){"task", "gen", "--task", "mqar", "--n", "0", NULL}, "--n 0");
+  usage_error((const char *[]){"task", "gen", "--task", "mqar", "--seed", "x", NULL}, "--seed x");
+  usage_error((const char *[]){"task", "gen", "--task", "mqar", "--split", "valid", NULL}, "--split valid");
+  usage_error((const char *[]){"task", "gen", "--task", "induction_head", "--param", "V=3,L=3", "--n", "2", NULL},
+              "only 1 distinct");
+}
