@@ -11,6 +11,7 @@
 #include "reference/ssd.h"
 #include "reference/cdmoe.h"
 #include "reference/moe.h"
+#include "reference/monarch.h"
 #include "smx_config.h"
 
 extern const smx_variant smx_fftconv_cpu_fftw, smx_fftconv_baseline_fftw, smx_rope_cpu_table;
@@ -129,6 +130,9 @@ static const smx_variant *const conba_decode_variants[] = {
     NULL,
 };
 
+static const smx_variant *const monarch_variants[] = {&smx_monarch_reference, &smx_monarch_cpu_blockdiag, SMX_MONARCH_CUDA_VARIANTS
+                                                      &smx_monarch_baseline_openblas, SMX_MONARCH_CUDA_BASELINES NULL};
+
 typedef struct entry {
   const smx_op *op;
   const smx_variant *const *variants;
@@ -149,6 +153,7 @@ static const entry table[] = {
     {&smx_op_moe_router, moe_router_variants},
     {&smx_op_cdmoe, cdmoe_variants},
     {&smx_op_cdmoe_router, cdmoe_router_variants},
+    {&smx_op_monarch, monarch_variants},
 };
 
 int smx_op_count(void) { return (int)(sizeof table / sizeof table[0]); }
