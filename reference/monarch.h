@@ -35,8 +35,8 @@ extern const smx_variant smx_monarch_reference, smx_monarch_cpu_blockdiag, smx_m
 
 /* The registry's CUDA entries (kernels/registry.c lists them inside this macro). */
 #if SMX_HAVE_CUDA
-extern const smx_variant smx_monarch_cuda_bmm, smx_monarch_baseline_cublas;
-#define SMX_MONARCH_CUDA_VARIANTS &smx_monarch_cuda_bmm,
+extern const smx_variant smx_monarch_cuda_bmm, smx_monarch_cuda_fused, smx_monarch_baseline_cublas;
+#define SMX_MONARCH_CUDA_VARIANTS &smx_monarch_cuda_bmm, &smx_monarch_cuda_fused,
 #define SMX_MONARCH_CUDA_BASELINES &smx_monarch_baseline_cublas,
 #else
 #define SMX_MONARCH_CUDA_VARIANTS

@@ -67,7 +67,8 @@ static const smx_tensor_desc tensors[MONARCH_NSLOTS] = {
 /* k = 2 against the naive fp32 dense evaluation (each M entry one rounded product, then an n-term
  * fp32 dot product). The factored variants sum p terms and then k terms, a different order with
  * a smaller error bound; the floor covers shapes whose naive error happens to be tiny (n = 1, small
- * blocks) and the blocked GEMMs' own summation orders. dR and dL also sum over the batch. */
+ * blocks), the blocked GEMMs' own summation orders and cuda.fused's 3xTF32 products (a few ulps
+ * per product; docs/ops/monarch.md). dR and dL also sum over the batch. */
 static const smx_tolerance tolerance[MONARCH_NSLOTS] = {
     [MONARCH_Y] = {2, 16, "a p-term then a k-term dot product per output; naive: n-term dot products of rounded M"},
     [MONARCH_DX] = {2, 16, "the transposed products: k-term then p-term sums per input"},
@@ -162,9 +163,9 @@ static const char *const quick_shapes[] = {"B=1024,n=1024", "B=1024,n=4096", NUL
 static const char *const paper_shapes[] = {
     "B=1024,n=1024",  "B=1024,n=2048",  "B=1024,n=4096",  "B=1024,n=8192",  "B=1024,n=16384",
     "B=16384,n=1024", "B=16384,n=2048", "B=16384,n=4096", "B=16384,n=8192", "B=16384,n=16384", NULL};
-/* Each variant over its device's dense baseline is drawn anyway (same-device baselines); the GPU
- * variant is also set against the CPU one, the hardware comparison. */
-static const char *const speedup_pairs[] = {"cuda.bmm:cpu.blockdiag", NULL};
+/* Each variant over its device's dense baseline is drawn anyway (same-device baselines); the fused
+ * kernel is also set against the two-GEMM one, and the GPU against the CPU. */
+static const char *const speedup_pairs[] = {"cuda.fused:cuda.bmm", "cuda.bmm:cpu.blockdiag", NULL};
 
 const smx_op smx_op_monarch = {
     .name = "monarch",
