@@ -135,7 +135,8 @@ static const smx_variant *const conba_decode_variants[] = {
 static const smx_variant *const monarch_variants[] = {&smx_monarch_reference, &smx_monarch_cpu_blockdiag, SMX_MONARCH_CUDA_VARIANTS
                                                       &smx_monarch_baseline_openblas, SMX_MONARCH_CUDA_BASELINES NULL};
 
-static const smx_variant *const hyena_filter_variants[] = {&smx_hyena_filter_reference, &smx_hyena_filter_cpu_blas, NULL};
+static const smx_variant *const hyena_filter_variants[] = {&smx_hyena_filter_reference, &smx_hyena_filter_cpu_blas,
+                                                           SMX_HYENA_FILTER_CUDA_VARIANTS NULL};
 static const smx_variant *const longconv_kernel_variants[] = {&smx_longconv_kernel_reference, &smx_longconv_kernel_cpu_omp, NULL};
 
 typedef struct entry {

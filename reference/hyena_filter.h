@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "seqmix/op.h"
+#include "smx_config.h"
 
 enum { HYF_W1, HYF_B1, HYF_W2, HYF_B2, HYF_W3, HYF_B3, HYF_W4, HYF_FREQ, HYF_K, HYF_DK, HYF_DW1, HYF_DB1, HYF_DW2,
        HYF_DB2, HYF_DW3, HYF_DB3, HYF_DW4, HYF_DFREQ, HYF_NSLOTS };
@@ -30,6 +31,14 @@ enum { HYF_PH, HYF_PL, HYF_PE, HYF_PF };
 
 extern const smx_op smx_op_hyena_filter;
 extern const smx_variant smx_hyena_filter_reference, smx_hyena_filter_cpu_blas;
+
+/* The registry's CUDA entry (kernels/registry.c lists it inside this macro). */
+#if SMX_HAVE_CUDA
+extern const smx_variant smx_hyena_filter_cuda_blas;
+#define SMX_HYENA_FILTER_CUDA_VARIANTS &smx_hyena_filter_cuda_blas,
+#else
+#define SMX_HYENA_FILTER_CUDA_VARIANTS
+#endif
 
 /* The constants of the definition, in fp64: z (L x E, row-major), tn (L) and |delta| (H). */
 void smx_hyena_features(int64_t L, int64_t E, double *z, double *tn);

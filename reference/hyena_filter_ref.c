@@ -200,6 +200,8 @@ static const char *const paper_shapes[] = {"H=768,L=512,emb=5,order=128",  "H=76
                                            "H=768,L=2048,emb=5,order=128", "H=768,L=4096,emb=5,order=128",
                                            "H=768,L=8192,emb=5,order=128", NULL};
 
+static const char *const speedup_pairs[] = {"cuda.blas:cpu.blas", NULL};
+
 const smx_op smx_op_hyena_filter = {
     .name = "hyena_filter",
     .summary = "M2-BERT's implicit long-conv filter: positional features -> sine MLP -> exponential decay, k (H, L)",
@@ -218,6 +220,7 @@ const smx_op smx_op_hyena_filter = {
     .suite_shapes = {ci_shapes, quick_shapes, paper_shapes},
     .reference_cost = reference_cost,
     .sweep_param = "L",
+    .speedup_pairs = speedup_pairs,
     .paper_note = "M2-BERT-base's filter (d_model 768, emb 5, order 128) at its sequence lengths 512..8192; the filter is "
                   "computed once per layer and step, not per token",
 };

@@ -1,5 +1,6 @@
-/* Pieces the CUDA monarch variant and baseline share (kernels/monarch/cuda_bmm.cu,
- * baseline_cublas.cu): a row-major strided-batched sgemm over cuBLAS's column-major one, the
+/* Pieces the CUDA monarch variants and baseline share (kernels/monarch/cuda_bmm.cu, cuda_fused.cu,
+ * baseline_cublas.cu; hyena_filter's cuda.blas uses the GEMM wrapper too): a handle without TF32,
+ * a row-major strided-batched sgemm over cuBLAS's column-major one, the
  * tiled transposes that apply the output permutation P, and the kernel that materializes the
  * dense M. Formulas and layouts: reference/monarch.h. .cu files only. */
 #ifndef SEQMIX_KERNELS_MONARCH_CUDA_MONARCH_CUH
