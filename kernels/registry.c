@@ -137,7 +137,8 @@ static const smx_variant *const monarch_variants[] = {&smx_monarch_reference, &s
 
 static const smx_variant *const hyena_filter_variants[] = {&smx_hyena_filter_reference, &smx_hyena_filter_cpu_blas,
                                                            SMX_HYENA_FILTER_CUDA_VARIANTS NULL};
-static const smx_variant *const longconv_kernel_variants[] = {&smx_longconv_kernel_reference, &smx_longconv_kernel_cpu_omp, NULL};
+static const smx_variant *const longconv_kernel_variants[] = {&smx_longconv_kernel_reference, &smx_longconv_kernel_cpu_omp,
+                                                              SMX_LONGCONV_KERNEL_CUDA_VARIANTS NULL};
 
 typedef struct entry {
   const smx_op *op;

@@ -17,12 +17,21 @@
 #include <stdint.h>
 
 #include "seqmix/op.h"
+#include "smx_config.h"
 
 enum { LCK_KERNEL, LCK_K, LCK_DK, LCK_DKERNEL, LCK_NSLOTS };
 enum { LCK_PH, LCK_PL, LCK_PLAM };
 
 extern const smx_op smx_op_longconv_kernel;
 extern const smx_variant smx_longconv_kernel_reference, smx_longconv_kernel_cpu_omp;
+
+/* The registry's CUDA entry (kernels/registry.c lists it inside this macro). */
+#if SMX_HAVE_CUDA
+extern const smx_variant smx_longconv_kernel_cuda_elementwise;
+#define SMX_LONGCONV_KERNEL_CUDA_VARIANTS &smx_longconv_kernel_cuda_elementwise,
+#else
+#define SMX_LONGCONV_KERNEL_CUDA_VARIANTS
+#endif
 
 /* 0.02 exp(-(j / L) (H/2)^(h / H)): the initialization's scale of kernel[h, j] */
 double smx_longconv_init_scale(int64_t H, int64_t L, int64_t h, int64_t j);
