@@ -72,8 +72,8 @@ static const smx_tensor_desc tensors[MONARCH_NSLOTS] = {
 static const smx_tolerance tolerance[MONARCH_NSLOTS] = {
     [MONARCH_Y] = {2, 16, "a p-term then a k-term dot product per output; naive: n-term dot products of rounded M"},
     [MONARCH_DX] = {2, 16, "the transposed products: k-term then p-term sums per input"},
-    [MONARCH_DR] = {2, 16, "sums over the batch of (L^T dy) x products, B*k terms per entry"},
-    [MONARCH_DL] = {2, 16, "sums over the batch of dy (R x) products, B*p terms per entry"},
+    [MONARCH_DR] = {2, 16, "B-term sums over the batch of dh x, each dh = L^T dy a k-term sum"},
+    [MONARCH_DL] = {2, 16, "B-term sums over the batch of dy h, each h = R x a p-term sum"},
 };
 
 static int64_t P(const smx_config *c, int i) { return c->v[i]; }
