@@ -11,6 +11,9 @@
 #include "reference/ssd.h"
 #include "reference/cdmoe.h"
 #include "reference/moe.h"
+#include "reference/monarch.h"
+#include "reference/hyena_filter.h"
+#include "reference/longconv_kernel.h"
 #include "smx_config.h"
 
 extern const smx_variant smx_fftconv_cpu_fftw, smx_fftconv_baseline_fftw, smx_rope_cpu_table;
@@ -129,6 +132,14 @@ static const smx_variant *const conba_decode_variants[] = {
     NULL,
 };
 
+static const smx_variant *const monarch_variants[] = {&smx_monarch_reference, &smx_monarch_cpu_blockdiag, SMX_MONARCH_CUDA_VARIANTS
+                                                      &smx_monarch_baseline_openblas, SMX_MONARCH_CUDA_BASELINES NULL};
+
+static const smx_variant *const hyena_filter_variants[] = {&smx_hyena_filter_reference, &smx_hyena_filter_cpu_blas,
+                                                           SMX_HYENA_FILTER_CUDA_VARIANTS NULL};
+static const smx_variant *const longconv_kernel_variants[] = {&smx_longconv_kernel_reference, &smx_longconv_kernel_cpu_omp,
+                                                              SMX_LONGCONV_KERNEL_CUDA_VARIANTS NULL};
+
 typedef struct entry {
   const smx_op *op;
   const smx_variant *const *variants;
@@ -149,6 +160,9 @@ static const entry table[] = {
     {&smx_op_moe_router, moe_router_variants},
     {&smx_op_cdmoe, cdmoe_variants},
     {&smx_op_cdmoe_router, cdmoe_router_variants},
+    {&smx_op_monarch, monarch_variants},
+    {&smx_op_hyena_filter, hyena_filter_variants},
+    {&smx_op_longconv_kernel, longconv_kernel_variants},
 };
 
 int smx_op_count(void) { return (int)(sizeof table / sizeof table[0]); }
