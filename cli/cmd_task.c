@@ -28,7 +28,7 @@ static int task_list(int argc, char **argv) {
     const smx_task *t = smx_task_at(i);
     printf("%s — %s\n  source: %s\n  parameters:\n", t->name, t->summary, t->source);
     for (int p = 0; p < t->n_params; p++)
-      printf("    %-20s %-8g [%g..%g]  %s\n", t->params[p].name, t->params[p].def, t->params[p].min, t->params[p].max,
+      printf("    %-20s %-8.10g [%.10g..%.10g]  %s\n", t->params[p].name, t->params[p].def, t->params[p].min, t->params[p].max,
              t->params[p].help);
     printf("\n");
   }
