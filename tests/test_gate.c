@@ -316,3 +316,31 @@ Test(claims, expert_retrieval_below_1024_experts_is_not_judged) {
   free(text);
   json_decref(bench);
 }
+
+/* Claim 4's kernel half from a CPU run: Monarch against the dense GEMM at the largest n, beside the
+ * FLOP ratio; shown next to the reason (the claim is a GPU one, and its 9.1x is model-level). */
+Test(claims, monarch_against_dense_is_shown_not_judged) {
+  json_t *list = json_array();
+  const int64_t ns[2] = {1024, 4096};
+  for (int i = 0; i < 2; i++)
+    for (int v = 0; v < 2; v++)
+      json_array_append_new(
+          list, json_pack("{s:s, s:s, s:s, s:s, s:s, s:{s:I, s:I, s:I}, s:f, s:f}", "op", "monarch", "variant",
+                          v ? "openblas.dense" : "cpu.blockdiag", "device", "cpu", "status", "ok", "pass", "fwd",
+                          "params", "B", (json_int_t)1024, "n", (json_int_t)ns[i], "p", (json_int_t)0, "median_s",
+                          v ? 20e-3 * (i + 1) : 2e-3 * (i + 1), "pct_peak_flops", 12.0));
+  json_t *bench = json_pack("{s:o}", "benchmarks", list);
+  char *text = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&text, &len);
+  claims_table(f, bench);
+  fclose(f);
+  const char *row = strstr(text, "\n| 4 | ");
+  cr_assert(row, "%s", text);
+  /* n = 4096: p = k = 64, dense does 4096 / 128 = 32x the FLOPs */
+  cr_expect(strstr(row, "no GPU results (CPU, B = 1024, n = 4096: cpu.blockdiag 10.0x faster than the dense GEMM "
+                        "openblas.dense (which does 32.0x the FLOPs), 12% of peak FLOP/s"),
+            "%.900s", row);
+  free(text);
+  json_decref(bench);
+}
