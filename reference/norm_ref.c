@@ -48,6 +48,24 @@ static smx_status validate_named(const char *op, const smx_config *c) {
 static smx_status ln_validate(const smx_config *c) { return validate_named("layernorm", c); }
 static smx_status rms_validate(const smx_config *c) { return validate_named("rmsnorm", c); }
 
+/* dx subtracts a projection from rstd g (g = dy w), which cancels: at d = 1 rmsnorm's dx is
+ * rstd g eps / (x^2 + eps), thousands of times smaller than its terms. Its rounding error follows
+ * the terms, so the floor multiplies max |rstd g| instead of max |dx|. */
+static double dx_terms(const smx_config *c, const double *x, const double *w, const double *rstd, const double *dy) {
+  (void)x;
+  int64_t T = c->v[NORM_T], d = c->v[NORM_D];
+  double m = 0;
+  for (int64_t t = 0; t < T; t++)
+    for (int64_t i = 0; i < d; i++) m = fmax(m, fabs(rstd[t] * dy[t * d + i] * w[i]));
+  return m;
+}
+static double ln_floor_scale(const smx_config *c, int slot, double *const *o) {
+  return slot == LN_DX ? dx_terms(c, o[LN_X], o[LN_W], o[LN_RSTD], o[LN_DY]) : -1;
+}
+static double rms_floor_scale(const smx_config *c, int slot, double *const *o) {
+  return slot == RMS_DX ? dx_terms(c, o[RMS_X], o[RMS_W], o[RMS_RSTD], o[RMS_DY]) : -1;
+}
+
 /* d = 1 (variance 0: y = b, dx = 0), odd and prime widths, one row, widths past a power of two. */
 static const char *const check_shapes[] = {"T=1,d=1", "T=5,d=1", "T=7,d=13", "T=33,d=64", "T=1,d=257", "T=97,d=96",
                                            "T=64,d=1031", NULL};
@@ -72,7 +90,7 @@ static const smx_tolerance ln_tolerance[LN_NSLOTS] = {
     [LN_Y] = {2, 16, "a d-term mean and variance, then a scale and shift per element"},
     [LN_MEAN] = {2, 8, "a d-term sum"},
     [LN_RSTD] = {2, 8, "a d-term sum of squared deviations, a square root and a reciprocal"},
-    [LN_DX] = {2, 32, "two d-term sums subtracted from g: the projection cancels"},
+    [LN_DX] = {2, 32, "two d-term sums subtracted from rstd g: cancels, so the floor scales with max|rstd g|"},
     [LN_DW] = {2, 16, "T-term sums of dy xhat"},
     [LN_DB] = {2, 8, "T-term column sums of dy"},
 };
@@ -124,6 +142,7 @@ const smx_op smx_op_layernorm = {
     .oracle_f64 = ln_oracle,
     .naive_f32 = ln_naive,
     .tolerance = ln_tolerance,
+    .floor_scale = ln_floor_scale,
     .check_shapes = check_shapes,
     .suite_shapes = {ci_shapes, quick_shapes, paper_shapes},
     .sweep_param = "T",
@@ -164,7 +183,7 @@ static const smx_tensor_desc rms_tensors[RMS_NSLOTS] = {
 static const smx_tolerance rms_tolerance[RMS_NSLOTS] = {
     [RMS_Y] = {2, 16, "a d-term sum of squares, a square root, then a scale per element"},
     [RMS_RSTD] = {2, 8, "a d-term sum of squares, a square root and a reciprocal"},
-    [RMS_DX] = {2, 32, "g rstd minus a d-term projection: cancels"},
+    [RMS_DX] = {2, 32, "rstd g minus a d-term projection: cancels, so the floor scales with max|rstd g|"},
     [RMS_DW] = {2, 16, "T-term sums of dy x rstd"},
 };
 
@@ -213,6 +232,7 @@ const smx_op smx_op_rmsnorm = {
     .oracle_f64 = rms_oracle,
     .naive_f32 = rms_naive,
     .tolerance = rms_tolerance,
+    .floor_scale = rms_floor_scale,
     .check_shapes = check_shapes,
     .suite_shapes = {ci_shapes, quick_shapes, paper_shapes},
     .sweep_param = "T",
