@@ -2,13 +2,15 @@
  * entry points the trainer calls (include/seqmix/model_ops.h) against the fp64 oracles, the
  * gathered LM head against the logits at every position, deterministic scatter-adds at any thread
  * count, the tied-weight accumulation, AdamW against a hand-computed PyTorch step, and bad input
- * refused with one line naming it. (Every variant against its reference: tests/test_ops.c.)
+ * refused with one line naming it; every pass of every model op benchmarked at a tiny shape.
+ * (Every variant against its reference: tests/test_ops.c.)
  *
- *   build/tests/seqmix_tests --filter 'modelops/*'
+ *   build/tests/seqmix_tests --filter modelops/\*
  */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <omp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,6 +21,7 @@
 #include "reference/mlp.h"
 #include "reference/norm.h"
 #include "seqmix/model_ops.h"
+#include "test_helpers.h"
 
 typedef struct tensors {
   float *t[SMX_MAX_TENSORS];
@@ -321,4 +324,25 @@ Test(modelops, adamw_refuses_bad_hyperparameters) {
   smx_config c;
   cr_assert_eq(smx_config_parse(&smx_op_adamw, "step=0", &c), SMX_ERR_INVALID);
   cr_assert_eq(smx_config_parse(&smx_op_adamw, "beta2_m=1000", &c), SMX_ERR_INVALID);
+}
+
+/* ---- benchmarks: every pass of every model op runs (a backward that reads saved outputs reruns
+ * the forward first, which must get buffers for all outputs, layernorm's y included) ---- */
+
+Test(modelops, every_model_op_benchmarks_at_a_tiny_shape, .timeout = 300) {
+  static const char *const cases[][2] = {
+      {"linear", "T=8,din=4,dout=3"},   {"layernorm", "T=8,d=5"},          {"rmsnorm", "T=8,d=5"},
+      {"mlp", "T=8,d=4,F=6"},           {"embedding", "B=2,L=4,V=5,d=3"}, {"lm_head_ce", "T=16,d=4,V=9,ignore=50"},
+      {"adamw", "n=100"}};
+  static cli_result r;
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    char name[64];
+    snprintf(name, sizeof name, "modelops_bench_%s", cases[i][0]);
+    const char *dir = test_dir(name);
+    run_cli(&r, (const char *[]){"bench", "--op", cases[i][0], "--shape", cases[i][1], "--device", "cpu",
+                                 "--repetitions", "1", "--min-time", "0.001", "--out", dir, NULL});
+    cr_assert_eq(r.status, 0, "%s: %s", cases[i][0], r.err);
+    cr_assert(strstr(r.err, " 0 reported errors") != NULL || strstr(r.out, " 0 reported errors") != NULL, "%s: %s",
+              cases[i][0], r.err);
+  }
 }

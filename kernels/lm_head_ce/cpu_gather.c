@@ -49,10 +49,9 @@ static ce_ws carve(void *work, int64_t T, int64_t d) {
 static smx_status check_args(const char *fn, int64_t T, int64_t d, int64_t V, const float *x, const float *w,
                              const int32_t *labels, const void *work) {
   const int64_t lim = (int64_t)1 << 31;
-  if (T < 1 || d < 1 || V < 1 || T * d > lim || V * d > lim || T * V > lim)
-    return smx_fail(SMX_ERR_INVALID,
-                    "%s: T=%lld, d=%lld, V=%lld must be positive with every tensor and T x V at most 2^31 elements", fn,
-                    (long long)T, (long long)d, (long long)V);
+  if (T < 1 || d < 1 || V < 1 || T * d > lim || V * d > lim)
+    return smx_fail(SMX_ERR_INVALID, "%s: T=%lld, d=%lld, V=%lld must be positive with every tensor at most 2^31 elements",
+                    fn, (long long)T, (long long)d, (long long)V);
   if (!x || !w || !labels || !work) return smx_fail(SMX_ERR_INVALID, "%s: x, w, labels and work must not be NULL", fn);
   for (int64_t t = 0; t < T; t++)
     if (labels[t] != SMX_IGNORE_LABEL && (labels[t] < 0 || labels[t] >= V))
