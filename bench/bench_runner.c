@@ -98,12 +98,17 @@ static smx_status host_inputs(const bench_case *bc, int s, size_t n, void *dst) 
   return st;
 }
 
+static int has_saved(const smx_op *op);
+
 static smx_status prepare_tensors(const bench_case *bc, void **ptr) {
   const smx_op *op = bc->cfg.op;
   smx_device d = bc->v->device;
   for (int s = 0; s < op->n_tensors; s++) {
     const smx_tensor_desc *t = &op->tensors[s];
-    if (!used_by(t, bc->pass)) continue;
+    /* a backward that reads saved outputs runs the forward first (setup_run), which writes every
+     * output, saved or not (layernorm's y beside its saved mean and rstd) */
+    int fwd_first = bc->pass == SMX_BWD && t->role == SMX_ROLE_OUTPUT && has_saved(op);
+    if (!used_by(t, bc->pass) && !fwd_first) continue;
     size_t n = op->numel(&bc->cfg, s), es = elem_size(bc->v, t);
     smx_status st = smx_buffer_reserve(&pool[d][s], d, n * es);
     if (st != SMX_OK) return st;

@@ -14,6 +14,12 @@
 #include "reference/monarch.h"
 #include "reference/hyena_filter.h"
 #include "reference/longconv_kernel.h"
+#include "reference/linear.h"
+#include "reference/norm.h"
+#include "reference/mlp.h"
+#include "reference/embedding.h"
+#include "reference/lm_head_ce.h"
+#include "reference/adamw.h"
 #include "smx_config.h"
 
 extern const smx_variant smx_fftconv_cpu_fftw, smx_fftconv_baseline_fftw, smx_rope_cpu_table;
@@ -114,6 +120,15 @@ static const smx_variant *const moe_router_variants[] = {&smx_moe_router_referen
 static const smx_variant *const cdmoe_variants[] = {&smx_cdmoe_reference, &smx_cdmoe_cpu_pk, SMX_CDMOE_CUDA_VARIANTS NULL};
 static const smx_variant *const cdmoe_router_variants[] = {&smx_cdmoe_router_reference, &smx_cdmoe_router_cpu_pk, SMX_CDMOE_ROUTER_CUDA_VARIANTS NULL};
 
+static const smx_variant *const linear_variants[] = {&smx_linear_reference, &smx_linear_cpu_blas, SMX_LINEAR_CUDA_VARIANTS NULL};
+
+static const smx_variant *const layernorm_variants[] = {&smx_layernorm_reference, &smx_layernorm_cpu_rows, SMX_LAYERNORM_CUDA_VARIANTS NULL};
+static const smx_variant *const rmsnorm_variants[] = {&smx_rmsnorm_reference, &smx_rmsnorm_cpu_rows, SMX_RMSNORM_CUDA_VARIANTS NULL};
+static const smx_variant *const mlp_variants[] = {&smx_mlp_reference, &smx_mlp_cpu_blas, SMX_MLP_CUDA_VARIANTS NULL};
+static const smx_variant *const embedding_variants[] = {&smx_embedding_reference, &smx_embedding_cpu_gather, SMX_EMBEDDING_CUDA_VARIANTS NULL};
+static const smx_variant *const lm_head_ce_variants[] = {&smx_lm_head_ce_reference, &smx_lm_head_ce_cpu_gather, SMX_LM_HEAD_CE_CUDA_VARIANTS NULL};
+static const smx_variant *const adamw_variants[] = {&smx_adamw_reference, &smx_adamw_cpu_fused, SMX_ADAMW_CUDA_VARIANTS NULL};
+
 static const smx_variant *const conba_variants[] = {
     &smx_conba_reference,
     &smx_conba_cpu_scan,
@@ -163,6 +178,13 @@ static const entry table[] = {
     {&smx_op_monarch, monarch_variants},
     {&smx_op_hyena_filter, hyena_filter_variants},
     {&smx_op_longconv_kernel, longconv_kernel_variants},
+    {&smx_op_linear, linear_variants},
+    {&smx_op_layernorm, layernorm_variants},
+    {&smx_op_rmsnorm, rmsnorm_variants},
+    {&smx_op_mlp, mlp_variants},
+    {&smx_op_embedding, embedding_variants},
+    {&smx_op_lm_head_ce, lm_head_ce_variants},
+    {&smx_op_adamw, adamw_variants},
 };
 
 int smx_op_count(void) { return (int)(sizeof table / sizeof table[0]); }
