@@ -38,6 +38,7 @@ int cmd_suite(int argc, char **argv);
 int cmd_gate(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 int cmd_task(int argc, char **argv);
+int task_train(int argc, char **argv); /* cli/cmd_task_train.c */
 int cmd_sweep(int argc, char **argv);
 
 /* The steps `suite` chains; each is also what its subcommand runs. */

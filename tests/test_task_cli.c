@@ -51,7 +51,7 @@ Test(task_cli, gen_prints_examples) {
 
 Test(task_cli, bad_input) {
   usage_error((const char *[]){"task", NULL}, "give a subcommand");
-  usage_error((const char *[]){"task", "train", NULL}, "unknown subcommand 'train'");
+  usage_error((const char *[]){"task", "fit", NULL}, "unknown subcommand 'fit'");
   usage_error((const char *[]){"task", "gen", NULL}, "--task NAME is required");
   usage_error((const char *[]){"task", "gen", "--task", "nosuch", NULL}, "unknown task 'nosuch' (known: mqar");
   usage_error((const char *[]){"task", "gen", "--task", "mqar", "--param", "Q=3", NULL}, "no parameter 'Q'");
@@ -61,4 +61,22 @@ Test(task_cli, bad_input) {
   usage_error((const char *[]){"task", "gen", "--task", "mqar", "--split", "valid", NULL}, "--split valid");
   usage_error((const char *[]){"task", "gen", "--task", "induction_head", "--param", "V=3,L=3", "--n", "2", NULL},
               "only 1 distinct");
+}
+
+/* task train: one JSON line with the run's configuration, metrics and time; bad input refused. */
+Test(task_cli, train_prints_one_json_line, .timeout = 300) {
+  run_cli(&r, (const char *[]){"task", "train", "--task", "mqar", "--param", "V=64,L=16,N=2", "--d", "16", "--n-train",
+                               "200", "--n-test", "50", "--batch", "16", "--epochs", "2", "--threads", "1", NULL});
+  cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+  cr_assert(strstr(r.err, "epoch 2/2  loss"), "progress on stderr: %s", r.err);
+  cr_assert(strncmp(r.out, "{\"task\":\"mqar\",\"params\":\"V=64,L=16,N=2", 38) == 0, "%s", r.out);
+  cr_assert(strchr(r.out, '\n') == r.out + strlen(r.out) - 1, "one line: %s", r.out);
+  const char *keys[] = {"\"test_acc\":", "\"loss_curve\":[", "\"tokens_per_s\":", "\"threads\":1", "\"hardware_id\":",
+                        "\"revision\":", "\"epochs_run\":2"};
+  for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) cr_assert(strstr(r.out, keys[i]), "%s lacks %s", r.out, keys[i]);
+  usage_error((const char *[]){"task", "train", NULL}, "--task NAME is required");
+  usage_error((const char *[]){"task", "train", "--task", "mqar", "--lr", "0", NULL}, "--lr 0");
+  usage_error((const char *[]){"task", "train", "--task", "mqar", "--schedule", "step", NULL}, "--schedule step is not a schedule");
+  usage_error((const char *[]){"task", "train", "--task", "mqar", "--d", "64", "--heads", "3", NULL}, "heads 3 must divide d = 64");
+  usage_error((const char *[]){"task", "train", "--task", "mqar", "--param", "L=65", NULL}, "L");
 }

@@ -1,0 +1,73 @@
+/* The task runner's language model (tasks/model.c), CPU, fp32:
+ *
+ *   x = embedding(ids) [+ learned positions]
+ *   per layer: x = x + mixer(norm(x));  x = x + channel(norm(x))   (channel "none": no second half)
+ *   loss = cross-entropy of the tied LM head on norm(x), only at labelled positions (-100 elsewhere)
+ *
+ * Norms are LayerNorm (Zoology's blocks); the sequence mixer is causal multi-head attention
+ * (q, k, v and output projections without bias, flash attention: kernels/attention); the channel
+ * mixer is a SwiGLU MLP. Parameters live in one flat array (one AdamW call updates them all), in
+ * the order smx_model_param_name lists; gradients have the same layout.
+ *
+ * A model is created for one batch shape (B sequences of L tokens): activations for the backward
+ * and every workspace are allocated once, so a training step allocates nothing. Results are
+ * bitwise repeatable at a fixed thread count.
+ *
+ *   tests: build/tests/seqmix_tests --filter model/'*'   (finite-difference check of every gradient)
+ */
+#ifndef SEQMIX_MODEL_H
+#define SEQMIX_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "seqmix/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum smx_seq_mixer { SMX_MIXER_ATTENTION = 0 } smx_seq_mixer;
+typedef enum smx_channel_mixer { SMX_CHANNEL_NONE = 0, SMX_CHANNEL_MLP = 1 } smx_channel_mixer;
+
+typedef struct smx_model_config {
+  int64_t vocab;      /* V: tokens in [0, V) */
+  int64_t d;          /* model width */
+  int64_t layers;
+  int64_t heads;      /* attention heads; d must be a multiple */
+  int64_t d_ff;       /* the MLP's hidden width (SwiGLU) */
+  int64_t max_len;    /* > 0: learned positions for up to max_len tokens; 0: none */
+  smx_seq_mixer mixer;
+  smx_channel_mixer channel;
+  float norm_eps;     /* LayerNorm epsilon (1e-5 if 0) */
+  float init_std;     /* N(0, std) weights (0.02 if 0); output projections scaled by 1/sqrt(2 layers) */
+} smx_model_config;
+
+typedef struct smx_model smx_model;
+
+/* Validates the configuration (one error line) and allocates parameters, gradients, activations
+ * and workspaces for batches of B sequences of L tokens. */
+smx_status smx_model_create(const smx_model_config *c, int64_t B, int64_t L, smx_model **out);
+void smx_model_destroy(smx_model *m);
+
+size_t smx_model_param_count(const smx_model *m);
+float *smx_model_params(smx_model *m);
+float *smx_model_grads(smx_model *m);
+/* Tensor i of the flat parameter array: its name ("layer0.wq"), offset and size; i out of range: NULL. */
+const char *smx_model_param_name(const smx_model *m, int i, size_t *offset, size_t *size);
+/* 1 where AdamW's weight decay applies (matrices), 0 for norms' gains and biases. */
+int smx_model_param_decays(const smx_model *m, int i);
+
+/* Draws every parameter from the seed (Philox): weights N(0, init_std), norms' gains 1, biases 0. */
+void smx_model_init(smx_model *m, uint64_t seed);
+
+/* Forward on ids (B, L) with labels (B, L) (-100: no loss); *loss = the mean cross-entropy over
+ * labelled positions (0 when none). pred (B, L) or NULL: the argmax class at labelled positions,
+ * -1 elsewhere. backward = 1 also writes the gradients of the loss (overwriting them). */
+smx_status smx_model_step(smx_model *m, const int32_t *ids, const int32_t *labels, int backward, float *loss,
+                          int32_t *pred);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,77 @@
+/* Training a task runner model on a synthetic task (tasks/train.c), CPU, fp32.
+ *
+ * One run: generate the train and test sets from the seed (include/seqmix/tasks.h), build the model
+ * (include/seqmix/model.h) for batches of `batch` sequences, then per epoch: shuffle (Philox), step
+ * through the training set with AdamW (weight decay on matrices and embeddings only), evaluate on
+ * the test set, stop early once test accuracy exceeds `target_acc`. The learning-rate schedule is
+ * the anchor's: Zoology's cosine annealing stepped once per epoch (CosineAnnealingLR, T_max =
+ * epochs, eta_min = 0), safari's linear warm-up then constant, or constant.
+ *
+ * Accuracy is Zoology's rule: per test example the share of labelled positions (label != -100)
+ * whose argmax prediction is right, averaged over examples that have a label. On the H3 tasks the
+ * test labels mark only the last token, so the same rule is last-token accuracy.
+ *
+ * The last, partial batch of an epoch is padded with rows whose labels are all -100: they add
+ * nothing to the loss or the gradients, so every example is used once per epoch.
+ *
+ *   seqmix task train --task mqar --param L=64,N=4,V=8192 --d 64 --lr 1e-3 --epochs 8
+ */
+#ifndef SEQMIX_TRAIN_H
+#define SEQMIX_TRAIN_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "seqmix/model.h"
+#include "seqmix/status.h"
+#include "seqmix/tasks.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum smx_lr_schedule {
+  SMX_LR_COSINE_EPOCH = 0, /* Zoology */
+  SMX_LR_WARMUP_LINEAR = 1, /* safari: linear warm-up over warmup_steps, then constant */
+  SMX_LR_CONSTANT = 2,
+} smx_lr_schedule;
+
+#define SMX_TRAIN_MAX_EPOCHS 1024
+
+typedef struct smx_train_config {
+  smx_task_config task;
+  int64_t n_train, n_test;
+  uint64_t seed;            /* data, initialization and shuffling */
+  smx_model_config model;   /* vocab is taken from the task when 0 */
+  int64_t batch;
+  int64_t epochs;
+  float lr, weight_decay, beta1, beta2, eps;
+  smx_lr_schedule schedule;
+  int64_t warmup_steps;
+  double target_acc;        /* stop once test accuracy > target_acc; >= 1: never */
+  int threads;              /* OpenMP threads while training (0: the default); results repeat bit for bit at a fixed count */
+  FILE *progress;           /* one line per epoch (NULL: silent) */
+} smx_train_config;
+
+typedef struct smx_train_result {
+  int64_t epochs_run, steps, train_tokens;
+  double test_acc;          /* at the last epoch run */
+  double best_acc;
+  double final_loss;        /* mean training loss of the last epoch */
+  double wall_s, train_s;   /* all, and training steps only */
+  double tokens_per_s;      /* training tokens (padding excluded) per second of training */
+  double time_to_target_s;  /* training seconds until test accuracy first exceeded target_acc; < 0: never */
+  double loss_curve[SMX_TRAIN_MAX_EPOCHS], acc_curve[SMX_TRAIN_MAX_EPOCHS];
+} smx_train_result;
+
+/* Fills defaults (AdamW betas 0.9/0.999, eps 1e-8, weight decay 0.1, batch 64, ...) for a task. */
+void smx_train_defaults(smx_train_config *c);
+/* Validates and runs; one error line on bad configurations. */
+smx_status smx_train(const smx_train_config *c, smx_train_result *r);
+/* Zoology's accuracy of predictions (n, T) against labels: see the top of this file. */
+double smx_task_accuracy(int64_t n, int64_t T, const int32_t *pred, const int32_t *labels);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
