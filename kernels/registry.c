@@ -11,6 +11,8 @@
 #include "reference/ssd.h"
 #include "reference/cdmoe.h"
 #include "reference/moe.h"
+#include "reference/shortconv.h"
+#include "reference/ssm_kernel.h"
 #include "smx_config.h"
 
 extern const smx_variant smx_fftconv_cpu_fftw, smx_fftconv_baseline_fftw, smx_rope_cpu_table;
@@ -129,6 +131,9 @@ static const smx_variant *const conba_decode_variants[] = {
     NULL,
 };
 
+static const smx_variant *const shortconv_variants[] = {&smx_shortconv_reference, &smx_shortconv_cpu_direct, SMX_SHORTCONV_CUDA_VARIANTS NULL};
+static const smx_variant *const ssm_kernel_variants[] = {&smx_ssm_kernel_reference, &smx_ssm_kernel_cpu_vandermonde, SMX_SSM_KERNEL_CUDA_VARIANTS NULL};
+
 typedef struct entry {
   const smx_op *op;
   const smx_variant *const *variants;
@@ -149,6 +154,8 @@ static const entry table[] = {
     {&smx_op_moe_router, moe_router_variants},
     {&smx_op_cdmoe, cdmoe_variants},
     {&smx_op_cdmoe_router, cdmoe_router_variants},
+    {&smx_op_shortconv, shortconv_variants},
+    {&smx_op_ssm_kernel, ssm_kernel_variants},
 };
 
 int smx_op_count(void) { return (int)(sizeof table / sizeof table[0]); }
