@@ -13,6 +13,7 @@
 #include "reference/moe.h"
 #include "reference/shortconv.h"
 #include "reference/ssm_kernel.h"
+#include "reference/ssmconv.h"
 #include "smx_config.h"
 
 extern const smx_variant smx_fftconv_cpu_fftw, smx_fftconv_baseline_fftw, smx_rope_cpu_table;
@@ -133,6 +134,7 @@ static const smx_variant *const conba_decode_variants[] = {
 
 static const smx_variant *const shortconv_variants[] = {&smx_shortconv_reference, &smx_shortconv_cpu_direct, SMX_SHORTCONV_CUDA_VARIANTS NULL};
 static const smx_variant *const ssm_kernel_variants[] = {&smx_ssm_kernel_reference, &smx_ssm_kernel_cpu_vandermonde, SMX_SSM_KERNEL_CUDA_VARIANTS NULL};
+static const smx_variant *const ssmconv_variants[] = {&smx_ssmconv_reference, &smx_ssmconv_cpu_statepass, SMX_SSMCONV_CUDA_VARIANTS NULL};
 
 typedef struct entry {
   const smx_op *op;
@@ -156,6 +158,7 @@ static const entry table[] = {
     {&smx_op_cdmoe_router, cdmoe_router_variants},
     {&smx_op_shortconv, shortconv_variants},
     {&smx_op_ssm_kernel, ssm_kernel_variants},
+    {&smx_op_ssmconv, ssmconv_variants},
 };
 
 int smx_op_count(void) { return (int)(sizeof table / sizeof table[0]); }
