@@ -16,7 +16,12 @@ enum { SSMC_PB, SSMC_PH, SSMC_PN, SSMC_PL, SSMC_PCHUNK };
 extern const smx_op smx_op_ssmconv;
 extern const smx_variant smx_ssmconv_reference, smx_ssmconv_cpu_statepass;
 
-/* The registry's CUDA entries (kernels/registry.c lists them inside this macro): none yet. */
+/* The registry's CUDA entry (kernels/registry.c lists it inside this macro). */
+#if SMX_HAVE_CUDA
+extern const smx_variant smx_ssmconv_cuda_statepass;
+#define SMX_SSMCONV_CUDA_VARIANTS &smx_ssmconv_cuda_statepass,
+#else
 #define SMX_SSMCONV_CUDA_VARIANTS
+#endif
 
 #endif
