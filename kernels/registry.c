@@ -20,6 +20,9 @@
 #include "reference/embedding.h"
 #include "reference/lm_head_ce.h"
 #include "reference/adamw.h"
+#include "reference/shortconv.h"
+#include "reference/ssm_kernel.h"
+#include "reference/ssmconv.h"
 #include "smx_config.h"
 
 extern const smx_variant smx_fftconv_cpu_fftw, smx_fftconv_baseline_fftw, smx_rope_cpu_table;
@@ -154,6 +157,9 @@ static const smx_variant *const hyena_filter_variants[] = {&smx_hyena_filter_ref
                                                            SMX_HYENA_FILTER_CUDA_VARIANTS NULL};
 static const smx_variant *const longconv_kernel_variants[] = {&smx_longconv_kernel_reference, &smx_longconv_kernel_cpu_omp,
                                                               SMX_LONGCONV_KERNEL_CUDA_VARIANTS NULL};
+static const smx_variant *const shortconv_variants[] = {&smx_shortconv_reference, &smx_shortconv_cpu_direct, SMX_SHORTCONV_CUDA_VARIANTS NULL};
+static const smx_variant *const ssm_kernel_variants[] = {&smx_ssm_kernel_reference, &smx_ssm_kernel_cpu_vandermonde, SMX_SSM_KERNEL_CUDA_VARIANTS NULL};
+static const smx_variant *const ssmconv_variants[] = {&smx_ssmconv_reference, &smx_ssmconv_cpu_statepass, SMX_SSMCONV_CUDA_VARIANTS NULL};
 
 typedef struct entry {
   const smx_op *op;
@@ -185,6 +191,9 @@ static const entry table[] = {
     {&smx_op_embedding, embedding_variants},
     {&smx_op_lm_head_ce, lm_head_ce_variants},
     {&smx_op_adamw, adamw_variants},
+    {&smx_op_shortconv, shortconv_variants},
+    {&smx_op_ssm_kernel, ssm_kernel_variants},
+    {&smx_op_ssmconv, ssmconv_variants},
 };
 
 int smx_op_count(void) { return (int)(sizeof table / sizeof table[0]); }
