@@ -14,6 +14,7 @@
 #include "smx_config.h"
 
 extern const smx_variant smx_fftconv_cpu_fftw, smx_fftconv_baseline_fftw, smx_rope_cpu_table;
+extern const smx_variant smx_fftconv_cpu_monarch_fft;
 extern const smx_variant smx_attention_cpu_flash, smx_attention_decode_cpu_flash, smx_dma_cpu_sparse;
 extern const smx_variant smx_ssd_cpu_scan, smx_ssd_cpu_chunked, smx_ssd_decode_cpu_step;
 extern const smx_variant smx_conba_cpu_scan, smx_conba_decode_cpu_step;
@@ -29,6 +30,7 @@ extern const smx_variant smx_attention_cuda_cublas, smx_attention_cuda_cublas_bf
 static const smx_variant *const fftconv_variants[] = {
     &smx_fftconv_reference,
     &smx_fftconv_cpu_fftw,
+    &smx_fftconv_cpu_monarch_fft,
 #if SMX_HAVE_CUDA
     &smx_fftconv_cuda_cufft,
 #endif
