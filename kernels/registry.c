@@ -22,7 +22,7 @@ extern const smx_variant smx_conba_cpu_scan, smx_conba_decode_cpu_step;
 extern const smx_variant smx_conba_cuda_scan, smx_conba_decode_cuda_step;
 extern const smx_variant smx_ssd_cuda_chunked, smx_ssd_decode_cuda_step;
 extern const smx_variant smx_fftconv_cuda_cufft, smx_fftconv_baseline_cufft, smx_rope_cuda_table;
-extern const smx_variant smx_fftconv_cuda_flashconv;
+extern const smx_variant smx_fftconv_cuda_flashconv, smx_fftconv_cuda_flashconv_bf16;
 extern const smx_variant smx_attention_cuda_cublas, smx_attention_cuda_cublas_bf16, smx_dma_cuda_dense_bias,
     smx_dma_cuda_dense_bias_bf16, smx_attention_decode_cuda_flash, smx_attention_decode_cuda_flash_bf16,
     smx_attention_cuda_flash, smx_attention_cuda_flash_bf16, smx_dma_cuda_flash_sparse, smx_dma_cuda_flash_sparse_bf16;
@@ -35,6 +35,7 @@ static const smx_variant *const fftconv_variants[] = {
 #if SMX_HAVE_CUDA
     &smx_fftconv_cuda_cufft,
     &smx_fftconv_cuda_flashconv,
+    &smx_fftconv_cuda_flashconv_bf16,
 #endif
     &smx_fftconv_baseline_fftw,
 #if SMX_HAVE_CUDA

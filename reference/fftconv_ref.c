@@ -212,7 +212,8 @@ static const char *const paper_shapes[] = {"B=64,H=768,L=256",  "B=64,H=768,L=10
 static const char *const quiet_defaults[] = {"gates", NULL};
 
 /* the Monarch (DFT-as-GEMMs) variants against the FFT-library variants on the same device */
-static const char *const speedup_pairs[] = {"cpu.monarch_fft:cpu.fftw", "cuda.flashconv:cuda.cufft", NULL};
+static const char *const speedup_pairs[] = {"cpu.monarch_fft:cpu.fftw", "cuda.flashconv:cuda.cufft",
+                                            "cuda.flashconv.bf16:cuda.cufft", NULL};
 
 const smx_op smx_op_fftconv = {
     .name = "fftconv",

@@ -6,6 +6,7 @@
 #ifndef SEQMIX_FFTCONV_CUDA_FLASHCONV_CUH
 #define SEQMIX_FFTCONV_CUDA_FLASHCONV_CUH
 
+#include <cuda_bf16.h>
 #include <stdint.h>
 
 #include "reference/gelu.h"
@@ -164,18 +165,25 @@ __device__ __forceinline__ rows_of pair_rows(int64_t q, int64_t pairs, int64_t B
   return r;
 }
 
+/* Storage types: fp32 (cuda.flashconv) and bf16 (cuda.flashconv.bf16); arithmetic is fp32 in both. */
+__device__ __forceinline__ float ld(const float *p, size_t i) { return p[i]; }
+__device__ __forceinline__ float ld(const __nv_bfloat16 *p, size_t i) { return __bfloat162float(p[i]); }
+__device__ __forceinline__ void st(float *p, size_t i, float v) { p[i] = v; }
+__device__ __forceinline__ void st(__nv_bfloat16 *p, size_t i, float v) { p[i] = __float2bfloat16(v); }
+
 /* W[s N + n] = (x_a[n], x_b[n]) for n < L (x = gate * src when gate is set), 0 beyond */
+template <typename T>
 __device__ void load_rows(float2 *W, int N, int nslots, const int64_t *ra, const int64_t *rb, int64_t L,
-                          const float *__restrict__ src, const float *__restrict__ gate) {
+                          const T *__restrict__ src, const T *__restrict__ gate) {
   for (int i = threadIdx.x; i < nslots * N; i += blockDim.x) {
     int s = i / N, n = i - s * N;
     float2 v = make_float2(0.f, 0.f);
     if (n < L) {
       size_t ia = (size_t)(ra[s] * L + n);
-      v.x = gate ? gate[ia] * src[ia] : src[ia];
+      v.x = gate ? ld(gate, ia) * ld(src, ia) : ld(src, ia);
       if (rb[s] >= 0) {
         size_t ib = (size_t)(rb[s] * L + n);
-        v.y = gate ? gate[ib] * src[ib] : src[ib];
+        v.y = gate ? ld(gate, ib) * ld(src, ib) : ld(src, ib);
       }
     }
     W[i] = v;
@@ -195,7 +203,8 @@ __device__ void multiply_k(float2 *W, const float2 *src, int N, int nslots, cons
 /* ---- kernels ---- */
 
 /* kf[h] = DFT(k_h) / N: G channels per block (grid-stride), zero imaginary parts. */
-__global__ void __launch_bounds__(THREADS) kernel_spectrum(geometry g, const float *__restrict__ k, int64_t H, int64_t L,
+template <typename T>
+__global__ void __launch_bounds__(THREADS) kernel_spectrum(geometry g, const T *__restrict__ k, int64_t H, int64_t L,
                                                            const float2 *__restrict__ tw, float2 *kf) {
   SMX_FC_DYNAMIC_SMEM(smem);
   const float inv_n = 1.0f / (float)g.N;
@@ -206,7 +215,7 @@ __global__ void __launch_bounds__(THREADS) kernel_spectrum(geometry g, const flo
     float2 *W = g.RO == 1 ? smem : kf + (size_t)h0 * g.N; /* RO > 1: G = 1, transform in place */
     for (int i = threadIdx.x; i < nslots * g.N; i += blockDim.x) {
       int s = i / g.N, n = i - s * g.N;
-      W[i] = make_float2(n < L ? k[(size_t)((h0 + s) * L + n)] : 0.f, 0.f);
+      W[i] = make_float2(n < L ? ld(k, (size_t)((h0 + s) * L + n)) : 0.f, 0.f);
     }
     __syncthreads();
     block_dft(g, false, W, smem, nslots, tw);
@@ -219,11 +228,12 @@ __global__ void __launch_bounds__(THREADS) kernel_spectrum(geometry g, const flo
 }
 
 /* Forward: G complex rows per group, groups grid-stride. */
+template <typename T>
 __global__ void __launch_bounds__(THREADS) forward_kernel(geometry g, int64_t B, int64_t H, int64_t L, int64_t pairs,
-                                                          int gelu, const float *__restrict__ u,
-                                                          const float *__restrict__ D, const float *__restrict__ pre,
-                                                          const float *__restrict__ post, const float2 *__restrict__ tw,
-                                                          const float2 *__restrict__ kf, float2 *work, float *y) {
+                                                          int gelu, const T *__restrict__ u, const T *__restrict__ D,
+                                                          const T *__restrict__ pre, const T *__restrict__ post,
+                                                          const float2 *__restrict__ tw, const float2 *__restrict__ kf,
+                                                          float2 *work, T *y) {
   SMX_FC_DYNAMIC_SMEM(smem);
   __shared__ int64_t ra[SLOTS_ELEMS / MIN_N], rb[SLOTS_ELEMS / MIN_N], hs[SLOTS_ELEMS / MIN_N];
   int64_t total = H * pairs, ngroups = (total + g.G - 1) / g.G;
@@ -247,15 +257,15 @@ __global__ void __launch_bounds__(THREADS) forward_kernel(geometry g, int64_t B,
     for (int i = threadIdx.x; i < nslots * (int)L; i += blockDim.x) {
       int s = i / (int)L, t = i - s * (int)L;
       float2 c = W[(size_t)s * g.N + t];
-      float d = D[hs[s]];
+      float d = ld(D, (size_t)hs[s]);
       for (int half = 0; half < 2; half++) {
         int64_t r = half ? rb[s] : ra[s];
         if (r < 0) continue;
         size_t idx = (size_t)(r * L + t);
-        float v = pre ? pre[idx] * u[idx] : u[idx];
+        float v = pre ? ld(pre, idx) * ld(u, idx) : ld(u, idx);
         float z = (half ? c.y : c.x) + d * v;
         float a = gelu ? smx_gelu_f32(z) : z;
-        y[idx] = post ? post[idx] * a : a;
+        st(y, idx, post ? ld(post, idx) * a : a);
       }
     }
     __syncthreads();
@@ -264,24 +274,27 @@ __global__ void __launch_bounds__(THREADS) forward_kernel(geometry g, int64_t B,
 
 /* Backward: one channel per block (grid-stride), its complex rows in groups of G in batch order:
  *   Zv = DFT(v) (saved in zv); z = IDFT(Zv K) when GELU or the post-gate needs it;
- *   g = dy post GELU'(z) staged in du; dpost = dy act(z); dD += g v (fp64 per thread);
+ *   g = dy post GELU'(z) written over z in W and kept in fp32 in gbuf; dpost = dy act(z);
+ *   dD += g v (fp64 per thread);
  *   Zg = DFT(g); acc += sum_slots Zg conj(Zv) (slot order); dv = IDFT(Zg conj(K)) + D g;
  *   du = pre dv; dpre = u dv.  Then dk = Re IDFT(acc) / N and dD by a fixed tree. */
+template <typename T>
 __global__ void __launch_bounds__(THREADS) backward_kernel(
-    geometry g, int64_t B, int64_t H, int64_t L, int64_t pairs, int gelu, const float *__restrict__ u,
-    const float *__restrict__ D, const float *__restrict__ pre, const float *__restrict__ post,
-    const float *__restrict__ dy, const float2 *__restrict__ tw, const float2 *__restrict__ kf, float2 *work,
-    float2 *zv_all, float2 *acc_all, float *du, float *dk, float *dD, float *dpre, float *dpost) {
+    geometry g, int64_t B, int64_t H, int64_t L, int64_t pairs, int gelu, const T *__restrict__ u,
+    const T *__restrict__ D, const T *__restrict__ pre, const T *__restrict__ post, const T *__restrict__ dy,
+    const float2 *__restrict__ tw, const float2 *__restrict__ kf, float2 *work, float2 *zv_all, float2 *g_all,
+    float2 *acc_all, T *du, T *dk, T *dD, T *dpre, T *dpost) {
   SMX_FC_DYNAMIC_SMEM(smem);
   __shared__ int64_t ra[SLOTS_ELEMS / MIN_N], rb[SLOTS_ELEMS / MIN_N], hs[SLOTS_ELEMS / MIN_N];
   __shared__ double red[THREADS];
   float2 *W = g.RO == 1 ? smem : work + (size_t)blockIdx.x * g.N;
   float2 *zv = zv_all + (size_t)blockIdx.x * g.G * g.N, *acc = acc_all + (size_t)blockIdx.x * g.N;
+  float2 *gbuf = g_all + (size_t)blockIdx.x * g.G * g.N; /* g of the group's packed rows, time order */
   const float inv_n = 1.0f / (float)g.N;
   const bool need_z = gelu || post;
   for (int64_t h = blockIdx.x; h < H; h += gridDim.x) {
     double dd = 0;
-    const float d = D[h];
+    const float d = ld(D, (size_t)h);
     for (int i = threadIdx.x; i < g.N; i += blockDim.x) acc[i] = make_float2(0.f, 0.f);
     for (int64_t j0 = 0; j0 < pairs; j0 += g.G) {
       int nslots = (int)(pairs - j0 < g.G ? pairs - j0 : g.G);
@@ -298,35 +311,44 @@ __global__ void __launch_bounds__(THREADS) backward_kernel(
       __syncthreads();
       block_dft(g, false, W, smem, nslots, tw);
       for (int i = threadIdx.x; i < nslots * g.N; i += blockDim.x) zv[i] = W[i];
+      __syncthreads(); /* W is rewritten below with another thread mapping */
       /* z (time order in W) */
       if (need_z) {
         multiply_k(W, W, g.N, nslots, hs, kf, false);
         __syncthreads();
         block_dft(g, true, W, smem, nslots, tw);
       }
-      /* g into du, dpost, dD */
+      /* g over z in W (the next DFT's input) and in gbuf, dpost, dD */
       for (int i = threadIdx.x; i < nslots * (int)L; i += blockDim.x) {
         int s = i / (int)L, t = i - s * (int)L;
         float2 c = need_z ? W[(size_t)s * g.N + t] : make_float2(0.f, 0.f);
+        float2 gp = make_float2(0.f, 0.f);
         for (int half = 0; half < 2; half++) {
           int64_t r = half ? rb[s] : ra[s];
           if (r < 0) continue;
           size_t idx = (size_t)(r * L + t);
-          float v = pre ? pre[idx] * u[idx] : u[idx];
-          float gv = dy[idx];
+          float v = pre ? ld(pre, idx) * ld(u, idx) : ld(u, idx);
+          float gv = ld(dy, idx);
           if (need_z) {
             float z = (half ? c.y : c.x) + d * v;
-            if (dpost) dpost[idx] = dy[idx] * (gelu ? smx_gelu_f32(z) : z);
-            gv = dy[idx] * (post ? post[idx] : 1.0f) * (gelu ? smx_gelu_grad_f32(z) : 1.0f);
+            if (dpost) st(dpost, idx, gv * (gelu ? smx_gelu_f32(z) : z));
+            gv *= (post ? ld(post, idx) : 1.0f) * (gelu ? smx_gelu_grad_f32(z) : 1.0f);
           }
-          du[idx] = gv;
+          if (half)
+            gp.y = gv;
+          else
+            gp.x = gv;
           dd += (double)gv * (double)v;
         }
+        W[(size_t)s * g.N + t] = gp; /* the same thread read this element above */
+        gbuf[(size_t)s * g.N + t] = gp;
       }
-      __syncthreads(); /* g in du is visible to the block */
-      /* Zg; acc += sum_s Zg conj(Zv) */
-      load_rows(W, g.N, nslots, ra, rb, L, du, NULL);
+      for (int i = threadIdx.x; i < nslots * (g.N - (int)L); i += blockDim.x) { /* zero padding */
+        int s = i / (g.N - (int)L), t = (int)L + (i - s * (g.N - (int)L));
+        W[(size_t)s * g.N + t] = make_float2(0.f, 0.f);
+      }
       __syncthreads();
+      /* Zg; acc += sum_s Zg conj(Zv) */
       block_dft(g, false, W, smem, nslots, tw);
       for (int f = threadIdx.x; f < g.N; f += blockDim.x) {
         float2 a = acc[f];
@@ -344,17 +366,17 @@ __global__ void __launch_bounds__(THREADS) backward_kernel(
       block_dft(g, true, W, smem, nslots, tw);
       for (int i = threadIdx.x; i < nslots * (int)L; i += blockDim.x) {
         int s = i / (int)L, t = i - s * (int)L;
-        float2 c = W[(size_t)s * g.N + t];
+        float2 c = W[(size_t)s * g.N + t], gp = gbuf[(size_t)s * g.N + t];
         for (int half = 0; half < 2; half++) {
           int64_t r = half ? rb[s] : ra[s];
           if (r < 0) continue;
           size_t idx = (size_t)(r * L + t);
-          float dv = (half ? c.y : c.x) + d * du[idx];
+          float dv = (half ? c.y : c.x) + d * (half ? gp.y : gp.x);
           if (pre) {
-            dpre[idx] = u[idx] * dv;
-            dv *= pre[idx];
+            st(dpre, idx, ld(u, idx) * dv);
+            dv *= ld(pre, idx);
           }
-          du[idx] = dv;
+          st(du, idx, dv);
         }
       }
     }
@@ -363,14 +385,14 @@ __global__ void __launch_bounds__(THREADS) backward_kernel(
     for (int i = threadIdx.x; i < g.N; i += blockDim.x) W[i] = acc[i];
     __syncthreads();
     block_dft(g, true, W, smem, 1, tw);
-    for (int t = threadIdx.x; t < (int)L; t += blockDim.x) dk[(size_t)h * L + t] = W[t].x * inv_n;
+    for (int t = threadIdx.x; t < (int)L; t += blockDim.x) st(dk, (size_t)h * L + t, W[t].x * inv_n);
     red[threadIdx.x] = dd;
     __syncthreads();
     for (int s = blockDim.x / 2; s > 0; s >>= 1) {
       if ((int)threadIdx.x < s) red[threadIdx.x] += red[threadIdx.x + s];
       __syncthreads();
     }
-    if (threadIdx.x == 0) dD[h] = (float)red[0];
+    if (threadIdx.x == 0) st(dD, (size_t)h, (float)red[0]);
     __syncthreads();
   }
 }
