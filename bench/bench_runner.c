@@ -408,7 +408,8 @@ static double unit_seconds(const char *u) {
 static json_t *case_json(const bench_case *bc) {
   json_t *params = json_object();
   for (int i = 0; i < bc->cfg.op->n_params; i++)
-    json_object_set_new(params, bc->cfg.op->params[i].name, json_integer(bc->cfg.v[i]));
+    if (smx_config_param_shown(&bc->cfg, i))
+      json_object_set_new(params, bc->cfg.op->params[i].name, json_integer(bc->cfg.v[i]));
   json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:s, s:s, s:o, s:f, s:f, s:s}", "name", bc->name, "op",
                    bc->cfg.op->name, "variant", bc->v->name, "device", smx_device_name(bc->v->device), "dtype",
                    smx_dtype_name(bc->v->dtype), "baseline", bc->v->baseline, "pass", smx_pass_name(bc->pass), "shape", bc->shape, "params", params, "flops",

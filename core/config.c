@@ -69,11 +69,20 @@ smx_status smx_config_parse(const smx_op *op, const char *spec, smx_config *out)
   return op->validate ? op->validate(out) : SMX_OK;
 }
 
+int smx_config_param_shown(const smx_config *c, int i) {
+  if (c->v[i] != c->op->params[i].def) return 1;
+  for (const char *const *q = c->op->quiet_defaults; q && *q; q++)
+    if (!strcmp(*q, c->op->params[i].name)) return 0;
+  return 1;
+}
+
 void smx_config_format(const smx_config *c, char *buf, size_t n) {
   size_t o = 0;
   buf[0] = 0;
-  for (int i = 0; i < c->op->n_params && o < n; i++)
-    o += (size_t)snprintf(buf + o, n - o, "%s%s=%" PRId64, i ? "," : "", c->op->params[i].name, c->v[i]);
+  for (int i = 0; i < c->op->n_params && o < n; i++) {
+    if (!smx_config_param_shown(c, i)) continue;
+    o += (size_t)snprintf(buf + o, n - o, "%s%s=%" PRId64, o ? "," : "", c->op->params[i].name, c->v[i]);
+  }
 }
 
 size_t smx_config_bytes(const smx_config *c) {

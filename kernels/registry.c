@@ -26,6 +26,7 @@
 #include "smx_config.h"
 
 extern const smx_variant smx_fftconv_cpu_fftw, smx_fftconv_baseline_fftw, smx_rope_cpu_table;
+extern const smx_variant smx_fftconv_cpu_monarch_fft;
 extern const smx_variant smx_attention_cpu_flash, smx_attention_decode_cpu_flash, smx_dma_cpu_sparse;
 extern const smx_variant smx_ssd_cpu_scan, smx_ssd_cpu_chunked, smx_ssd_decode_cpu_step;
 extern const smx_variant smx_conba_cpu_scan, smx_conba_decode_cpu_step;
@@ -33,6 +34,7 @@ extern const smx_variant smx_conba_cpu_scan, smx_conba_decode_cpu_step;
 extern const smx_variant smx_conba_cuda_scan, smx_conba_decode_cuda_step;
 extern const smx_variant smx_ssd_cuda_chunked, smx_ssd_decode_cuda_step;
 extern const smx_variant smx_fftconv_cuda_cufft, smx_fftconv_baseline_cufft, smx_rope_cuda_table;
+extern const smx_variant smx_fftconv_cuda_flashconv, smx_fftconv_cuda_flashconv_bf16;
 extern const smx_variant smx_attention_cuda_cublas, smx_attention_cuda_cublas_bf16, smx_dma_cuda_dense_bias,
     smx_dma_cuda_dense_bias_bf16, smx_attention_decode_cuda_flash, smx_attention_decode_cuda_flash_bf16,
     smx_attention_cuda_flash, smx_attention_cuda_flash_bf16, smx_dma_cuda_flash_sparse, smx_dma_cuda_flash_sparse_bf16;
@@ -41,8 +43,11 @@ extern const smx_variant smx_attention_cuda_cublas, smx_attention_cuda_cublas_bf
 static const smx_variant *const fftconv_variants[] = {
     &smx_fftconv_reference,
     &smx_fftconv_cpu_fftw,
+    &smx_fftconv_cpu_monarch_fft,
 #if SMX_HAVE_CUDA
     &smx_fftconv_cuda_cufft,
+    &smx_fftconv_cuda_flashconv,
+    &smx_fftconv_cuda_flashconv_bf16,
 #endif
     &smx_fftconv_baseline_fftw,
 #if SMX_HAVE_CUDA

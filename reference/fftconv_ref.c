@@ -65,6 +65,7 @@ static const smx_param_desc params[] = {
     {"H", 1, 1 << 20, 16, "channels (heads), each with its own kernel"},
     {"L", 1, 1 << 26, 1024, "sequence length (any L >= 1, not only powers of two)"},
     {"gelu", 0, 1, 0, "1 = apply GELU (erf form) to the output, fused"},
+    {"gates", 0, 1, 0, "1 = FlashFFTConv's pre- and post-gates: y = post * act(conv(pre * u, k) + D pre u)"},
 };
 
 static const smx_tensor_desc tensors[FFTCONV_NSLOTS] = {
@@ -72,6 +73,8 @@ static const smx_tensor_desc tensors[FFTCONV_NSLOTS] = {
     [FFTCONV_D] = {"D", SMX_ROLE_INPUT, -1},        [FFTCONV_Y] = {"y", SMX_ROLE_OUTPUT, -1},
     [FFTCONV_DY] = {"dy", SMX_ROLE_GRAD_OUT, FFTCONV_Y}, [FFTCONV_DU] = {"du", SMX_ROLE_GRAD_IN, FFTCONV_U},
     [FFTCONV_DK] = {"dk", SMX_ROLE_GRAD_IN, FFTCONV_K},  [FFTCONV_DD] = {"dD", SMX_ROLE_GRAD_IN, FFTCONV_D},
+    [FFTCONV_PRE] = {"pre", SMX_ROLE_INPUT, -1},        [FFTCONV_POST] = {"post", SMX_ROLE_INPUT, -1},
+    [FFTCONV_DPRE] = {"dpre", SMX_ROLE_GRAD_IN, FFTCONV_PRE}, [FFTCONV_DPOST] = {"dpost", SMX_ROLE_GRAD_IN, FFTCONV_POST},
 };
 
 /* Tolerances (check.h rule). The FFT's rounding error is spread over all outputs (~eps * log2 N
@@ -84,12 +87,15 @@ static const smx_tolerance tolerance[FFTCONV_NSLOTS] = {
     [FFTCONV_DU] = {2, 64, "as y: one FFT correlation per row"},
     [FFTCONV_DK] = {2, 64, "FFT correlation summed over the batch in the frequency domain"},
     [FFTCONV_DD] = {2, 4, "a sum over B*L terms per channel; floor against sum|terms| (floor_scale below)"},
+    [FFTCONV_DPRE] = {2, 64, "as du: u times one FFT correlation per row"},
+    [FFTCONV_DPOST] = {2, 64, "as y: dy times the ungated output"},
 };
 
-/* dD[h] = sum_{b,t} g u with g = dy * GELU'(pre) cancels heavily, so |dD| says little about the
- * rounding a correct fp32 evaluation makes: with GELU, the FFT's error in pre (spread evenly over
- * the row) passes through GELU'' into every term. The summation error scale is sum|g u|, bounded
- * by max|GELU'| * sum|dy u| (max GELU' = 1.129 at x = sqrt(2)); measured err/(eps * this) <= 0.3. */
+/* dD[h] = sum_{b,t} g v with g = dy * post * GELU'(z), v = pre * u cancels heavily, so |dD| says
+ * little about the rounding a correct fp32 evaluation makes: with GELU, the FFT's error in z (spread
+ * evenly over the row) passes through GELU'' into every term. The summation error scale is
+ * sum|g v|, bounded by max|GELU'| * sum|dy post pre u| (max GELU' = 1.129 at x = sqrt(2)); measured
+ * err/(eps * this) <= 0.3. */
 static double floor_scale(const smx_config *c, int slot, double *const *t) {
   if (slot != FFTCONV_DD) return -1;
   int64_t B = c->v[FFTCONV_B], H = c->v[FFTCONV_H], L = c->v[FFTCONV_L];
@@ -97,7 +103,11 @@ static double floor_scale(const smx_config *c, int slot, double *const *t) {
   for (int64_t h = 0; h < H; h++) {
     double sum = 0;
     for (int64_t b = 0; b < B; b++)
-      for (int64_t i = (b * H + h) * L; i < (b * H + h + 1) * L; i++) sum += fabs(t[FFTCONV_DY][i] * t[FFTCONV_U][i]);
+      for (int64_t i = (b * H + h) * L; i < (b * H + h + 1) * L; i++) {
+        double term = t[FFTCONV_DY][i] * t[FFTCONV_U][i];
+        if (c->v[FFTCONV_GATES]) term *= t[FFTCONV_PRE][i] * t[FFTCONV_POST][i];
+        sum += fabs(term);
+      }
     if (sum > worst) worst = sum;
   }
   return (c->v[FFTCONV_GELU] ? 1.129 : 1.0) * worst;
@@ -120,6 +130,8 @@ static size_t numel(const smx_config *c, int slot) {
   case FFTCONV_U: case FFTCONV_Y: case FFTCONV_DY: case FFTCONV_DU: return (size_t)(B * H * L);
   case FFTCONV_K: case FFTCONV_DK: return (size_t)(H * L);
   case FFTCONV_D: case FFTCONV_DD: return (size_t)H;
+  case FFTCONV_PRE: case FFTCONV_POST: case FFTCONV_DPRE: case FFTCONV_DPOST:
+    return P(c, FFTCONV_GATES) ? (size_t)(B * H * L) : 0;
   }
   return 0;
 }
@@ -129,45 +141,55 @@ static size_t numel(const smx_config *c, int slot) {
  * FlashFFTConv's and ThunderKittens' fftconv benchmarks) and 6 flops per complex product.
  * Forward per row: FFT(u), product, inverse FFT, D*u; per channel: FFT(k).
  * Backward per row: FFT(u), FFT(g), inverse FFT for du, two products; per channel: FFT(k) and the
- * inverse FFT for dk. GELU's few flops per element are not counted. */
+ * inverse FFT for dk. GELU's few flops per element are not counted. Gates add two multiplies per
+ * element forward (pre * u, post * a) and five backward (pre * u, dy * post, dv * pre, dv * u,
+ * dpost = dy * a). */
 static double flops(const smx_config *c, smx_pass p) {
   double B = (double)P(c, FFTCONV_B), H = (double)P(c, FFTCONV_H), L = (double)P(c, FFTCONV_L);
   double N = 2 * L, fft = 2.5 * N * log2(N > 1 ? N : 2), prod = 6 * (N / 2 + 1);
-  if (p == SMX_FWD) return B * H * (2 * fft + prod + 2 * L) + H * fft;
-  return B * H * (3 * fft + 2 * prod + 4 * L) + H * 2 * fft;
+  double gates = P(c, FFTCONV_GATES) ? 1 : 0;
+  if (p == SMX_FWD) return B * H * (2 * fft + prod + 2 * L + gates * 2 * L) + H * fft;
+  return B * H * (3 * fft + 2 * prod + 4 * L + gates * 5 * L) + H * 2 * fft;
 }
 
-/* Compulsory traffic: every tensor the pass reads or writes, once. */
+/* Compulsory traffic: every tensor the pass reads or writes, once (gated: pre and post read; dpre
+ * and dpost written). */
 static double bytes(const smx_config *c, smx_pass p) {
   double B = (double)P(c, FFTCONV_B), H = (double)P(c, FFTCONV_H), L = (double)P(c, FFTCONV_L);
-  if (p == SMX_FWD) return 4 * (2 * B * H * L + H * L + H);
-  return 4 * (4 * B * H * L + 2 * H * L + 2 * H);
+  double gates = P(c, FFTCONV_GATES) ? 1 : 0;
+  if (p == SMX_FWD) return 4 * (2 * B * H * L + H * L + H + gates * 2 * B * H * L);
+  return 4 * (4 * B * H * L + 2 * H * L + 2 * H + gates * 4 * B * H * L);
 }
 
 static double reference_cost(const smx_config *c, smx_pass p) {
   double B = (double)P(c, FFTCONV_B), H = (double)P(c, FFTCONV_H), L = (double)P(c, FFTCONV_L);
   double one = B * H * L * (L + 1) / 2;
-  return p == SMX_FWD ? one : (P(c, FFTCONV_GELU) ? 3 : 2) * one;
+  return p == SMX_FWD ? one : (P(c, FFTCONV_GELU) || P(c, FFTCONV_GATES) ? 3 : 2) * one;
 }
+
+/* The gate slots' pointers, or NULL when the gates are off (the template then skips them). */
+#define gate(c, t, slot) ((c)->v[FFTCONV_GATES] ? (t)[slot] : NULL)
 
 static void oracle_f64(const smx_config *c, smx_pass p, double *const *t) {
   int64_t B = P(c, FFTCONV_B), H = P(c, FFTCONV_H), L = P(c, FFTCONV_L);
   int gelu = (int)P(c, FFTCONV_GELU);
   if (p == SMX_FWD)
-    forward_f64(B, H, L, gelu, t[FFTCONV_U], t[FFTCONV_K], t[FFTCONV_D], t[FFTCONV_Y]);
+    forward_f64(B, H, L, gelu, t[FFTCONV_U], t[FFTCONV_K], t[FFTCONV_D], gate(c, t, FFTCONV_PRE),
+                gate(c, t, FFTCONV_POST), t[FFTCONV_Y]);
   else
-    backward_f64(B, H, L, gelu, t[FFTCONV_U], t[FFTCONV_K], t[FFTCONV_D], t[FFTCONV_DY], t[FFTCONV_DU],
-                 t[FFTCONV_DK], t[FFTCONV_DD]);
+    backward_f64(B, H, L, gelu, t[FFTCONV_U], t[FFTCONV_K], t[FFTCONV_D], gate(c, t, FFTCONV_PRE), gate(c, t, FFTCONV_POST),
+                 t[FFTCONV_DY], t[FFTCONV_DU], t[FFTCONV_DK], t[FFTCONV_DD], gate(c, t, FFTCONV_DPRE), gate(c, t, FFTCONV_DPOST));
 }
 
 static void naive_f32(const smx_config *c, smx_pass p, float *const *t) {
   int64_t B = P(c, FFTCONV_B), H = P(c, FFTCONV_H), L = P(c, FFTCONV_L);
   int gelu = (int)P(c, FFTCONV_GELU);
   if (p == SMX_FWD)
-    forward_f32(B, H, L, gelu, t[FFTCONV_U], t[FFTCONV_K], t[FFTCONV_D], t[FFTCONV_Y]);
+    forward_f32(B, H, L, gelu, t[FFTCONV_U], t[FFTCONV_K], t[FFTCONV_D], gate(c, t, FFTCONV_PRE),
+                gate(c, t, FFTCONV_POST), t[FFTCONV_Y]);
   else
-    backward_f32(B, H, L, gelu, t[FFTCONV_U], t[FFTCONV_K], t[FFTCONV_D], t[FFTCONV_DY], t[FFTCONV_DU],
-                 t[FFTCONV_DK], t[FFTCONV_DD]);
+    backward_f32(B, H, L, gelu, t[FFTCONV_U], t[FFTCONV_K], t[FFTCONV_D], gate(c, t, FFTCONV_PRE), gate(c, t, FFTCONV_POST),
+                 t[FFTCONV_DY], t[FFTCONV_DU], t[FFTCONV_DK], t[FFTCONV_DD], gate(c, t, FFTCONV_DPRE), gate(c, t, FFTCONV_DPOST));
 }
 
 /* Awkward shapes first: L = 1 and 2, primes, L just past a power of two, B or H = 1. */
@@ -175,6 +197,8 @@ static const char *const check_shapes[] = {
     "B=1,H=1,L=1",         "B=1,H=1,L=2,gelu=1",  "B=2,H=3,L=7",          "B=1,H=2,L=17,gelu=1",
     "B=3,H=2,L=97",        "B=2,H=5,L=128,gelu=1", "B=1,H=3,L=255",        "B=2,H=2,L=257",
     "B=2,H=2,L=1000",      "B=1,H=1,L=1031,gelu=1", "B=2,H=4,L=4096",       "B=1,H=2,L=4099",
+    /* gated: L = 1, odd B (an unpaired row for variants that pair rows), primes, L past 2^k */
+    "B=1,H=1,L=1,gates=1", "B=3,H=2,L=19,gelu=1,gates=1", "B=2,H=3,L=300,gates=1", "B=1,H=2,L=1031,gelu=1,gates=1",
     NULL};
 static const char *const ci_shapes[] = {"B=2,H=8,L=256", "B=2,H=8,L=1024", "B=2,H=8,L=4096", NULL};
 static const char *const quick_shapes[] = {"B=4,H=16,L=256", "B=4,H=16,L=1024", "B=4,H=16,L=4096",
@@ -183,10 +207,18 @@ static const char *const paper_shapes[] = {"B=64,H=768,L=256",  "B=64,H=768,L=10
                                            "B=64,H=768,L=8192", "B=64,H=768,L=16384", "B=64,H=768,L=32768",
                                            NULL};
 
+/* gates=0 stays out of configuration names, so ungated results keep the names they had before
+ * the parameter existed (and match the committed baselines) */
+static const char *const quiet_defaults[] = {"gates", NULL};
+
+/* the Monarch (DFT-as-GEMMs) variants against the FFT-library variants on the same device */
+static const char *const speedup_pairs[] = {"cpu.monarch_fft:cpu.fftw", "cuda.flashconv:cuda.cufft",
+                                            "cuda.flashconv.bf16:cuda.cufft", NULL};
+
 const smx_op smx_op_fftconv = {
     .name = "fftconv",
-    .summary = "causal long convolution y = causal_conv(u, k) + D*u (+GELU): H3 FlashConv / FlashFFTConv",
-    .n_params = 4,
+    .summary = "causal long convolution y = causal_conv(u, k) + D*u (+GELU, +pre/post gates): H3 FlashConv / FlashFFTConv",
+    .n_params = 5,
     .params = params,
     .n_tensors = FFTCONV_NSLOTS,
     .tensors = tensors,
@@ -201,18 +233,20 @@ const smx_op smx_op_fftconv = {
     .check_shapes = check_shapes,
     .suite_shapes = {ci_shapes, quick_shapes, paper_shapes},
     .reference_cost = reference_cost,
+    .speedup_pairs = speedup_pairs,
+    .quiet_defaults = quiet_defaults,
     .sweep_param = "L",
     .shrink_param = "B",
-    .paper_note = "FlashFFTConv's shapes (B=64, H=768, L=256..32K); the paper measured fp16 with gates, this op is "
-                  "fp32 and ungated; B is halved where tensors and workspace do not fit in device memory",
+    .paper_note = "FlashFFTConv's shapes (B=64, H=768, L=256..32K); the paper measured fp16 with gates, these shapes are "
+                  "fp32 and ungated (gates=1 is the gated form); B is halved where tensors and workspace do not fit in device memory",
 };
 
 /* ---- the `reference` variant: fp32 tensors, fp64 accumulation, the direct sums ---- */
 
 static size_t ref_workspace(const void *state) {
   const smx_config *c = state;
-  /* per thread: one row of g and one of the dk accumulator */
-  return (size_t)P(c, FFTCONV_L) * 2 * sizeof(double) * (size_t)omp_get_max_threads();
+  /* per thread: rows of v (the gated input), g and the dk accumulator */
+  return (size_t)P(c, FFTCONV_L) * 3 * sizeof(double) * (size_t)omp_get_max_threads();
 }
 
 static smx_status ref_run(void *state, smx_pass p, void *const *tv) {
@@ -221,10 +255,11 @@ static smx_status ref_run(void *state, smx_pass p, void *const *tv) {
   int gelu = (int)P(c, FFTCONV_GELU);
   float *const *t = (float *const *)tv;
   if (p == SMX_FWD)
-    forward_mixed(B, H, L, gelu, t[FFTCONV_U], t[FFTCONV_K], t[FFTCONV_D], t[FFTCONV_Y]);
+    forward_mixed(B, H, L, gelu, t[FFTCONV_U], t[FFTCONV_K], t[FFTCONV_D], gate(c, t, FFTCONV_PRE),
+                gate(c, t, FFTCONV_POST), t[FFTCONV_Y]);
   else
-    backward_mixed(B, H, L, gelu, t[FFTCONV_U], t[FFTCONV_K], t[FFTCONV_D], t[FFTCONV_DY], t[FFTCONV_DU],
-                   t[FFTCONV_DK], t[FFTCONV_DD]);
+    backward_mixed(B, H, L, gelu, t[FFTCONV_U], t[FFTCONV_K], t[FFTCONV_D], gate(c, t, FFTCONV_PRE), gate(c, t, FFTCONV_POST),
+                   t[FFTCONV_DY], t[FFTCONV_DU], t[FFTCONV_DK], t[FFTCONV_DD], gate(c, t, FFTCONV_DPRE), gate(c, t, FFTCONV_DPOST));
   return SMX_OK;
 }
 

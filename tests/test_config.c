@@ -36,7 +36,7 @@ Test(config, bad_shapes) {
   expect_bad("L=99999999999999999999999", "not an integer");
   expect_bad("L=12abc", "not an integer");
   expect_bad("L=", "not an integer");
-  expect_bad("Q=3", "no parameter 'Q' (parameters: B, H, L, gelu)");
+  expect_bad("Q=3", "no parameter 'Q' (parameters: B, H, L, gelu, gates)");
   expect_bad("L=4,L=5", "given twice");
   expect_bad("L", "not NAME=VALUE");
   expect_bad("gelu=2", "gelu=2 is out of range (accepted: 0..1)");

@@ -138,6 +138,10 @@ typedef struct smx_op {
   /* Bytes of the layer's learned parameters at this configuration (fp32), shown beside each
    * benchmark point where the sweep is over model size (experts); NULL: not shown. */
   double (*param_bytes)(const smx_config *c);
+  /* Parameters smx_config_format leaves out while they hold their default (NULL-terminated names,
+   * or NULL): a parameter added to an op after results were recorded (fftconv's gates) keeps the
+   * names of existing benchmarks and committed baselines. */
+  const char *const *quiet_defaults;
 } smx_op;
 
 typedef struct smx_variant {
@@ -178,6 +182,9 @@ const char *smx_variant_skip_reason(const smx_variant *v, const smx_config *c);
  * one line naming the value and what is accepted. */
 smx_status smx_config_parse(const smx_op *op, const char *spec, smx_config *out);
 void smx_config_format(const smx_config *c, char *buf, size_t n); /* "B=4,H=8,L=1000,gelu=0" */
+/* 0 for a parameter the op lists in quiet_defaults while it holds its default (left out of names
+ * and of the params object of results), else 1. */
+int smx_config_param_shown(const smx_config *c, int i);
 int smx_config_param_index(const smx_op *op, const char *name);   /* -1 when absent */
 int64_t smx_config_get(const smx_config *c, const char *name);
 /* The values every harness gives an input slot: Philox uniform [-1, 1) (stream = slot), then the

@@ -1,5 +1,6 @@
 /* fftconv variant `cpu.fftw`: real FFTs (FFTW, single precision) of rows zero-padded to
- * N >= 2L - 1, a complex product, the inverse FFT, then D*u and GELU fused into the copy-out.
+ * N >= 2L - 1, a complex product, the inverse FFT, then D*u, GELU and the post-gate fused into the
+ * copy-out (the pre-gate is fused into the copy-in).
  * Plans are cached per N; the workspace (per-thread rows and the FFT of k) is allocated once in
  * create(). OpenMP splits rows (forward) and channels (backward, so the dk sum over the batch is
  * accumulated in the frequency domain in a fixed order and results are bitwise repeatable).
@@ -18,10 +19,10 @@
 
 typedef struct fftw_state {
   int64_t B, H, L, N, nf;
-  int gelu, threads;
+  int gelu, gates, threads;
   fftwf_plan r2c, c2r;
   fftwf_complex *kf;   /* H x nf: FFT(k), scaled by 1/N */
-  float *rows;         /* threads x 2 x pad(N): the padded input row and the inverse-FFT output */
+  float *rows;         /* threads x 3 x pad(N): the padded input row, the inverse-FFT output, v = pre*u */
   fftwf_complex *cbuf; /* threads x 4 x nf: FFT(u), FFT(g), a product, the dk accumulator */
   size_t row_stride, c_stride, ws_bytes;
 } fftw_state;
@@ -45,6 +46,7 @@ static smx_status create(const smx_config *c, void **out) {
   s->H = c->v[FFTCONV_H];
   s->L = c->v[FFTCONV_L];
   s->gelu = (int)c->v[FFTCONV_GELU];
+  s->gates = (int)c->v[FFTCONV_GATES];
   s->N = smx_fftconv_fft_size(s->L);
   s->nf = s->N / 2 + 1;
   s->threads = omp_get_max_threads();
@@ -61,7 +63,7 @@ static smx_status create(const smx_config *c, void **out) {
   s->row_stride = smx_fftw_pad((size_t)s->N);
   s->c_stride = smx_fftw_pad(2 * (size_t)s->nf) / 2;
   size_t kf_bytes = (size_t)s->H * s->c_stride * sizeof(fftwf_complex);
-  size_t rows_bytes = (size_t)s->threads * 2 * s->row_stride * sizeof(float);
+  size_t rows_bytes = (size_t)s->threads * 3 * s->row_stride * sizeof(float);
   size_t c_bytes = (size_t)s->threads * C_COUNT * s->c_stride * sizeof(fftwf_complex);
   s->kf = smx_fftw_alloc(kf_bytes);
   s->rows = smx_fftw_alloc(rows_bytes);
@@ -77,7 +79,7 @@ static smx_status create(const smx_config *c, void **out) {
 
 static size_t workspace_bytes(const void *p) { return ((const fftw_state *)p)->ws_bytes; }
 
-static float *row_buf(fftw_state *s, int tid, int i) { return s->rows + ((size_t)tid * 2 + i) * s->row_stride; }
+static float *row_buf(fftw_state *s, int tid, int i) { return s->rows + ((size_t)tid * 3 + i) * s->row_stride; }
 static fftwf_complex *c_buf(fftw_state *s, int tid, int i) { return s->cbuf + ((size_t)tid * C_COUNT + i) * s->c_stride; }
 
 /* FFT of one row zero-padded from L to N. */
@@ -116,33 +118,49 @@ static void transform_kernels(fftw_state *s, const float *k) {
   }
 }
 
-/* out = causal_conv(u_row, k_h) + D u_row; leaves FFT(u_row) in cbuf C_UF. */
-static void conv_row(fftw_state *s, int tid, const float *u, const fftwf_complex *kf, float d, float *out) {
+/* out = causal_conv(v, k_h) + D v; leaves FFT(v) in cbuf C_UF. */
+static void conv_row(fftw_state *s, int tid, const float *v, const fftwf_complex *kf, float d, float *out) {
   fftwf_complex *uf = c_buf(s, tid, C_UF);
-  rfft_padded(s, tid, u, uf);
+  rfft_padded(s, tid, v, uf);
   const float *y = multiply_inverse(s, tid, uf, kf, 0);
-  for (int64_t t = 0; t < s->L; t++) out[t] = y[t] + d * u[t];
+  for (int64_t t = 0; t < s->L; t++) out[t] = y[t] + d * v[t];
 }
 
-static void forward(fftw_state *s, const float *u, const float *k, const float *D, float *y) {
+/* The row the convolution sees: u itself, or v = pre * u in a per-thread row. */
+static const float *gated_input(fftw_state *s, int tid, const float *u, const float *pre) {
+  if (!s->gates) return u;
+  float *v = row_buf(s, tid, 2);
+  for (int64_t t = 0; t < s->L; t++) v[t] = pre[t] * u[t];
+  return v;
+}
+
+static void forward(fftw_state *s, const float *u, const float *k, const float *D, const float *pre,
+                    const float *post, float *y) {
   transform_kernels(s, k);
 #pragma omp parallel for schedule(static)
   for (int64_t r = 0; r < s->B * s->H; r++) {
+    int tid = omp_get_thread_num();
     int64_t h = r % s->H;
     float *yr = y + r * s->L;
-    conv_row(s, omp_get_thread_num(), u + r * s->L, s->kf + (size_t)h * s->c_stride, D[h], yr);
+    const float *v = gated_input(s, tid, u + r * s->L, s->gates ? pre + r * s->L : NULL);
+    conv_row(s, tid, v, s->kf + (size_t)h * s->c_stride, D[h], yr);
     if (s->gelu)
       for (int64_t t = 0; t < s->L; t++) yr[t] = smx_gelu_f32(yr[t]);
+    if (s->gates)
+      for (int64_t t = 0; t < s->L; t++) yr[t] *= post[r * s->L + t];
   }
 }
 
-/* Per channel h (one thread each, so the batch sums below run in a fixed order):
- *   g   = dy * gelu'(pre)                 (staged in du's row, overwritten by du at the end)
- *   du  = IFFT(FFT(g) conj(FFT(k))) + D g (correlation: lags land in [0, L) since N >= 2L-1)
- *   dk  = IFFT(sum_b FFT(g) conj(FFT(u))) / N
- *   dD  = sum_b sum_t g u                 (fp64 accumulator) */
-static void backward(fftw_state *s, const float *u, const float *k, const float *D, const float *dy, float *du,
-                     float *dk, float *dD) {
+/* Per channel h (one thread each, so the batch sums below run in a fixed order), v = pre * u:
+ *   z   = conv(v) + D v, a = act(z)       (recomputed when GELU or the post-gate needs it)
+ *   g   = dy * post * gelu'(z)            (staged in du's row, overwritten by du at the end)
+ *   dpost = dy * a
+ *   dv  = IFFT(FFT(g) conj(FFT(k))) + D g (correlation: lags land in [0, L) since N >= 2L-1)
+ *   du  = pre * dv,  dpre = u * dv
+ *   dk  = IFFT(sum_b FFT(g) conj(FFT(v))) / N
+ *   dD  = sum_b sum_t g v                 (fp64 accumulator) */
+static void backward(fftw_state *s, const float *u, const float *k, const float *D, const float *pre,
+                     const float *post, const float *dy, float *du, float *dk, float *dD, float *dpre, float *dpost) {
   transform_kernels(s, k);
   const float inv_n = 1.0f / (float)s->N;
 #pragma omp parallel for schedule(static)
@@ -155,15 +173,21 @@ static void backward(fftw_state *s, const float *u, const float *k, const float 
     for (int64_t b = 0; b < s->B; b++) {
       int64_t r = b * s->H + h;
       const float *ur = u + r * s->L, *dyr = dy + r * s->L;
+      const float *prer = s->gates ? pre + r * s->L : NULL, *postr = s->gates ? post + r * s->L : NULL;
+      const float *v = gated_input(s, tid, ur, prer);
       float *g = du + r * s->L;
-      if (s->gelu) {
-        conv_row(s, tid, ur, kf, D[h], g); /* g = pre for now; FFT(u) is left in uf */
-        for (int64_t t = 0; t < s->L; t++) g[t] = dyr[t] * smx_gelu_grad_f32(g[t]);
+      if (s->gelu || s->gates) {
+        conv_row(s, tid, v, kf, D[h], g); /* g = z for now; FFT(v) is left in uf */
+        for (int64_t t = 0; t < s->L; t++) {
+          float z = g[t];
+          if (s->gates) dpost[r * s->L + t] = dyr[t] * (s->gelu ? smx_gelu_f32(z) : z);
+          g[t] = dyr[t] * (postr ? postr[t] : 1.0f) * (s->gelu ? smx_gelu_grad_f32(z) : 1.0f);
+        }
       } else {
-        rfft_padded(s, tid, ur, uf);
+        rfft_padded(s, tid, v, uf);
         memcpy(g, dyr, (size_t)s->L * sizeof(float));
       }
-      for (int64_t t = 0; t < s->L; t++) dD_acc += (double)g[t] * (double)ur[t];
+      for (int64_t t = 0; t < s->L; t++) dD_acc += (double)g[t] * (double)v[t];
       rfft_padded(s, tid, g, gf);
       for (int64_t f = 0; f < s->nf; f++) {
         float gr = gf[f][0], gi = gf[f][1], ur_ = uf[f][0], ui = uf[f][1];
@@ -171,7 +195,16 @@ static void backward(fftw_state *s, const float *u, const float *k, const float 
         acc[f][1] += gi * ur_ - gr * ui;
       }
       const float *corr = multiply_inverse(s, tid, gf, kf, 1);
-      for (int64_t t = 0; t < s->L; t++) g[t] = corr[t] + D[h] * g[t];
+      if (s->gates) {
+        float *dpr = dpre + r * s->L;
+        for (int64_t t = 0; t < s->L; t++) {
+          float dv = corr[t] + D[h] * g[t];
+          dpr[t] = ur[t] * dv;
+          g[t] = prer[t] * dv;
+        }
+      } else {
+        for (int64_t t = 0; t < s->L; t++) g[t] = corr[t] + D[h] * g[t];
+      }
     }
     float *y = row_buf(s, tid, 1);
     fftwf_execute_dft_c2r(s->c2r, acc, y);
@@ -184,15 +217,16 @@ static smx_status run(void *p, smx_pass pass, void *const *tv) {
   fftw_state *s = p;
   float *const *t = (float *const *)tv;
   if (pass == SMX_FWD)
-    forward(s, t[FFTCONV_U], t[FFTCONV_K], t[FFTCONV_D], t[FFTCONV_Y]);
+    forward(s, t[FFTCONV_U], t[FFTCONV_K], t[FFTCONV_D], t[FFTCONV_PRE], t[FFTCONV_POST], t[FFTCONV_Y]);
   else
-    backward(s, t[FFTCONV_U], t[FFTCONV_K], t[FFTCONV_D], t[FFTCONV_DY], t[FFTCONV_DU], t[FFTCONV_DK], t[FFTCONV_DD]);
+    backward(s, t[FFTCONV_U], t[FFTCONV_K], t[FFTCONV_D], t[FFTCONV_PRE], t[FFTCONV_POST], t[FFTCONV_DY], t[FFTCONV_DU],
+             t[FFTCONV_DK], t[FFTCONV_DD], t[FFTCONV_DPRE], t[FFTCONV_DPOST]);
   return SMX_OK;
 }
 
 const smx_variant smx_fftconv_cpu_fftw = {
     .name = "cpu.fftw",
-    .summary = "FFTW real FFTs at N >= 2L-1 (2,3,5,7-smooth), cached plans, OpenMP over rows/channels",
+    .summary = "FFTW real FFTs at N >= 2L-1 (2,3,5,7-smooth), cached plans, fused gates, OpenMP over rows/channels",
     .device = SMX_DEV_CPU,
     .passes = SMX_PASS_BIT(SMX_FWD) | SMX_PASS_BIT(SMX_BWD),
     .create = create,

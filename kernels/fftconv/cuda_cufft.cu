@@ -1,7 +1,7 @@
 /* fftconv variant `cuda.cufft`: batched real FFTs with cuFFT (one plan for the B*H rows of u and
  * one for the H rows of k, made once in create() and kept with the state), a pointwise complex
- * product kernel, the inverse FFT, and D*u + GELU fused into the kernel that crops the rows back to
- * L. Rows are zero-padded to N >= 2L - 1 (2,3,5,7-smooth), as cpu.fftw does. All reductions (dk over
+ * product kernel, the inverse FFT, and D*v + GELU + the post-gate fused into the kernel that crops
+ * the rows back to L (v = pre * u, the pre-gate fused into the padding kernel). Rows are zero-padded to N >= 2L - 1 (2,3,5,7-smooth), as cpu.fftw does. All reductions (dk over
  * the batch, dD over batch and time) run in a fixed order, so results are repeatable.
  *
  *   seqmix check --op fftconv --variant cuda.cufft        (needs a GPU; skipped otherwise)
@@ -22,7 +22,7 @@ namespace {
 
 struct cufft_state {
   int64_t B, H, L, N, nf, rows;
-  int gelu;
+  int gelu, gates;
   cufftHandle r2c_rows, c2r_rows, r2c_k, c2r_k;
   int plans_made;
   void *work;        /* one cuFFT work area shared by the four plans (they run one after another) */
@@ -41,11 +41,11 @@ inline unsigned grid_for(size_t n) {
 
 #define GRID_STRIDE(i, n) for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (n); i += (size_t)gridDim.x * blockDim.x)
 
-/* dst (rows x N) = src (rows x L) zero-padded */
-__global__ void pad_rows(const float *src, float *dst, int64_t rows, int64_t L, int64_t N) {
+/* dst (rows x N) = src (rows x L) zero-padded, times gate (rows x L) when gate is not NULL */
+__global__ void pad_rows(const float *src, const float *gate, float *dst, int64_t rows, int64_t L, int64_t N) {
   GRID_STRIDE(i, (size_t)rows * N) {
     int64_t r = (int64_t)(i / N), t = (int64_t)(i % N);
-    dst[i] = t < L ? src[r * L + t] : 0.0f;
+    dst[i] = t < L ? (gate ? gate[r * L + t] * src[r * L + t] : src[r * L + t]) : 0.0f;
   }
 }
 
@@ -60,30 +60,48 @@ __global__ void multiply(const cufftComplex *a, const cufftComplex *b, cufftComp
   }
 }
 
-/* y[r, t] = act(conv[r, t] + D[h] u[r, t]) with conv the first L of each padded row */
-__global__ void forward_epilogue(const float *conv, const float *u, const float *D, float *y, int64_t rows, int64_t H,
-                                 int64_t L, int64_t N, int gelu) {
+/* y[r, t] = post * act(conv[r, t] + D[h] v[r, t]) with conv the first L of each padded row and
+ * v = pre * u (pre, post NULL without gates) */
+__global__ void forward_epilogue(const float *conv, const float *u, const float *D, const float *pre, const float *post,
+                                 float *y, int64_t rows, int64_t H, int64_t L, int64_t N, int gelu) {
   GRID_STRIDE(i, (size_t)rows * L) {
     int64_t r = (int64_t)(i / L), t = (int64_t)(i % L);
-    float v = conv[r * N + t] + D[r % H] * u[i];
-    y[i] = gelu ? smx_gelu_f32(v) : v;
+    float v = pre ? pre[i] * u[i] : u[i];
+    float z = conv[r * N + t] + D[r % H] * v;
+    float a = gelu ? smx_gelu_f32(z) : z;
+    y[i] = post ? post[i] * a : a;
   }
 }
 
-/* g[r, t] = dy * gelu'(conv + D u) (gelu) or dy */
-__global__ void output_grad(const float *conv, const float *u, const float *D, const float *dy, float *g, int64_t rows,
-                            int64_t H, int64_t L, int64_t N, int gelu) {
+/* g[r, t] = dy * post * gelu'(z) with z = conv + D v (conv valid only when gelu or gates);
+ * dpost = dy * act(z) when gated */
+__global__ void output_grad(const float *conv, const float *u, const float *D, const float *pre, const float *post,
+                            const float *dy, float *g, float *dpost, int64_t rows, int64_t H, int64_t L, int64_t N,
+                            int gelu) {
   GRID_STRIDE(i, (size_t)rows * L) {
     int64_t r = (int64_t)(i / L), t = (int64_t)(i % L);
-    g[i] = gelu ? dy[i] * smx_gelu_grad_f32(conv[r * N + t] + D[r % H] * u[i]) : dy[i];
+    if (!gelu && !post) {
+      g[i] = dy[i];
+      continue;
+    }
+    float v = pre ? pre[i] * u[i] : u[i];
+    float z = conv[r * N + t] + D[r % H] * v;
+    if (dpost) dpost[i] = dy[i] * (gelu ? smx_gelu_f32(z) : z);
+    g[i] = dy[i] * (post ? post[i] : 1.0f) * (gelu ? smx_gelu_grad_f32(z) : 1.0f);
   }
 }
 
-/* du[r, t] = corr[r, t] + D[h] g[r, t], in place over g */
-__global__ void input_grad(const float *corr, const float *D, float *g_du, int64_t rows, int64_t H, int64_t L, int64_t N) {
+/* dv = corr[r, t] + D[h] g[r, t]; du = pre * dv in place over g, dpre = u * dv (gated) */
+__global__ void input_grad(const float *corr, const float *D, const float *u, const float *pre, float *g_du,
+                           float *dpre, int64_t rows, int64_t H, int64_t L, int64_t N) {
   GRID_STRIDE(i, (size_t)rows * L) {
     int64_t r = (int64_t)(i / L), t = (int64_t)(i % L);
-    g_du[i] = corr[r * N + t] + D[r % H] * g_du[i];
+    float dv = corr[r * N + t] + D[r % H] * g_du[i];
+    if (pre) {
+      dpre[i] = u[i] * dv;
+      dv *= pre[i];
+    }
+    g_du[i] = dv;
   }
 }
 
@@ -111,14 +129,15 @@ __global__ void crop_rows(const float *src, float *dst, int64_t rows, int64_t L,
   }
 }
 
-/* dD[h] = sum_b sum_t g u: one block per channel, fp64 partial sums, fixed tree order. */
-__global__ void channel_dot(const float *g, const float *u, float *dD, int64_t B, int64_t H, int64_t L) {
+/* dD[h] = sum_b sum_t g v, v = pre * u: one block per channel, fp64 partial sums, fixed tree order. */
+__global__ void channel_dot(const float *g, const float *u, const float *pre, float *dD, int64_t B, int64_t H, int64_t L) {
   __shared__ double part[256];
   int64_t h = blockIdx.x;
   double acc = 0;
   for (int64_t b = 0; b < B; b++) {
-    const float *gr = g + (b * H + h) * L, *ur = u + (b * H + h) * L;
-    for (int64_t t = threadIdx.x; t < L; t += blockDim.x) acc += (double)gr[t] * (double)ur[t];
+    const float *gr = g + (b * H + h) * L, *ur = u + (b * H + h) * L, *pr = pre ? pre + (b * H + h) * L : NULL;
+    for (int64_t t = threadIdx.x; t < L; t += blockDim.x)
+      acc += (double)gr[t] * (double)(pr ? pr[t] * ur[t] : ur[t]); /* v rounded to fp32 as the FFT sees it */
   }
   part[threadIdx.x] = acc;
   __syncthreads();
@@ -184,12 +203,12 @@ smx_status create_plans_and_buffers(cufft_state *s) {
   return SMX_OK;
 }
 
-/* kf = FFT(pad(k)), uf = FFT(pad(u)) */
-smx_status transform_inputs(cufft_state *s, const float *u, const float *k) {
-  pad_rows<<<grid_for((size_t)s->H * s->N), 256>>>(k, s->pad, s->H, s->L, s->N);
+/* kf = FFT(pad(k)), uf = FFT(pad(v)), v = pre * u (or u) */
+smx_status transform_inputs(cufft_state *s, const float *u, const float *k, const float *pre) {
+  pad_rows<<<grid_for((size_t)s->H * s->N), 256>>>(k, NULL, s->pad, s->H, s->L, s->N);
   SMX_CUDA_CHECK_LAUNCH();
   SMX_CUFFT_CHECK(cufftExecR2C(s->r2c_k, s->pad, s->kf));
-  pad_rows<<<grid_for((size_t)s->rows * s->N), 256>>>(u, s->pad, s->rows, s->L, s->N);
+  pad_rows<<<grid_for((size_t)s->rows * s->N), 256>>>(u, pre, s->pad, s->rows, s->L, s->N);
   SMX_CUDA_CHECK_LAUNCH();
   SMX_CUFFT_CHECK(cufftExecR2C(s->r2c_rows, s->pad, s->uf));
   return SMX_OK;
@@ -203,28 +222,31 @@ smx_status correlate_rows(cufft_state *s, const cufftComplex *a, const cufftComp
   return SMX_OK;
 }
 
-smx_status forward(cufft_state *s, const float *u, const float *k, const float *D, float *y) {
+smx_status forward(cufft_state *s, const float *u, const float *k, const float *D, const float *pre, const float *post,
+                   float *y) {
   smx_status st;
-  if ((st = transform_inputs(s, u, k)) != SMX_OK) return st;
+  if ((st = transform_inputs(s, u, k, pre)) != SMX_OK) return st;
   if ((st = correlate_rows(s, s->uf, s->kf, 0, s->uf)) != SMX_OK) return st;
-  forward_epilogue<<<grid_for((size_t)s->rows * s->L), 256>>>(s->pad, u, D, y, s->rows, s->H, s->L, s->N, s->gelu);
+  forward_epilogue<<<grid_for((size_t)s->rows * s->L), 256>>>(s->pad, u, D, pre, post, y, s->rows, s->H, s->L, s->N,
+                                                              s->gelu);
   SMX_CUDA_CHECK_LAUNCH();
   return SMX_OK;
 }
 
-/* Same steps as cpu.fftw: g (staged in du) -> dD -> FFT(g) -> dk -> du. FFT(u) must survive until
- * dk, so the pre-activation's product goes to gf, which FFT(g) then overwrites. */
-smx_status backward(cufft_state *s, const float *u, const float *k, const float *D, const float *dy, float *du,
-                    float *dk, float *dD) {
+/* Same steps as cpu.fftw: g (staged in du) and dpost -> dD -> FFT(g) -> dk -> du, dpre. FFT(v) must
+ * survive until dk, so the pre-activation's product goes to gf, which FFT(g) then overwrites.
+ * pre, post, dpre, dpost are NULL without gates. */
+smx_status backward(cufft_state *s, const float *u, const float *k, const float *D, const float *pre, const float *post,
+                    const float *dy, float *du, float *dk, float *dD, float *dpre, float *dpost) {
   smx_status st;
   size_t n_rows = (size_t)s->rows * s->L;
-  if ((st = transform_inputs(s, u, k)) != SMX_OK) return st;
-  if (s->gelu && (st = correlate_rows(s, s->uf, s->kf, 0, s->gf)) != SMX_OK) return st;
-  output_grad<<<grid_for(n_rows), 256>>>(s->pad, u, D, dy, du, s->rows, s->H, s->L, s->N, s->gelu);
+  if ((st = transform_inputs(s, u, k, pre)) != SMX_OK) return st;
+  if ((s->gelu || s->gates) && (st = correlate_rows(s, s->uf, s->kf, 0, s->gf)) != SMX_OK) return st;
+  output_grad<<<grid_for(n_rows), 256>>>(s->pad, u, D, pre, post, dy, du, dpost, s->rows, s->H, s->L, s->N, s->gelu);
   SMX_CUDA_CHECK_LAUNCH();
-  channel_dot<<<(unsigned)s->H, 256>>>(du, u, dD, s->B, s->H, s->L);
+  channel_dot<<<(unsigned)s->H, 256>>>(du, u, pre, dD, s->B, s->H, s->L);
   SMX_CUDA_CHECK_LAUNCH();
-  pad_rows<<<grid_for((size_t)s->rows * s->N), 256>>>(du, s->pad, s->rows, s->L, s->N);
+  pad_rows<<<grid_for((size_t)s->rows * s->N), 256>>>(du, NULL, s->pad, s->rows, s->L, s->N);
   SMX_CUDA_CHECK_LAUNCH();
   SMX_CUFFT_CHECK(cufftExecR2C(s->r2c_rows, s->pad, s->gf));
   /* dk = IFFT(sum_b G conj(U)) / N, first L lags */
@@ -235,7 +257,7 @@ smx_status backward(cufft_state *s, const float *u, const float *k, const float 
   SMX_CUDA_CHECK_LAUNCH();
   /* du = IFFT(G conj(K)) / N + D g; G is not needed after this, so the product goes in place */
   if ((st = correlate_rows(s, s->gf, s->kf, 1, s->gf)) != SMX_OK) return st;
-  input_grad<<<grid_for(n_rows), 256>>>(s->pad, D, du, s->rows, s->H, s->L, s->N);
+  input_grad<<<grid_for(n_rows), 256>>>(s->pad, D, u, pre, du, dpre, s->rows, s->H, s->L, s->N);
   SMX_CUDA_CHECK_LAUNCH();
   return SMX_OK;
 }
@@ -248,6 +270,7 @@ smx_status create(const smx_config *c, void **out) {
   s->H = c->v[FFTCONV_H];
   s->L = c->v[FFTCONV_L];
   s->gelu = (int)c->v[FFTCONV_GELU];
+  s->gates = (int)c->v[FFTCONV_GATES];
   s->rows = s->B * s->H;
   s->N = smx_fftconv_fft_size(s->L);
   s->nf = s->N / 2 + 1;
@@ -265,16 +288,17 @@ size_t workspace_bytes(const void *p) { return ((const cufft_state *)p)->ws_byte
 smx_status run(void *p, smx_pass pass, void *const *tv) {
   cufft_state *s = (cufft_state *)p;
   float *const *t = (float *const *)tv;
-  if (pass == SMX_FWD) return forward(s, t[FFTCONV_U], t[FFTCONV_K], t[FFTCONV_D], t[FFTCONV_Y]);
-  return backward(s, t[FFTCONV_U], t[FFTCONV_K], t[FFTCONV_D], t[FFTCONV_DY], t[FFTCONV_DU], t[FFTCONV_DK],
-                  t[FFTCONV_DD]);
+  const float *pre = s->gates ? t[FFTCONV_PRE] : NULL, *post = s->gates ? t[FFTCONV_POST] : NULL;
+  if (pass == SMX_FWD) return forward(s, t[FFTCONV_U], t[FFTCONV_K], t[FFTCONV_D], pre, post, t[FFTCONV_Y]);
+  return backward(s, t[FFTCONV_U], t[FFTCONV_K], t[FFTCONV_D], pre, post, t[FFTCONV_DY], t[FFTCONV_DU], t[FFTCONV_DK],
+                  t[FFTCONV_DD], s->gates ? t[FFTCONV_DPRE] : NULL, s->gates ? t[FFTCONV_DPOST] : NULL);
 }
 
 } // namespace
 
 extern "C" const smx_variant smx_fftconv_cuda_cufft = {
     "cuda.cufft",
-    "cuFFT batched R2C/C2R at N >= 2L-1, pointwise product kernel, fused D*u + GELU epilogue",
+    "cuFFT batched R2C/C2R at N >= 2L-1, pointwise product kernel, fused pre-gate, D*u + GELU + post-gate epilogue",
     SMX_DEV_CUDA,
     0,
     SMX_PASS_BIT(SMX_FWD) | SMX_PASS_BIT(SMX_BWD),
