@@ -1,5 +1,6 @@
 /* seqmix sweep: the results of a sweep (include/seqmix/results_store.h).
  *
+ *   seqmix sweep run --preset quick --out FILE [--shard I/N]   # cli/cmd_sweep_run.c
  *   seqmix sweep merge OUT IN [IN...]     # join shard files into OUT (kept, added to)
  *
  * Exit status: 0 merged; 1 merged, but some run appears with two different results (each
@@ -18,6 +19,9 @@ static void sweep_help(void) {
          "run's config, so an interrupted sweep resumes and loses nothing; with --shard I/N a machine\n"
          "runs only the runs whose key is I modulo N (I counts from 0), each shard into its own file.\n\n"
          "subcommands:\n"
+         "  run (--preset NAME | --spec FILE) --out FILE [--shard I/N] [--threads N] [--dry-run]\n"
+         "                         train the runs of a sweep that FILE does not hold yet (resumes)\n"
+         "  presets                the built-in sweeps and their sizes\n"
          "  merge OUT IN [IN...]   join the runs of OUT (if it exists) and of every IN into OUT, written\n"
          "                         atomically; each run once. A run with two different results is\n"
          "                         reported and the first kept (exit 1). Truncated or corrupt lines are\n"
@@ -52,10 +56,12 @@ static int sweep_merge(int argc, char **argv) {
 
 int cmd_sweep(int argc, char **argv) {
   if (argc >= 2 && strcmp(argv[1], "merge") == 0) return sweep_merge(argc - 1, argv + 1);
+  if (argc >= 2 && strcmp(argv[1], "run") == 0) return sweep_run(argc - 1, argv + 1);
+  if (argc >= 2 && strcmp(argv[1], "presets") == 0) return sweep_presets(argc - 1, argv + 1);
   if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
     sweep_help();
     return 0;
   }
-  if (argc < 2) return cli_error("seqmix sweep: give a subcommand (merge; see seqmix sweep --help)");
-  return cli_error("seqmix sweep: unknown subcommand '%s' (subcommands: merge)", argv[1]);
+  if (argc < 2) return cli_error("seqmix sweep: give a subcommand (run, presets, merge; see seqmix sweep --help)");
+  return cli_error("seqmix sweep: unknown subcommand '%s' (subcommands: run, presets, merge)", argv[1]);
 }

@@ -15,7 +15,7 @@ const char *smx_build_revision(void);
 int task_train(int argc, char **argv) {
   const char *name = NULL, *spec = NULL, *d_s = "64", *layers_s = "2", *heads_s = "1", *mlp_s = NULL, *lr_s = "1e-3",
              *wd_s = "0.1", *epochs_s = "16", *batch_s = "64", *ntr_s = "20000", *nte_s = "1000", *seed_s = "1",
-             *target_s = "0.99", *sched_s = "cosine", *warm_s = "0", *threads_s = "0";
+             *target_s = "0.99", *sched_s = "cosine", *warm_s = "0.1", *threads_s = "0";
   int help = 0, quiet = 0;
   const cli_opt opts[] = {
       {"task", "NAME", "the task (seqmix task list)", &name, NULL},
@@ -26,8 +26,8 @@ int task_train(int argc, char **argv) {
       {"mlp", "F", "add a SwiGLU MLP of hidden width F to each block (default: none, as Zoology's sweeps)", &mlp_s, NULL},
       {"lr", "X", "peak learning rate (default 1e-3)", &lr_s, NULL},
       {"weight-decay", "X", "AdamW weight decay on matrices and embeddings (default 0.1)", &wd_s, NULL},
-      {"schedule", "S", "cosine (Zoology: per epoch), warmup (safari: linear warm-up, then constant) or constant", &sched_s, NULL},
-      {"warmup", "N", "warm-up steps for --schedule warmup", &warm_s, NULL},
+      {"schedule", "S", "cosine (Zoology: per epoch), warmup-linear or warmup-cosine (safari's AR and induction head, per step) or constant", &sched_s, NULL},
+      {"warmup", "X", "share of the steps spent warming up, for the warmup schedules (default 0.1)", &warm_s, NULL},
       {"epochs", "N", "at most this many epochs (default 16)", &epochs_s, NULL},
       {"batch", "N", "sequences per step (default 64)", &batch_s, NULL},
       {"n-train", "N", "training examples (default 20000)", &ntr_s, NULL},
@@ -53,23 +53,24 @@ int task_train(int argc, char **argv) {
   smx_status s = smx_task_lookup(name, &t);
   if (s != SMX_OK) return cli_fail(s);
   if ((s = smx_task_config_parse(t, spec, &c.task)) != SMX_OK) return cli_fail(s);
-  long d, layers, heads, mlp = 0, epochs, batch, ntr, nte, seed, warm, threads;
-  double lr, wd, target;
+  long d, layers, heads, mlp = 0, epochs, batch, ntr, nte, seed, threads;
+  double lr, wd, target, warm;
   if (cli_int("d", d_s, 1, 8192, &d) || cli_int("layers", layers_s, 1, 64, &layers) || cli_int("heads", heads_s, 1, 8192, &heads) ||
       (mlp_s && cli_int("mlp", mlp_s, 1, 65536, &mlp)) || cli_int("epochs", epochs_s, 1, SMX_TRAIN_MAX_EPOCHS, &epochs) ||
       cli_int("batch", batch_s, 1, 65536, &batch) || cli_int("n-train", ntr_s, 1, 1 << 24, &ntr) ||
       cli_int("n-test", nte_s, 1, 1 << 24, &nte) || cli_int("seed", seed_s, 0, 0x7fffffffffffffffL, &seed) ||
-      cli_int("warmup", warm_s, 0, 1L << 40, &warm) || cli_int("threads", threads_s, 0, 1024, &threads) || cli_double("lr", lr_s, 1e-9, 10, &lr) ||
+      cli_double("warmup", warm_s, 0, 0.99, &warm) || cli_int("threads", threads_s, 0, 1024, &threads) || cli_double("lr", lr_s, 1e-9, 10, &lr) ||
       cli_double("weight-decay", wd_s, 0, 10, &wd) || cli_double("target", target_s, 0, 1, &target))
     return SMX_EXIT_USAGE;
   if (!strcmp(sched_s, "cosine")) c.schedule = SMX_LR_COSINE_EPOCH;
-  else if (!strcmp(sched_s, "warmup")) c.schedule = SMX_LR_WARMUP_LINEAR;
+  else if (!strcmp(sched_s, "warmup-linear")) c.schedule = SMX_LR_WARMUP_LINEAR;
+  else if (!strcmp(sched_s, "warmup-cosine")) c.schedule = SMX_LR_WARMUP_COSINE;
   else if (!strcmp(sched_s, "constant")) c.schedule = SMX_LR_CONSTANT;
-  else return cli_error("--schedule %s is not a schedule (accepted: cosine, warmup, constant)", sched_s);
+  else return cli_error("--schedule %s is not a schedule (accepted: cosine, warmup-linear, warmup-cosine, constant)", sched_s);
   c.model.d = d, c.model.layers = layers, c.model.heads = heads;
   c.model.channel = mlp ? SMX_CHANNEL_MLP : SMX_CHANNEL_NONE, c.model.d_ff = mlp ? mlp : 1;
   c.lr = (float)lr, c.weight_decay = (float)wd, c.target_acc = target >= 1 ? 2 : target;
-  c.epochs = epochs, c.batch = batch, c.n_train = ntr, c.n_test = nte, c.seed = (uint64_t)seed, c.warmup_steps = warm;
+  c.epochs = epochs, c.batch = batch, c.n_train = ntr, c.n_test = nte, c.seed = (uint64_t)seed, c.warmup = warm;
   c.progress = quiet ? NULL : stderr;
   c.threads = (int)threads;
   smx_hardware hw;

@@ -61,15 +61,23 @@ static smx_status validate(const smx_train_config *c) {
     return smx_fail(SMX_ERR_INVALID, "train: AdamW betas must be in [0, 1) and eps > 0");
   if (c->schedule < SMX_LR_COSINE_EPOCH || c->schedule > SMX_LR_CONSTANT)
     return smx_fail(SMX_ERR_INVALID, "train: unknown learning-rate schedule %d", (int)c->schedule);
-  if (c->schedule == SMX_LR_WARMUP_LINEAR && c->warmup_steps < 1)
-    return smx_fail(SMX_ERR_INVALID, "train: the warm-up schedule needs warmup_steps >= 1");
+  if (!(c->warmup >= 0 && c->warmup < 1)) return smx_fail(SMX_ERR_INVALID, "train: warm-up share %g is out of range [0, 1)", c->warmup);
   return SMX_OK;
 }
 
-static double lr_at(const smx_train_config *c, int64_t epoch, int64_t step) {
+/* The learning rate of step `step` (0-based) of `total`, in epoch `epoch`. */
+static double lr_at(const smx_train_config *c, int64_t epoch, int64_t step, int64_t total) {
+  double warm = c->warmup * (double)total;
   switch (c->schedule) {
   case SMX_LR_COSINE_EPOCH: return 0.5 * c->lr * (1.0 + cos(3.141592653589793 * (double)epoch / (double)c->epochs));
-  case SMX_LR_WARMUP_LINEAR: return step < c->warmup_steps ? c->lr * (double)(step + 1) / (double)c->warmup_steps : c->lr;
+  case SMX_LR_WARMUP_LINEAR:
+    if ((double)step < warm) return c->lr * ((double)step + 1) / warm;
+    return c->lr * fmax(0.0, ((double)total - (double)step) / fmax(1.0, (double)total - warm));
+  case SMX_LR_WARMUP_COSINE: {
+    if ((double)step < warm) return 1e-6 + (c->lr - 1e-6) * ((double)step + 1) / warm;
+    double t = ((double)step - warm) / fmax(1.0, (double)total - warm), lo = 0.1 * c->lr;
+    return lo + 0.5 * (c->lr - lo) * (1.0 + cos(3.141592653589793 * t));
+  }
   default: return c->lr;
   }
 }
@@ -177,7 +185,8 @@ static smx_status run(const smx_train_config *c, run_state *s, smx_train_result 
       int64_t nl = labelled(B * T, s->bl);
       loss_sum += (double)loss * (double)nl, loss_n += nl;
       r->steps++;
-      smx_adamw_hparams h = {(float)lr_at(c, epoch, r->steps - 1), c->beta1, c->beta2, c->eps, 0};
+      smx_adamw_hparams h = {(float)lr_at(c, epoch, r->steps - 1, steps_per_epoch * c->epochs), c->beta1, c->beta2,
+                             c->eps, 0};
       size_t off, size;
       for (int i = 0; smx_model_param_name(s->model, i, &off, &size); i++) {
         if (!size) continue;
@@ -200,7 +209,7 @@ static smx_status run(const smx_train_config *c, run_state *s, smx_train_result 
     double elapsed = smx_now() - t0;
     if (c->progress)
       fprintf(c->progress, "  epoch %lld/%lld  loss %.4f  test accuracy %.4f  lr %.3g  %.1f s  ETA %.0f s\n",
-              (long long)epoch + 1, (long long)c->epochs, r->loss_curve[epoch], acc, lr_at(c, epoch, r->steps - 1),
+              (long long)epoch + 1, (long long)c->epochs, r->loss_curve[epoch], acc, lr_at(c, epoch, r->steps - 1, steps_per_epoch * c->epochs),
               elapsed, elapsed / (double)(epoch + 1) * (double)(c->epochs - epoch - 1));
     if (acc > c->target_acc) {
       r->time_to_target_s = r->train_s;

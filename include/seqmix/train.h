@@ -5,7 +5,7 @@
  * through the training set with AdamW (weight decay on matrices and embeddings only), evaluate on
  * the test set, stop early once test accuracy exceeds `target_acc`. The learning-rate schedule is
  * the anchor's: Zoology's cosine annealing stepped once per epoch (CosineAnnealingLR, T_max =
- * epochs, eta_min = 0), safari's linear warm-up then constant, or constant.
+ * epochs, eta_min = 0), safari's warm-up then linear or cosine decay per step, or constant.
  *
  * Accuracy is Zoology's rule: per test example the share of labelled positions (label != -100)
  * whose argmax prediction is right, averaged over examples that have a label. On the H3 tasks the
@@ -31,9 +31,10 @@ extern "C" {
 #endif
 
 typedef enum smx_lr_schedule {
-  SMX_LR_COSINE_EPOCH = 0, /* Zoology */
-  SMX_LR_WARMUP_LINEAR = 1, /* safari: linear warm-up over warmup_steps, then constant */
-  SMX_LR_CONSTANT = 2,
+  SMX_LR_COSINE_EPOCH = 0,  /* Zoology: CosineAnnealingLR(T_max = epochs, eta_min = 0), stepped per epoch */
+  SMX_LR_WARMUP_LINEAR = 1, /* safari's AR: linear warm-up over the first warmup share of steps, then linear to 0 */
+  SMX_LR_WARMUP_COSINE = 2, /* safari's induction head: warm-up from 1e-6, then cosine per step down to 0.1 lr */
+  SMX_LR_CONSTANT = 3,
 } smx_lr_schedule;
 
 #define SMX_TRAIN_MAX_EPOCHS 1024
@@ -47,7 +48,7 @@ typedef struct smx_train_config {
   int64_t epochs;
   float lr, weight_decay, beta1, beta2, eps;
   smx_lr_schedule schedule;
-  int64_t warmup_steps;
+  double warmup;            /* share of all steps spent warming up (the warm-up schedules), in [0, 1) */
   double target_acc;        /* stop once test accuracy > target_acc; >= 1: never */
   int threads;              /* OpenMP threads while training (0: the default); results repeat bit for bit at a fixed count */
   FILE *progress;           /* one line per epoch (NULL: silent) */

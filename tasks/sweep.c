@@ -1,0 +1,193 @@
+/* Sweep specs: the built-in presets, validation and expansion into run configs, and run configs
+ * as training configurations (include/seqmix/sweep.h).
+ *
+ *   build/tests/seqmix_tests --filter sweep/'*'
+ */
+#include "seqmix/sweep.h"
+
+#include <math.h>
+#include <string.h>
+
+/* The anchors' settings (reference/tasks.md §1.3-1.4, §2). Zoology's Figure 2: V = 8192, four
+ * (L, N) points with their batch sizes, d in {64..512}, lr = logspace(-4, -2, 4), 64 epochs,
+ * 100k/3k examples, cosine per epoch, weight decay 0.1, early stop above 0.99. safari's H3
+ * synthetics: 2 layers, d = 32, MLP 4d, lr 5e-4, weight decay 0.1, batch 32, 5000/500 examples;
+ * AR (V = 10, L = 20) 200 epochs with 10% linear warm-up then linear decay; induction head
+ * (V = 20, L = 30) 400 epochs, cosine with 10% warm-up. `quick` is sized for 2 CPU cores. */
+static const struct {
+  const char *name, *summary, *json;
+} presets[] = {
+    {"quick", "MQAR for the CPU: V = 256, (L, N) = (32, 2), (64, 4), (128, 8); d = 32, 64; two learning rates; 3 seeds",
+     "{\"name\": \"quick\", \"task\": \"mqar\", \"points\": [\"V=256,L=32,N=2\", \"V=256,L=64,N=4\", "
+     "\"V=256,L=128,N=8\"], \"mixers\": [\"attention\"], \"d\": [32, 64], \"lr\": [0.001, 0.003], \"seeds\": [1, 2, 3], "
+     "\"layers\": 2, \"heads\": 1, \"mlp\": 0, \"epochs\": 4, \"batch\": 64, \"n_train\": 1000, \"n_test\": 200, "
+     "\"schedule\": \"cosine\", \"warmup\": 0, \"weight_decay\": 0.1, \"target\": 0.99}"},
+    {"paper-zoology", "Zoology Figure 2: MQAR, V = 8192, (L, N) up to (512, 64), d = 64..512, 4 learning rates, 3 seeds",
+     "{\"name\": \"paper-zoology\", \"task\": \"mqar\", \"points\": [{\"params\": \"V=8192,L=64,N=4\", \"batch\": 512}, "
+     "{\"params\": \"V=8192,L=128,N=8\", \"batch\": 512}, {\"params\": \"V=8192,L=256,N=16\", \"batch\": 256}, "
+     "{\"params\": \"V=8192,L=512,N=64\", \"batch\": 128}], \"mixers\": [\"attention\"], \"d\": [64, 128, 256, 512], "
+     "\"lr\": [0.0001, 0.00046415888336127773, 0.0021544346900318843, 0.01], \"seeds\": [1, 2, 3], \"layers\": 2, "
+     "\"heads\": 1, \"mlp\": 0, \"epochs\": 64, \"batch\": 512, \"n_train\": 100000, \"n_test\": 3000, "
+     "\"schedule\": \"cosine\", \"warmup\": 0, \"weight_decay\": 0.1, \"target\": 0.99}"},
+    {"paper-h3", "H3 Table 2: induction head (V = 20, L = 30) and associative recall (V = 10, L = 20), safari's recipe",
+     "{\"name\": \"paper-h3\", \"task\": \"assoc_recall\", \"points\": [{\"task\": \"induction_head\", \"params\": "
+     "\"V=20,L=30\", \"epochs\": 400, \"schedule\": \"warmup-cosine\"}, {\"task\": \"assoc_recall\", \"params\": "
+     "\"V=10,L=20\", \"epochs\": 200, \"schedule\": \"warmup-linear\"}], \"mixers\": [\"attention\"], \"d\": [32], "
+     "\"lr\": [0.0005], \"seeds\": [1, 2, 3], \"layers\": 2, \"heads\": 1, \"mlp\": 128, \"epochs\": 200, "
+     "\"batch\": 32, \"n_train\": 5000, \"n_test\": 500, \"schedule\": \"warmup-linear\", \"warmup\": 0.1, "
+     "\"weight_decay\": 0.1, \"target\": 1}"},
+};
+
+int smx_sweep_preset_count(void) { return (int)(sizeof presets / sizeof presets[0]); }
+const char *smx_sweep_preset_name(int i) { return i >= 0 && i < smx_sweep_preset_count() ? presets[i].name : NULL; }
+const char *smx_sweep_preset_summary(int i) { return i >= 0 && i < smx_sweep_preset_count() ? presets[i].summary : NULL; }
+
+smx_status smx_sweep_preset(const char *name, json_t **spec) {
+  *spec = NULL;
+  for (int i = 0; i < smx_sweep_preset_count(); i++)
+    if (!strcmp(name, presets[i].name)) {
+      json_error_t err;
+      *spec = json_loads(presets[i].json, 0, &err);
+      if (!*spec) return smx_fail(SMX_ERR_INVALID, "preset %s does not parse: %s", name, err.text);
+      return SMX_OK;
+    }
+  return smx_fail(SMX_ERR_INVALID, "unknown sweep preset '%s' (presets: quick, paper-zoology, paper-h3)", name);
+}
+
+/* Keys a spec may hold; `points` entries may override the per-run ones marked 1. */
+static const struct {
+  const char *key;
+  int per_point;
+} spec_keys[] = {{"name", 0},   {"task", 1},   {"points", 0},  {"mixers", 0},   {"d", 0},       {"lr", 0},
+                 {"seeds", 0},  {"layers", 1}, {"heads", 1},   {"mlp", 1},      {"epochs", 1},  {"batch", 1},
+                 {"n_train", 1}, {"n_test", 1}, {"schedule", 1}, {"warmup", 1}, {"weight_decay", 1}, {"target", 1},
+                 {"params", 2}};
+
+static smx_status check_keys(const json_t *obj, int point) {
+  const char *k;
+  json_t *v;
+  json_object_foreach((json_t *)obj, k, v) {
+    int ok = 0;
+    for (size_t i = 0; i < sizeof spec_keys / sizeof spec_keys[0] && !ok; i++)
+      ok = !strcmp(k, spec_keys[i].key) && (point ? spec_keys[i].per_point != 0 : spec_keys[i].per_point != 2);
+    if (!ok) return smx_fail(SMX_ERR_INVALID, "sweep spec: unknown key '%s'%s", k, point ? " in a point" : "");
+  }
+  return SMX_OK;
+}
+
+static smx_status nonempty_array(const json_t *spec, const char *key, json_t **out) {
+  *out = json_object_get(spec, key);
+  if (!json_is_array(*out) || json_array_size(*out) == 0)
+    return smx_fail(SMX_ERR_INVALID, "sweep spec: '%s' must be a non-empty list", key);
+  return SMX_OK;
+}
+
+/* The value of a per-run setting: the point's, else the spec's. */
+static json_t *setting(const json_t *spec, const json_t *point, const char *key) {
+  json_t *v = json_is_object(point) ? json_object_get(point, key) : NULL;
+  return v ? v : json_object_get(spec, key);
+}
+
+smx_status smx_sweep_expand(const json_t *spec, json_t **runs) {
+  *runs = NULL;
+  if (!json_is_object(spec)) return smx_fail(SMX_ERR_INVALID, "sweep spec: not a JSON object");
+  smx_status s = check_keys(spec, 0);
+  if (s != SMX_OK) return s;
+  json_t *points, *mixers, *ds, *lrs, *seeds;
+  if ((s = nonempty_array(spec, "points", &points)) != SMX_OK || (s = nonempty_array(spec, "mixers", &mixers)) != SMX_OK ||
+      (s = nonempty_array(spec, "d", &ds)) != SMX_OK || (s = nonempty_array(spec, "lr", &lrs)) != SMX_OK ||
+      (s = nonempty_array(spec, "seeds", &seeds)) != SMX_OK)
+    return s;
+  json_t *out = json_array();
+  size_t pi, mi, di, li, si;
+  json_t *p, *m, *d, *lr, *seed;
+  json_array_foreach(points, pi, p) {
+    if (!json_is_string(p) && !(json_is_object(p) && json_is_string(json_object_get(p, "params")))) {
+      json_decref(out);
+      return smx_fail(SMX_ERR_INVALID, "sweep spec: point %zu must be a parameter string or an object with \"params\"", pi + 1);
+    }
+    if (json_is_object(p) && (s = check_keys(p, 1)) != SMX_OK) {
+      json_decref(out);
+      return s;
+    }
+    json_array_foreach(mixers, mi, m) json_array_foreach(ds, di, d) json_array_foreach(lrs, li, lr)
+        json_array_foreach(seeds, si, seed) {
+      json_t *run = json_object();
+      json_object_set_new(run, "params", json_string(json_is_string(p) ? json_string_value(p)
+                                                                         : json_string_value(json_object_get(p, "params"))));
+      json_object_set(run, "mixer", m);
+      json_object_set(run, "d", d);
+      json_object_set(run, "lr", lr);
+      json_object_set(run, "seed", seed);
+      static const char *const per_run[] = {"task",  "layers", "heads",    "mlp",    "epochs",       "batch",
+                                            "n_train", "n_test", "schedule", "warmup", "weight_decay", "target"};
+      for (size_t k = 0; k < sizeof per_run / sizeof per_run[0]; k++) {
+        json_t *v = setting(spec, p, per_run[k]);
+        if (!v) {
+          json_decref(run);
+          json_decref(out);
+          return smx_fail(SMX_ERR_INVALID, "sweep spec: '%s' is missing", per_run[k]);
+        }
+        json_object_set(run, per_run[k], v);
+      }
+      smx_train_config c;
+      if ((s = smx_sweep_train_config(run, &c)) != SMX_OK) {
+        json_decref(run);
+        json_decref(out);
+        return s;
+      }
+      json_array_append_new(out, run);
+    }
+  }
+  *runs = out;
+  return SMX_OK;
+}
+
+static smx_status get_int(const json_t *run, const char *key, int64_t lo, int64_t hi, int64_t *out) {
+  json_t *v = json_object_get(run, key);
+  if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi)
+    return smx_fail(SMX_ERR_INVALID, "sweep run: '%s' must be an integer in %lld..%lld", key, (long long)lo, (long long)hi);
+  *out = json_integer_value(v);
+  return SMX_OK;
+}
+
+static smx_status get_real(const json_t *run, const char *key, double lo, double hi, double *out) {
+  json_t *v = json_object_get(run, key);
+  if (!json_is_number(v) || !(json_number_value(v) >= lo && json_number_value(v) <= hi))
+    return smx_fail(SMX_ERR_INVALID, "sweep run: '%s' must be a number in %g..%g", key, lo, hi);
+  *out = json_number_value(v);
+  return SMX_OK;
+}
+
+smx_status smx_sweep_train_config(const json_t *run, smx_train_config *c) {
+  smx_train_defaults(c);
+  const char *task = json_string_value(json_object_get(run, "task")), *params = json_string_value(json_object_get(run, "params"));
+  const char *mixer = json_string_value(json_object_get(run, "mixer")), *sched = json_string_value(json_object_get(run, "schedule"));
+  if (!task || !params || !mixer || !sched) return smx_fail(SMX_ERR_INVALID, "sweep run: task, params, mixer and schedule must be strings");
+  const smx_task *t;
+  smx_status s = smx_task_lookup(task, &t);
+  if (s != SMX_OK) return s;
+  if ((s = smx_task_config_parse(t, params, &c->task)) != SMX_OK) return s;
+  if (strcmp(mixer, "attention")) return smx_fail(SMX_ERR_INVALID, "sweep run: mixer '%s' cannot train yet (mixers: attention)", mixer);
+  if (!strcmp(sched, "cosine")) c->schedule = SMX_LR_COSINE_EPOCH;
+  else if (!strcmp(sched, "warmup-linear")) c->schedule = SMX_LR_WARMUP_LINEAR;
+  else if (!strcmp(sched, "warmup-cosine")) c->schedule = SMX_LR_WARMUP_COSINE;
+  else if (!strcmp(sched, "constant")) c->schedule = SMX_LR_CONSTANT;
+  else return smx_fail(SMX_ERR_INVALID, "sweep run: schedule '%s' is not one of cosine, warmup-linear, warmup-cosine, constant", sched);
+  int64_t d = 0, layers = 0, heads = 0, mlp = 0, epochs = 0, batch = 0, ntr = 0, nte = 0, seed = 0;
+  double lr = 0, warm = 0, wd = 0, target = 0;
+  if ((s = get_int(run, "d", 1, 8192, &d)) || (s = get_int(run, "layers", 1, 64, &layers)) ||
+      (s = get_int(run, "heads", 1, 8192, &heads)) || (s = get_int(run, "mlp", 0, 65536, &mlp)) ||
+      (s = get_int(run, "epochs", 1, SMX_TRAIN_MAX_EPOCHS, &epochs)) || (s = get_int(run, "batch", 1, 65536, &batch)) ||
+      (s = get_int(run, "n_train", 1, 1 << 24, &ntr)) || (s = get_int(run, "n_test", 1, 1 << 24, &nte)) ||
+      (s = get_int(run, "seed", 0, INT64_MAX, &seed)) || (s = get_real(run, "lr", 1e-9, 10, &lr)) ||
+      (s = get_real(run, "warmup", 0, 0.99, &warm)) || (s = get_real(run, "weight_decay", 0, 10, &wd)) ||
+      (s = get_real(run, "target", 0, 1, &target)))
+    return s;
+  if (d % heads) return smx_fail(SMX_ERR_INVALID, "sweep run: heads %lld must divide d = %lld", (long long)heads, (long long)d);
+  c->model.d = d, c->model.layers = layers, c->model.heads = heads;
+  c->model.channel = mlp ? SMX_CHANNEL_MLP : SMX_CHANNEL_NONE, c->model.d_ff = mlp ? mlp : 1;
+  c->epochs = epochs, c->batch = batch, c->n_train = ntr, c->n_test = nte, c->seed = (uint64_t)seed;
+  c->lr = (float)lr, c->warmup = warm, c->weight_decay = (float)wd, c->target_acc = target >= 1 ? 2 : target;
+  return SMX_OK;
+}

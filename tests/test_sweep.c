@@ -1,0 +1,173 @@
+/* Sweeps (tasks/sweep.c, cli/cmd_sweep_run.c): presets expand to the anchors' grids, bad specs get
+ * one line, `seqmix sweep run` appends one line per run, resumes, and splits into shards.
+ *   build/tests/seqmix_tests --filter sweep/'*' */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "seqmix/results_store.h"
+#include "seqmix/sweep.h"
+#include "test_helpers.h"
+
+static json_t *expand_preset(const char *name) {
+  json_t *spec = NULL, *runs = NULL;
+  cr_assert_eq(smx_sweep_preset(name, &spec), SMX_OK, "%s", smx_last_error());
+  cr_assert_eq(smx_sweep_expand(spec, &runs), SMX_OK, "%s", smx_last_error());
+  json_decref(spec);
+  return runs;
+}
+
+Test(sweep, presets_expand_to_the_anchors_grids) {
+  /* Zoology Figure 2: 4 (L, N) points x 4 widths x 4 learning rates x 3 seeds */
+  json_t *runs = expand_preset("paper-zoology");
+  cr_assert_eq(json_array_size(runs), 4 * 4 * 4 * 3);
+  json_t *last = json_array_get(runs, json_array_size(runs) - 1);
+  cr_assert_str_eq(json_string_value(json_object_get(last, "params")), "V=8192,L=512,N=64");
+  cr_assert_eq(json_integer_value(json_object_get(last, "batch")), 128, "the point's batch overrides the spec's");
+  cr_assert_eq(json_integer_value(json_object_get(last, "epochs")), 64);
+  smx_train_config c;
+  cr_assert_eq(smx_sweep_train_config(last, &c), SMX_OK, "%s", smx_last_error());
+  cr_assert(c.model.d == 512 && c.epochs == 64 && c.n_train == 100000 && c.n_test == 3000 && c.schedule == SMX_LR_COSINE_EPOCH);
+  cr_assert_float_eq(c.lr, 0.01f, 1e-9);
+  json_decref(runs);
+  /* H3 Table 2: each task with its own epochs and schedule */
+  runs = expand_preset("paper-h3");
+  cr_assert_eq(json_array_size(runs), 2 * 3);
+  json_t *ih = json_array_get(runs, 0), *ar = json_array_get(runs, 3);
+  cr_assert_str_eq(json_string_value(json_object_get(ih, "task")), "induction_head");
+  cr_assert_eq(json_integer_value(json_object_get(ih, "epochs")), 400);
+  cr_assert_str_eq(json_string_value(json_object_get(ih, "schedule")), "warmup-cosine");
+  cr_assert_str_eq(json_string_value(json_object_get(ar, "task")), "assoc_recall");
+  cr_assert_eq(json_integer_value(json_object_get(ar, "epochs")), 200);
+  json_decref(runs);
+  json_decref(expand_preset("quick"));
+  json_t *spec;
+  cr_assert_eq(smx_sweep_preset("huge", &spec), SMX_ERR_INVALID);
+  cr_assert(strstr(smx_last_error(), "unknown sweep preset 'huge'"), "%s", smx_last_error());
+}
+
+static void expect_bad(const char *text, const char *needle) {
+  json_error_t err;
+  json_t *spec = json_loads(text, 0, &err), *runs = NULL;
+  cr_assert(spec, "%s", err.text);
+  cr_assert_eq(smx_sweep_expand(spec, &runs), SMX_ERR_INVALID, "%s", text);
+  cr_assert(strstr(smx_last_error(), needle), "'%s' lacks '%s'", smx_last_error(), needle);
+  cr_assert_null(runs);
+  json_decref(spec);
+}
+
+#define GOOD_REST                                                                                                      \
+  "\"layers\": 1, \"heads\": 1, \"mlp\": 0, \"epochs\": 1, \"batch\": 8, \"n_train\": 16, \"n_test\": 8, "             \
+  "\"schedule\": \"cosine\", \"warmup\": 0, \"weight_decay\": 0.1, \"target\": 0.99"
+
+Test(sweep, bad_specs_get_one_line) {
+  expect_bad("{\"task\": \"mqar\", \"points\": [], \"mixers\": [\"attention\"], \"d\": [8], \"lr\": [0.001], "
+             "\"seeds\": [1], " GOOD_REST "}",
+             "'points' must be a non-empty list");
+  expect_bad("{\"task\": \"mqar\", \"points\": [\"V=64,L=16,N=2\"], \"mixers\": [\"attention\"], \"d\": [8], \"lr\": [0.001], "
+             "\"seeds\": [1], \"colour\": 3, " GOOD_REST "}",
+             "unknown key 'colour'");
+  expect_bad("{\"task\": \"mqar\", \"points\": [\"V=64,L=16,N=2\"], \"mixers\": [\"telepathy\"], \"d\": [8], \"lr\": [0.001], "
+             "\"seeds\": [1], " GOOD_REST "}",
+             "mixer 'telepathy'");
+  expect_bad("{\"task\": \"mqar\", \"points\": [\"V=64,L=15,N=2\"], \"mixers\": [\"attention\"], \"d\": [8], \"lr\": [0.001], "
+             "\"seeds\": [1], " GOOD_REST "}",
+             "L");
+  expect_bad("{\"task\": \"mqar\", \"points\": [\"V=64,L=16,N=2\"], \"mixers\": [\"attention\"], \"d\": [8], \"lr\": [-1], "
+             "\"seeds\": [1], " GOOD_REST "}",
+             "'lr' must be a number");
+  expect_bad("{\"task\": \"mqar\", \"points\": [\"V=64,L=16,N=2\"], \"mixers\": [\"attention\"], \"d\": [8], \"lr\": [0.001], "
+             "\"seeds\": [1], \"layers\": 1}",
+             "is missing");
+}
+
+static cli_result r;
+
+static long count_lines(const char *path) {
+  FILE *f = fopen(path, "r");
+  if (!f) return -1;
+  long n = 0;
+  int ch;
+  while ((ch = fgetc(f)) != EOF) n += ch == '\n';
+  fclose(f);
+  return n;
+}
+
+/* Four tiny runs: run, rerun (nothing to do), shards, an interrupted file resumed. */
+Test(sweep, run_appends_resumes_and_shards, .timeout = 600) {
+  char dir[600], spec[700], out[700], s0[700], s1[700], merged[700];
+  snprintf(dir, sizeof dir, "%s", test_dir("sweep-run"));
+  snprintf(spec, sizeof spec, "%s/spec.json", dir);
+  snprintf(out, sizeof out, "%s/all.jsonl", dir);
+  write_text(spec, "{\"name\": \"tiny\", \"task\": \"mqar\", \"points\": [\"V=32,L=8,N=1\", \"V=32,L=16,N=2\"], "
+                   "\"mixers\": [\"attention\"], \"d\": [8], \"lr\": [0.001, 0.01], \"seeds\": [1], " GOOD_REST "}");
+  run_cli(&r, (const char *[]){"sweep", "run", "--spec", spec, "--out", out, "--threads", "1", NULL});
+  cr_assert_eq(r.status, 0, "%s", r.err);
+  cr_assert(strstr(r.err, "4 runs: 0 finished") && strstr(r.err, "run 4 of 4"), "%s", r.err);
+  cr_assert_eq(count_lines(out), 4);
+  smx_results res = {0};
+  cr_assert_eq(smx_results_load(&res, out, 0, NULL), SMX_OK);
+  cr_assert_eq(res.n, 4);
+  json_t *line = res.recs[0].line;
+  json_t *meta = json_object_get(line, "meta"), *result = json_object_get(line, "result");
+  cr_assert(json_is_number(json_object_get(result, "test_acc")) && json_is_array(json_object_get(result, "loss_curve")));
+  cr_assert(json_is_number(json_object_get(meta, "tokens_per_s")) && json_integer_value(json_object_get(meta, "threads")) == 1 &&
+            json_is_string(json_object_get(meta, "hardware_id")) && json_is_string(json_object_get(meta, "revision")));
+  smx_results_free(&res);
+
+  run_cli(&r, (const char *[]){"sweep", "run", "--spec", spec, "--out", out, NULL});
+  cr_assert_eq(r.status, 0, "%s", r.err);
+  cr_assert(strstr(r.err, "4 finished") && strstr(r.err, "0 to do"), "%s", r.err);
+  cr_assert_eq(count_lines(out), 4, "a rerun trains nothing");
+
+  /* two shards cover the four runs once; merged, they equal the whole sweep's runs */
+  snprintf(s0, sizeof s0, "%s/s0.jsonl", dir);
+  snprintf(s1, sizeof s1, "%s/s1.jsonl", dir);
+  snprintf(merged, sizeof merged, "%s/merged.jsonl", dir);
+  run_cli(&r, (const char *[]){"sweep", "run", "--spec", spec, "--out", s0, "--shard", "0/2", "--threads", "1", NULL});
+  cr_assert_eq(r.status, 0, "%s", r.err);
+  run_cli(&r, (const char *[]){"sweep", "run", "--spec", spec, "--out", s1, "--shard", "1/2", "--threads", "1", NULL});
+  cr_assert_eq(r.status, 0, "%s", r.err);
+  cr_assert_eq(count_lines(s0) + count_lines(s1), 4);
+  run_cli(&r, (const char *[]){"sweep", "merge", merged, s0, s1, out, NULL});
+  cr_assert_eq(r.status, 0, "runs at a fixed thread count repeat exactly, so no conflicts: %s", r.err);
+  cr_assert_eq(count_lines(merged), 4);
+
+  /* an interrupted sweep: the last line cut mid-way is skipped with a warning and run again */
+  FILE *f = fopen(out, "r+");
+  cr_assert(f);
+  fseek(f, 0, SEEK_END);
+  long size = ftell(f);
+  fclose(f);
+  cr_assert_eq(truncate(out, size - 40), 0);
+  run_cli(&r, (const char *[]){"sweep", "run", "--spec", spec, "--out", out, "--threads", "1", NULL});
+  cr_assert_eq(r.status, 0, "%s", r.err);
+  cr_assert(strstr(r.err, "warning") && strstr(r.err, "3 finished") && strstr(r.err, "1 to do"), "%s", r.err);
+  smx_results res2 = {0};
+  cr_assert_eq(smx_results_load(&res2, out, 0, NULL), SMX_OK);
+  cr_assert_eq(res2.n, 4);
+  smx_results_free(&res2);
+
+  run_cli(&r, (const char *[]){"sweep", "run", "--preset", "quick", "--out", out, "--dry-run", NULL});
+  cr_assert_eq(r.status, 0, "%s", r.err);
+  cr_assert(strstr(r.err, "36 runs"), "%s", r.err);
+}
+
+Test(sweep, bad_arguments_get_one_line) {
+  const char *cases[][9] = {
+      {"sweep", "run", "--out", "/tmp/x.jsonl", NULL},
+      {"sweep", "run", "--preset", "quick", NULL},
+      {"sweep", "run", "--preset", "nope", "--out", "/tmp/x.jsonl", NULL},
+      {"sweep", "run", "--preset", "quick", "--out", "/tmp/x.jsonl", "--shard", "2/2"},
+      {"sweep", "run", "--spec", "/nonexistent/spec.json", "--out", "/tmp/x.jsonl", NULL},
+  };
+  const char *needles[] = {"give one of --preset NAME or --spec FILE", "--out FILE is required", "unknown sweep preset 'nope'",
+                           "2/2", "/nonexistent/spec.json"};
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    run_cli(&r, cases[i]);
+    cr_assert_eq(r.status, 2, "case %zu: exit %d, %s", i, r.status, r.err);
+    cr_assert_eq(r.err_lines, 1, "case %zu: %s", i, r.err);
+    cr_assert(strstr(r.err, needles[i]), "case %zu: '%s' lacks '%s'", i, r.err, needles[i]);
+  }
+}
