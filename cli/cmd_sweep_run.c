@@ -32,17 +32,6 @@ int sweep_presets(int argc, char **argv) {
   return 0;
 }
 
-static json_t *result_json(const smx_train_result *r) {
-  json_t *loss = json_array(), *acc = json_array();
-  for (int64_t e = 0; e < r->epochs_run; e++) {
-    json_array_append_new(loss, json_real(r->loss_curve[e]));
-    json_array_append_new(acc, json_real(r->acc_curve[e]));
-  }
-  return json_pack("{s:f, s:f, s:f, s:I, s:I, s:o, s:o}", "test_acc", r->test_acc, "best_acc", r->best_acc, "final_loss",
-                   r->final_loss, "epochs_run", (json_int_t)r->epochs_run, "steps", (json_int_t)r->steps, "loss_curve",
-                   loss, "acc_curve", acc);
-}
-
 int sweep_run(int argc, char **argv) {
   const char *preset = NULL, *spec_path = NULL, *out = NULL, *shard_s = NULL, *threads_s = "0";
   int help = 0, dry = 0;
@@ -141,7 +130,7 @@ int sweep_run(int argc, char **argv) {
     char when[32];
     time_t now = time(NULL);
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
-    json_t *result = result_json(&r);
+    json_t *result = smx_train_metrics_json(&r);
     json_t *meta = json_pack("{s:f, s:f, s:f, s:f, s:I, s:s, s:s, s:s}", "wall_s", r.wall_s, "train_s", r.train_s,
                              "tokens_per_s", r.tokens_per_s, "time_to_target_s", r.time_to_target_s, "threads",
                              (json_int_t)(threads ? threads : hw.threads_used), "hardware_id", hw.hardware_id,

@@ -62,11 +62,8 @@ int task_train(int argc, char **argv) {
       cli_double("warmup", warm_s, 0, 0.99, &warm) || cli_int("threads", threads_s, 0, 1024, &threads) || cli_double("lr", lr_s, 1e-9, 10, &lr) ||
       cli_double("weight-decay", wd_s, 0, 10, &wd) || cli_double("target", target_s, 0, 1, &target))
     return SMX_EXIT_USAGE;
-  if (!strcmp(sched_s, "cosine")) c.schedule = SMX_LR_COSINE_EPOCH;
-  else if (!strcmp(sched_s, "warmup-linear")) c.schedule = SMX_LR_WARMUP_LINEAR;
-  else if (!strcmp(sched_s, "warmup-cosine")) c.schedule = SMX_LR_WARMUP_COSINE;
-  else if (!strcmp(sched_s, "constant")) c.schedule = SMX_LR_CONSTANT;
-  else return cli_error("--schedule %s is not a schedule (accepted: cosine, warmup-linear, warmup-cosine, constant)", sched_s);
+  if (smx_lr_schedule_parse(sched_s, &c.schedule) != SMX_OK)
+    return cli_error("--schedule %s is not a schedule (accepted: cosine, warmup-linear, warmup-cosine, constant)", sched_s);
   c.model.d = d, c.model.layers = layers, c.model.heads = heads;
   c.model.channel = mlp ? SMX_CHANNEL_MLP : SMX_CHANNEL_NONE, c.model.d_ff = mlp ? mlp : 1;
   c.lr = (float)lr, c.weight_decay = (float)wd, c.target_acc = target >= 1 ? 2 : target;
@@ -79,20 +76,13 @@ int task_train(int argc, char **argv) {
   smx_task_config_format(&c.task, params, sizeof params);
   static smx_train_result r;
   if ((s = smx_train(&c, &r)) != SMX_OK) return cli_fail(s);
-  json_t *loss = json_array(), *acc = json_array();
-  for (int64_t e = 0; e < r.epochs_run; e++) {
-    json_array_append_new(loss, json_real(r.loss_curve[e]));
-    json_array_append_new(acc, json_real(r.acc_curve[e]));
-  }
   json_t *j = json_pack("{s:s, s:s, s:{s:s, s:I, s:I, s:I, s:I}, s:{s:f, s:f, s:s, s:I, s:I, s:I, s:I, s:I}, "
-                        "s:{s:f, s:f, s:f, s:I, s:I, s:o, s:o}, s:{s:f, s:f, s:f, s:f}, s:I, s:s, s:s}",
+                        "s:o, s:{s:f, s:f, s:f, s:f}, s:I, s:s, s:s}",
                         "task", t->name, "params", params, "model", "mixer", "attention", "d", (json_int_t)d, "layers",
                         (json_int_t)layers, "heads", (json_int_t)heads, "mlp", (json_int_t)mlp, "train", "lr", lr,
                         "weight_decay", wd, "schedule", sched_s, "epochs", (json_int_t)epochs, "batch", (json_int_t)batch,
                         "n_train", (json_int_t)ntr, "n_test", (json_int_t)nte, "seed", (json_int_t)seed, "metrics",
-                        "test_acc", r.test_acc, "best_acc", r.best_acc, "final_loss", r.final_loss, "epochs_run",
-                        (json_int_t)r.epochs_run, "steps", (json_int_t)r.steps, "loss_curve", loss, "acc_curve", acc,
-                        "time", "wall_s", r.wall_s, "train_s", r.train_s, "tokens_per_s", r.tokens_per_s,
+                        smx_train_metrics_json(&r), "time", "wall_s", r.wall_s, "train_s", r.train_s, "tokens_per_s", r.tokens_per_s,
                         "time_to_target_s", r.time_to_target_s, "threads", (json_int_t)(threads ? threads : hw.threads_used),
                         "hardware_id", hw.hardware_id, "revision", smx_build_revision());
   char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;

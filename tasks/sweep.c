@@ -169,11 +169,7 @@ smx_status smx_sweep_train_config(const json_t *run, smx_train_config *c) {
   if (s != SMX_OK) return s;
   if ((s = smx_task_config_parse(t, params, &c->task)) != SMX_OK) return s;
   if (strcmp(mixer, "attention")) return smx_fail(SMX_ERR_INVALID, "sweep run: mixer '%s' cannot train yet (mixers: attention)", mixer);
-  if (!strcmp(sched, "cosine")) c->schedule = SMX_LR_COSINE_EPOCH;
-  else if (!strcmp(sched, "warmup-linear")) c->schedule = SMX_LR_WARMUP_LINEAR;
-  else if (!strcmp(sched, "warmup-cosine")) c->schedule = SMX_LR_WARMUP_COSINE;
-  else if (!strcmp(sched, "constant")) c->schedule = SMX_LR_CONSTANT;
-  else return smx_fail(SMX_ERR_INVALID, "sweep run: schedule '%s' is not one of cosine, warmup-linear, warmup-cosine, constant", sched);
+  if ((s = smx_lr_schedule_parse(sched, &c->schedule)) != SMX_OK) return s;
   int64_t d = 0, layers = 0, heads = 0, mlp = 0, epochs = 0, batch = 0, ntr = 0, nte = 0, seed = 0;
   double lr = 0, warm = 0, wd = 0, target = 0;
   if ((s = get_int(run, "d", 1, 8192, &d)) || (s = get_int(run, "layers", 1, 64, &layers)) ||

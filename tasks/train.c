@@ -29,6 +29,28 @@ void smx_train_defaults(smx_train_config *c) {
   c->target_acc = 0.99;
 }
 
+smx_status smx_lr_schedule_parse(const char *name, smx_lr_schedule *out) {
+  static const char *const names[] = {"cosine", "warmup-linear", "warmup-cosine", "constant"};
+  for (int i = 0; i < 4; i++)
+    if (name && !strcmp(name, names[i])) {
+      *out = (smx_lr_schedule)i;
+      return SMX_OK;
+    }
+  return smx_fail(SMX_ERR_INVALID, "schedule '%s' is not a schedule (accepted: cosine, warmup-linear, warmup-cosine, constant)",
+                  name ? name : "");
+}
+
+json_t *smx_train_metrics_json(const smx_train_result *r) {
+  json_t *loss = json_array(), *acc = json_array();
+  for (int64_t e = 0; e < r->epochs_run; e++) {
+    json_array_append_new(loss, json_real(r->loss_curve[e]));
+    json_array_append_new(acc, json_real(r->acc_curve[e]));
+  }
+  return json_pack("{s:f, s:f, s:f, s:I, s:I, s:o, s:o}", "test_acc", r->test_acc, "best_acc", r->best_acc, "final_loss",
+                   r->final_loss, "epochs_run", (json_int_t)r->epochs_run, "steps", (json_int_t)r->steps, "loss_curve",
+                   loss, "acc_curve", acc);
+}
+
 double smx_task_accuracy(int64_t n, int64_t T, const int32_t *pred, const int32_t *labels) {
   double sum = 0;
   int64_t counted = 0;

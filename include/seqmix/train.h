@@ -19,6 +19,7 @@
 #ifndef SEQMIX_TRAIN_H
 #define SEQMIX_TRAIN_H
 
+#include <jansson.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -65,6 +66,11 @@ typedef struct smx_train_result {
   double loss_curve[SMX_TRAIN_MAX_EPOCHS], acc_curve[SMX_TRAIN_MAX_EPOCHS];
 } smx_train_result;
 
+/* "cosine", "warmup-linear", "warmup-cosine", "constant"; one error line naming them otherwise. */
+smx_status smx_lr_schedule_parse(const char *name, smx_lr_schedule *out);
+/* The run's deterministic metrics: test_acc, best_acc, final_loss, epochs_run, steps, loss_curve,
+ * acc_curve (caller decrefs; NULL when out of memory). */
+json_t *smx_train_metrics_json(const smx_train_result *r);
 /* Fills defaults (AdamW betas 0.9/0.999, eps 1e-8, weight decay 0.1, batch 64, ...) for a task. */
 void smx_train_defaults(smx_train_config *c);
 /* Validates and runs; one error line on bad configurations. */
