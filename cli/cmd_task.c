@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "seqmix/model.h"
 #include "seqmix/tasks.h"
 
 #define GEN_MAX_N 1000
@@ -117,6 +118,10 @@ int cmd_task(int argc, char **argv) {
   if (argc >= 2 && strcmp(argv[1], "gen") == 0) return task_gen(argc - 1, argv + 1);
   if (argc >= 2 && strcmp(argv[1], "list") == 0) return task_list(argc - 1, argv + 1);
   if (argc >= 2 && strcmp(argv[1], "train") == 0) return task_train(argc - 1, argv + 1);
+  if (argc >= 2 && strcmp(argv[1], "mixers") == 0) {
+    smx_model_describe_mixers(stdout);
+    return 0;
+  }
   if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
     printf("usage: seqmix task <subcommand> [options]\n\n"
            "The synthetic tasks: MQAR (Zoology), induction head and associative recall (H3), selective\n"
@@ -125,10 +130,11 @@ int cmd_task(int argc, char **argv) {
            "  list     the tasks, their parameters (default [range]) and the code they follow\n"
            "  gen      print generated examples as text: --task NAME [--param K=V,...] [--n N] [--seed S]\n"
            "           [--split train|test]\n"
-           "  train    train the task runner's model on a task and print the result as a JSON line\n\n"
+           "  train    train the task runner's model on a task and print the result as a JSON line\n"
+           "  mixers   the model's sequence and channel mixers, their options and defaults\n\n"
            "'seqmix task <subcommand> --help' describes each subcommand's options.\n");
     return 0;
   }
-  if (argc < 2) return cli_error("seqmix task: give a subcommand (gen, list, train; see seqmix task --help)");
-  return cli_error("seqmix task: unknown subcommand '%s' (subcommands: gen, list, train)", argv[1]);
+  if (argc < 2) return cli_error("seqmix task: give a subcommand (gen, list, train, mixers; see seqmix task --help)");
+  return cli_error("seqmix task: unknown subcommand '%s' (subcommands: gen, list, train, mixers)", argv[1]);
 }

@@ -15,14 +15,18 @@ const char *smx_build_revision(void);
 int task_train(int argc, char **argv) {
   const char *name = NULL, *spec = NULL, *d_s = "64", *layers_s = "2", *heads_s = "1", *mlp_s = NULL, *lr_s = "1e-3",
              *wd_s = "0.1", *epochs_s = "16", *batch_s = "64", *ntr_s = "20000", *nte_s = "1000", *seed_s = "1",
-             *target_s = "0.99", *sched_s = "cosine", *warm_s = "0.1", *threads_s = "0";
+             *target_s = "0.99", *sched_s = "cosine", *warm_s = "0.1", *threads_s = "0",
+             *mixer_s = "attention", *channel_s = NULL, *options_s = "";
   int help = 0, quiet = 0;
   const cli_opt opts[] = {
       {"task", "NAME", "the task (seqmix task list)", &name, NULL},
       {"param", "K=V,...", "task parameters, e.g. L=64,N=4,V=8192", &spec, NULL},
       {"d", "N", "model width (default 64)", &d_s, NULL},
       {"layers", "N", "blocks (default 2)", &layers_s, NULL},
-      {"heads", "N", "attention heads (default 1, as Zoology)", &heads_s, NULL},
+      {"mixer", "PATTERN", "sequence mixer per layer, cycled: attention, dma, ssd, h3, m2, conba or a list such as attention,conba*7 (default attention; seqmix task mixers)", &mixer_s, NULL},
+      {"channel", "PATTERN", "channel mixer per layer, cycled: none, mlp, moe, cdmoe or a list such as none,moe (default: mlp with --mlp, else none)", &channel_s, NULL},
+      {"options", "K=V,...", "mixer options, e.g. ssd.N=16,ssd.rope=1,moe.E=8 (seqmix task mixers lists them)", &options_s, NULL},
+      {"heads", "N", "attention and dma heads (default 1, as Zoology)", &heads_s, NULL},
       {"mlp", "F", "add a SwiGLU MLP of hidden width F to each block (default: none, as Zoology's sweeps)", &mlp_s, NULL},
       {"lr", "X", "peak learning rate (default 1e-3)", &lr_s, NULL},
       {"weight-decay", "X", "AdamW weight decay on matrices and embeddings (default 0.1)", &wd_s, NULL},
@@ -40,7 +44,7 @@ int task_train(int argc, char **argv) {
   if (cli_parse("task train", argc, argv, opts, &help)) return SMX_EXIT_USAGE;
   if (help) {
     cli_usage("task train", "--task NAME [--param K=V,...] [--d N] [--lr X] [--epochs N] ...",
-              "Trains the task runner's model (embedding, pre-norm attention blocks, tied LM head;\n"
+              "Trains the task runner's model (embedding, pre-norm blocks of the chosen mixers, tied LM head;\n"
               "include/seqmix/model.h) on the task with AdamW on the CPU, evaluates after every epoch with\n"
               "Zoology's accuracy rule, stops early at the target, and prints one JSON line: the\n"
               "configuration, accuracy, loss curve, wall time, tokens/s and time to the target.", opts);
@@ -65,7 +69,16 @@ int task_train(int argc, char **argv) {
   if (smx_lr_schedule_parse(sched_s, &c.schedule) != SMX_OK)
     return cli_error("--schedule %s is not a schedule (accepted: cosine, warmup-linear, warmup-cosine, constant)", sched_s);
   c.model.d = d, c.model.layers = layers, c.model.heads = heads;
-  c.model.channel = mlp ? SMX_CHANNEL_MLP : SMX_CHANNEL_NONE, c.model.d_ff = mlp ? mlp : 1;
+  if (!channel_s) channel_s = mlp ? "mlp" : "none";
+  if (strlen(mixer_s) >= sizeof c.model.mixer || strlen(channel_s) >= sizeof c.model.channel || strlen(options_s) >= sizeof c.model.options)
+    return cli_error("--mixer, --channel or --options is too long");
+  snprintf(c.model.mixer, sizeof c.model.mixer, "%s", mixer_s);
+  snprintf(c.model.channel, sizeof c.model.channel, "%s", channel_s);
+  snprintf(c.model.options, sizeof c.model.options, "%s", options_s);
+  c.model.d_ff = mlp ? mlp : 4 * d;
+  if ((s = smx_model_pattern_check(mixer_s, 0, layers)) != SMX_OK || (s = smx_model_pattern_check(channel_s, 1, layers)) != SMX_OK ||
+      (s = smx_model_options_check(options_s)) != SMX_OK)
+    return cli_fail(s);
   c.lr = (float)lr, c.weight_decay = (float)wd, c.target_acc = target >= 1 ? 2 : target;
   c.epochs = epochs, c.batch = batch, c.n_train = ntr, c.n_test = nte, c.seed = (uint64_t)seed, c.warmup = warm;
   c.progress = quiet ? NULL : stderr;
@@ -76,9 +89,9 @@ int task_train(int argc, char **argv) {
   smx_task_config_format(&c.task, params, sizeof params);
   static smx_train_result r;
   if ((s = smx_train(&c, &r)) != SMX_OK) return cli_fail(s);
-  json_t *j = json_pack("{s:s, s:s, s:{s:s, s:I, s:I, s:I, s:I}, s:{s:f, s:f, s:s, s:I, s:I, s:I, s:I, s:I}, "
+  json_t *j = json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:I, s:I, s:I, s:I}, s:{s:f, s:f, s:s, s:I, s:I, s:I, s:I, s:I}, "
                         "s:o, s:{s:f, s:f, s:f, s:f}, s:I, s:s, s:s}",
-                        "task", t->name, "params", params, "model", "mixer", "attention", "d", (json_int_t)d, "layers",
+                        "task", t->name, "params", params, "model", "mixer", mixer_s, "channel", channel_s, "options", options_s, "d", (json_int_t)d, "layers",
                         (json_int_t)layers, "heads", (json_int_t)heads, "mlp", (json_int_t)mlp, "train", "lr", lr,
                         "weight_decay", wd, "schedule", sched_s, "epochs", (json_int_t)epochs, "batch", (json_int_t)batch,
                         "n_train", (json_int_t)ntr, "n_test", (json_int_t)nte, "seed", (json_int_t)seed, "metrics",

@@ -6,6 +6,7 @@
 #include "seqmix/sweep.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 /* The anchors' settings (reference/tasks.md §1.3-1.4, §2). Zoology's Figure 2: V = 8192, four
@@ -61,7 +62,7 @@ static const struct {
 } spec_keys[] = {{"name", 0},   {"task", 1},   {"points", 0},  {"mixers", 0},   {"d", 0},       {"lr", 0},
                  {"seeds", 0},  {"layers", 1}, {"heads", 1},   {"mlp", 1},      {"epochs", 1},  {"batch", 1},
                  {"n_train", 1}, {"n_test", 1}, {"schedule", 1}, {"warmup", 1}, {"weight_decay", 1}, {"target", 1},
-                 {"params", 2}};
+                 {"channel", 1}, {"options", 1}, {"params", 2}};
 
 static smx_status check_keys(const json_t *obj, int point) {
   const char *k;
@@ -115,7 +116,20 @@ smx_status smx_sweep_expand(const json_t *spec, json_t **runs) {
       json_t *run = json_object();
       json_object_set_new(run, "params", json_string(json_is_string(p) ? json_string_value(p)
                                                                          : json_string_value(json_object_get(p, "params"))));
-      json_object_set(run, "mixer", m);
+      if (json_is_object(m)) { /* {"mixer": "attention,conba*7", "channel": "none,moe", "options": "moe.E=8"} */
+        const char *mk;
+        json_t *mv;
+        json_object_foreach(m, mk, mv) {
+          if ((strcmp(mk, "mixer") && strcmp(mk, "channel") && strcmp(mk, "options")) || !json_is_string(mv)) {
+            json_decref(run);
+            json_decref(out);
+            return smx_fail(SMX_ERR_INVALID, "sweep spec: a mixers entry object holds only the strings mixer, channel and options ('%s')", mk);
+          }
+          json_object_set(run, mk, mv);
+        }
+      } else {
+        json_object_set(run, "mixer", m);
+      }
       json_object_set(run, "d", d);
       json_object_set(run, "lr", lr);
       json_object_set(run, "seed", seed);
@@ -129,6 +143,12 @@ smx_status smx_sweep_expand(const json_t *spec, json_t **runs) {
           return smx_fail(SMX_ERR_INVALID, "sweep spec: '%s' is missing", per_run[k]);
         }
         json_object_set(run, per_run[k], v);
+      }
+      /* optional: written only when set, so configs without them keep their identity (resume) */
+      static const char *const optional[] = {"channel", "options"};
+      for (size_t k = 0; k < 2; k++) {
+        json_t *v = setting(spec, p, optional[k]);
+        if (v && !json_object_get(run, optional[k])) json_object_set(run, optional[k], v);
       }
       smx_train_config c;
       if ((s = smx_sweep_train_config(run, &c)) != SMX_OK) {
@@ -168,7 +188,12 @@ smx_status smx_sweep_train_config(const json_t *run, smx_train_config *c) {
   smx_status s = smx_task_lookup(task, &t);
   if (s != SMX_OK) return s;
   if ((s = smx_task_config_parse(t, params, &c->task)) != SMX_OK) return s;
-  if (strcmp(mixer, "attention")) return smx_fail(SMX_ERR_INVALID, "sweep run: mixer '%s' cannot train yet (mixers: attention)", mixer);
+  json_t *chan = json_object_get(run, "channel"), *opts = json_object_get(run, "options");
+  if ((chan && !json_is_string(chan)) || (opts && !json_is_string(opts)))
+    return smx_fail(SMX_ERR_INVALID, "sweep run: channel and options must be strings");
+  if (strlen(mixer) >= sizeof c->model.mixer || (chan && strlen(json_string_value(chan)) >= sizeof c->model.channel) ||
+      (opts && strlen(json_string_value(opts)) >= sizeof c->model.options))
+    return smx_fail(SMX_ERR_INVALID, "sweep run: mixer, channel or options string is too long");
   if ((s = smx_lr_schedule_parse(sched, &c->schedule)) != SMX_OK) return s;
   int64_t d = 0, layers = 0, heads = 0, mlp = 0, epochs = 0, batch = 0, ntr = 0, nte = 0, seed = 0;
   double lr = 0, warm = 0, wd = 0, target = 0;
@@ -182,7 +207,13 @@ smx_status smx_sweep_train_config(const json_t *run, smx_train_config *c) {
     return s;
   if (d % heads) return smx_fail(SMX_ERR_INVALID, "sweep run: heads %lld must divide d = %lld", (long long)heads, (long long)d);
   c->model.d = d, c->model.layers = layers, c->model.heads = heads;
-  c->model.channel = mlp ? SMX_CHANNEL_MLP : SMX_CHANNEL_NONE, c->model.d_ff = mlp ? mlp : 1;
+  snprintf(c->model.mixer, sizeof c->model.mixer, "%s", mixer);
+  snprintf(c->model.channel, sizeof c->model.channel, "%s", chan ? json_string_value(chan) : mlp ? "mlp" : "none");
+  snprintf(c->model.options, sizeof c->model.options, "%s", opts ? json_string_value(opts) : "");
+  c->model.d_ff = mlp ? mlp : 4 * d;
+  if ((s = smx_model_pattern_check(c->model.mixer, 0, layers)) != SMX_OK ||
+      (s = smx_model_pattern_check(c->model.channel, 1, layers)) != SMX_OK || (s = smx_model_options_check(c->model.options)) != SMX_OK)
+    return s;
   c->epochs = epochs, c->batch = batch, c->n_train = ntr, c->n_test = nte, c->seed = (uint64_t)seed;
   c->lr = (float)lr, c->warmup = warm, c->weight_decay = (float)wd, c->target_acc = target >= 1 ? 2 : target;
   return SMX_OK;

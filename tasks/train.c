@@ -7,6 +7,7 @@
 
 #include <math.h>
 #include <omp.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cblas.h>
@@ -21,8 +22,9 @@
 void smx_train_defaults(smx_train_config *c) {
   memset(c, 0, sizeof *c);
   c->n_train = 20000, c->n_test = 1000, c->seed = 1;
-  c->model = (smx_model_config){.d = 64, .layers = 2, .heads = 1, .d_ff = 256, .max_len = -1,
-                                .mixer = SMX_MIXER_ATTENTION, .channel = SMX_CHANNEL_NONE};
+  c->model = (smx_model_config){.d = 64, .layers = 2, .heads = 1, .d_ff = 256, .max_len = -1};
+  snprintf(c->model.mixer, sizeof c->model.mixer, "attention");
+  snprintf(c->model.channel, sizeof c->model.channel, "none");
   c->batch = 64, c->epochs = 16;
   c->lr = 1e-3f, c->weight_decay = 0.1f, c->beta1 = 0.9f, c->beta2 = 0.999f, c->eps = 1e-8f;
   c->schedule = SMX_LR_COSINE_EPOCH;
@@ -168,7 +170,7 @@ static smx_status run(const smx_train_config *c, run_state *s, smx_train_result 
 
   smx_model_config mc = c->model;
   if (!mc.vocab) mc.vocab = smx_task_vocab(&c->task);
-  if (mc.max_len < 0) mc.max_len = mc.mixer == SMX_MIXER_ATTENTION ? T : 0; /* Zoology: positions for attention only */
+  if (mc.max_len < 0) mc.max_len = smx_model_attention_only(&mc) ? T : 0; /* Zoology: positions for attention only */
   if ((st = smx_model_create(&mc, B, T, &s->model)) != SMX_OK) return st;
   smx_model_init(s->model, c->seed);
   size_t np = smx_model_param_count(s->model);

@@ -1,25 +1,31 @@
 /* The task runner's language model (tasks/model.c), CPU, fp32:
  *
  *   x = embedding(ids) [+ learned positions]
- *   per layer: x = x + mixer(norm(x));  x = x + channel(norm(x))   (channel "none": no second half)
+ *   per layer l: x = x + mixer_l(norm(x));  x = x + channel_l(norm(x))   (channel "none": no second half)
  *   loss = cross-entropy of the tied LM head on norm(x), only at labelled positions (-100 elsewhere)
+ *          + the channel mixers' weighted auxiliary losses (MoE load balancing)
  *
- * Norms are LayerNorm (Zoology's blocks); the sequence mixer is causal multi-head attention
- * (q, k, v and output projections without bias, flash attention: kernels/attention); the channel
- * mixer is a SwiGLU MLP. Parameters live in one flat array (one AdamW call updates them all), in
- * the order smx_model_param_name lists; gradients have the same layout.
+ * Norms are LayerNorm (Zoology's blocks). The mixers of each layer come from per-layer patterns
+ * cycled over the layers: sequence mixers attention, dma, ssd, h3, m2, conba ("attention,ssd" =
+ * alternate; "attention,conba*7" = MixCon's 1:7), channel mixers none, mlp, moe, cdmoe ("none,moe"
+ * = MoE every other layer). Each kind's options are written "kind.name=value" ("ssd.N=16,ssd.rope=1");
+ * `seqmix task mixers` lists the kinds, options and defaults (tasks/mixer_<kind>.c documents each
+ * layer's math and which op computes it).
  *
- * A model is created for one batch shape (B sequences of L tokens): activations for the backward
- * and every workspace are allocated once, so a training step allocates nothing. Results are
- * bitwise repeatable at a fixed thread count.
+ * Parameters live in one flat array (one AdamW call updates them all), in the order
+ * smx_model_param_name lists; gradients have the same layout. A model is created for one batch
+ * shape (B sequences of L tokens): activations for the backward and every workspace are allocated
+ * once, so a training step allocates nothing. Results are bitwise repeatable at a fixed thread count.
  *
- *   tests: build/tests/seqmix_tests --filter model/'*'   (finite-difference check of every gradient)
+ *   tests: build/tests/seqmix_tests --filter model/'*'    (finite-difference check of every gradient)
+ *          build/tests/seqmix_tests --filter mixers/'*'   (each mixer kind on its own)
  */
 #ifndef SEQMIX_MODEL_H
 #define SEQMIX_MODEL_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "seqmix/status.h"
 
@@ -27,23 +33,33 @@
 extern "C" {
 #endif
 
-typedef enum smx_seq_mixer { SMX_MIXER_ATTENTION = 0 } smx_seq_mixer;
-typedef enum smx_channel_mixer { SMX_CHANNEL_NONE = 0, SMX_CHANNEL_MLP = 1 } smx_channel_mixer;
+#define SMX_MODEL_PATTERN_LEN 128
+#define SMX_MODEL_OPTIONS_LEN 512
 
 typedef struct smx_model_config {
   int64_t vocab;      /* V: tokens in [0, V) */
   int64_t d;          /* model width */
   int64_t layers;
-  int64_t heads;      /* attention heads; d must be a multiple */
+  int64_t heads;      /* attention and dma heads; d must be a multiple */
   int64_t d_ff;       /* the MLP's hidden width (SwiGLU) */
   int64_t max_len;    /* > 0: learned positions for up to max_len tokens; 0: none */
-  smx_seq_mixer mixer;
-  smx_channel_mixer channel;
+  char mixer[SMX_MODEL_PATTERN_LEN];   /* sequence mixers per layer, cycled: "attention" (empty = attention) */
+  char channel[SMX_MODEL_PATTERN_LEN]; /* channel mixers per layer, cycled: "none", "mlp", "none,moe" (empty = none) */
+  char options[SMX_MODEL_OPTIONS_LEN]; /* "kind.name=value,..." (empty = every default) */
   float norm_eps;     /* LayerNorm epsilon (1e-5 if 0) */
   float init_std;     /* N(0, std) weights (0.02 if 0); output projections scaled by 1/sqrt(2 layers) */
 } smx_model_config;
 
 typedef struct smx_model smx_model;
+
+/* Checks a pattern or options string on its own (one error line): what a CLI or sweep validates
+ * before training. channel = 1 for a channel-mixer pattern. */
+smx_status smx_model_pattern_check(const char *pattern, int channel, int64_t layers);
+smx_status smx_model_options_check(const char *options);
+/* 1 when every layer's sequence mixer is attention (Zoology gives only those learned positions). */
+int smx_model_attention_only(const smx_model_config *c);
+/* Writes the mixer kinds, their options and defaults, one per line (seqmix task mixers). */
+void smx_model_describe_mixers(FILE *out);
 
 /* Validates the configuration (one error line) and allocates parameters, gradients, activations
  * and workspaces for batches of B sequences of L tokens. */

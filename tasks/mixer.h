@@ -1,0 +1,107 @@
+/* The layer interface the task runner's model composes (tasks/model.c), internal to tasks/.
+ *
+ * A mixer kind is one sequence mixer (attention, dma, ssd, h3, m2, conba) or channel mixer (mlp,
+ * moe, cdmoe): a function y = f(x) of the normalized residual stream x (T = B L tokens by d) with
+ * its own learned tensors, options and saved activations. The model owns every parameter (one
+ * flat array, so one AdamW call updates all) and hands a layer pointers to its tensors; a layer
+ * owns the activations its backward needs, allocated once in create(), so a training step
+ * allocates nothing. Each kind lives in tasks/mixer_<name>.c and is listed in tasks/mixers.c.
+ *
+ * Contract (checked for every kind by tests/test_mixers.c against finite differences):
+ *  - tensors() validates the shape and options (one error line) and lists the layer's tensors,
+ *    in a fixed order, with their sizes, how to initialize them and whether weight decay applies;
+ *  - forward(x) writes y (T, d), adds the layer's weighted auxiliary loss (MoE load balancing) to
+ *    *aux, and keeps in the state what backward needs;
+ *  - backward(x, dy) runs right after forward on the same x and parameters; it writes dx (T, d)
+ *    and each tensor's gradient into g[i], which is zero on entry (the model zeroes g before
+ *    every step, so a kind may overwrite or add). The auxiliary loss's gradient is included (its
+ *    weight is the kind's option);
+ *  - results are bitwise repeatable at a fixed thread count.
+ * Layers built on a registered op run that op's CPU variant through tasks/op_layer.h, so what the
+ * model trains with is what `seqmix check` verifies.
+ */
+#ifndef SEQMIX_TASKS_MIXER_H
+#define SEQMIX_TASKS_MIXER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "seqmix/status.h"
+
+#define MIXER_MAX_TENSORS 32
+#define MIXER_MAX_OPTS 12
+
+typedef struct mixer_opt {
+  const char *name; /* "N": written "ssd.N=16" in the model's options */
+  double min, max, def;
+  int integer;      /* 1: the value must be an integer */
+  const char *doc;
+} mixer_opt;
+
+typedef struct mixer_shape {
+  int64_t B, L, T, d; /* T = B L tokens, token-major (B, L, d) */
+  int64_t heads;      /* the model's heads option (attention-like mixers) */
+  int64_t d_ff;       /* the model's MLP width (mlp) */
+  int layer, layers;
+  float init_std;     /* N(0, std) for MI_NORMAL; MI_OUT uses std / sqrt(2 layers) (GPT-2's scaled residual projections) */
+  double opt[MIXER_MAX_OPTS]; /* the kind's options, in its opts order (defaults filled in) */
+} mixer_shape;
+
+typedef enum mixer_init {
+  MI_NORMAL = 0, /* N(0, init_std) */
+  MI_OUT,        /* N(0, init_std / sqrt(2 layers)): projections into the residual stream */
+  MI_ONES,
+  MI_ZEROS,
+  MI_CUSTOM,     /* the kind's init() (an SSM's A, a decay kernel, a dt bias) */
+} mixer_init;
+
+typedef struct mixer_tensor {
+  char name[32];    /* "wq": the model names it "layer0.attention.wq" */
+  size_t size;      /* floats */
+  mixer_init init;
+  int decays;       /* 1: AdamW's weight decay applies (matrices) */
+} mixer_tensor;
+
+typedef struct mixer_kind {
+  const char *name;
+  const char *summary;
+  int channel;      /* 0: a sequence mixer; 1: a channel mixer */
+  int n_opts;
+  const mixer_opt *opts;
+  smx_status (*tensors)(const mixer_shape *s, mixer_tensor *t, int *n);
+  smx_status (*create)(const mixer_shape *s, void **state);
+  void (*destroy)(void *state);
+  /* MI_CUSTOM tensors: fill t (n floats) from the seed; stream is unique per tensor of the model */
+  void (*init)(const mixer_shape *s, int i, float *t, size_t n, uint64_t seed, uint32_t stream);
+  smx_status (*forward)(void *state, float *const *p, const float *x, float *y, double *aux);
+  smx_status (*backward)(void *state, float *const *p, const float *x, const float *dy, float *dx, float *const *g);
+  /* Options the finite-difference test runs with (small sizes; a selection that keeps every
+   * candidate, since a perturbation must not change what is selected), or NULL. */
+  const char *check_options;
+} mixer_kind;
+
+/* tasks/mixers.c: the kinds, lookup, option parsing and pattern expansion */
+int mixer_kind_count(void);
+const mixer_kind *mixer_kind_at(int i);
+const mixer_kind *mixer_kind_find(const char *name); /* NULL when unknown */
+/* Expands a per-layer pattern ("attention,ssd", "attention,conba*7", cycled over `layers`) into
+ * kinds[layers]; channel = 1 for a channel pattern ("none" gives NULL entries). One error line
+ * on an unknown name or a kind of the other family. */
+smx_status mixer_pattern_expand(const char *pattern, int channel, int layers, const mixer_kind **kinds);
+/* Fills s->opt for kind k from "ssd.N=16,moe.E=8" (entries of other kinds are ignored; unknown
+ * option names of a kind in the pattern, non-numbers and out-of-range values are errors). */
+smx_status mixer_options_parse(const mixer_kind *k, const char *options, mixer_shape *s);
+/* Every "kind.name" in options must name a known kind and one of its options. */
+smx_status mixer_options_validate(const char *options);
+
+/* tasks/mixer_util.c: shared helpers */
+/* N(0, std) by Box-Muller from the seed's Philox words (stream = tensor index): the model's init */
+void mixer_fill_normal(float *x, size_t n, uint64_t seed, uint32_t stream, float std);
+/* uniform [lo, hi) from the seed's Philox words */
+void mixer_fill_uniform(float *x, size_t n, uint64_t seed, uint32_t stream, float lo, float hi);
+/* y += x, z = x + y style helpers */
+void mixer_add(float *y, const float *x, size_t n);
+/* allocation of a list of (T*cols) float buffers: NULL-terminated pairs (float **, size_t floats) */
+smx_status mixer_alloc(const char *what, ...);
+
+#endif

@@ -1,0 +1,46 @@
+/* A registered op's CPU variant as a model layer: see tasks/op_layer.h. */
+#include "tasks/op_layer.h"
+
+#include <string.h>
+
+#include "seqmix/buffer.h"
+
+smx_status op_layer_create(op_layer *l, const char *op, const char *variant, const char *spec) {
+  memset(l, 0, sizeof *l);
+  smx_status s;
+  if ((s = smx_op_lookup(op, &l->op)) != SMX_OK) return s;
+  if ((s = smx_variant_lookup(l->op, variant, &l->v)) != SMX_OK) return s;
+  if ((s = smx_config_parse(l->op, spec, &l->cfg)) != SMX_OK) return s;
+  const char *why = smx_variant_skip_reason(l->v, &l->cfg);
+  if (why) return smx_fail(SMX_ERR_INVALID, "%s %s cannot run %s: %s", op, variant, spec, why);
+  if ((s = l->v->create(&l->cfg, &l->state)) != SMX_OK) {
+    l->state = NULL;
+    return s;
+  }
+  return SMX_OK;
+}
+
+size_t op_layer_numel(const op_layer *l, int slot) { return l->op->numel(&l->cfg, slot); }
+
+float *op_layer_own(op_layer *l, int slot) {
+  if (!l->own[slot]) {
+    size_t n = op_layer_numel(l, slot);
+    l->own[slot] = smx_host_alloc((n ? n : 1) * sizeof(float)); /* zeroed */
+  }
+  return l->own[slot];
+}
+
+smx_status op_layer_run(op_layer *l, smx_pass p) {
+  for (int i = 0; i < l->op->n_tensors; i++)
+    if (!l->t[i] && !(l->t[i] = op_layer_own(l, i)))
+      return smx_fail(SMX_ERR_NOMEM, "%s: cannot allocate slot %s", l->op->name, l->op->tensors[i].name);
+  smx_status s = l->v->run(l->state, p, l->t);
+  memset(l->t, 0, sizeof l->t);
+  return s;
+}
+
+void op_layer_destroy(op_layer *l) {
+  if (l->state && l->v) l->v->destroy(l->state);
+  for (int i = 0; i < SMX_MAX_TENSORS; i++) smx_host_free(l->own[i]);
+  memset(l, 0, sizeof *l);
+}
