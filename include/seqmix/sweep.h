@@ -9,7 +9,9 @@
  *    "layers": 2, "heads": 1, "mlp": 0, "epochs": 64, "batch": 512, "n_train": 100000,
  *    "n_test": 3000, "schedule": "cosine", "warmup": 0, "weight_decay": 0.1, "target": 0.99}
  * Lists are grid axes (order: points, mixers, d, lr, seeds); a point may override batch, n_train
- * and n_test. Each run's config is a flat JSON object of everything that defines it; its result
+ * and n_test. A mixers entry is a sequence-mixer pattern ("attention", "attention,ssd") or an
+ * object {"mixer": "attention,conba*7", "channel": "none,moe", "options": "moe.E=8"}; "channel" and
+ * "options" may also be spec-wide keys (include/seqmix/model.h: patterns and options). Each run's config is a flat JSON object of everything that defines it; its result
  * line holds the deterministic metrics, and "meta" the times, threads, hardware and revision.
  *
  *   seqmix sweep run --preset quick --out results/sweeps/quick.jsonl
