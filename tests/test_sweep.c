@@ -80,6 +80,33 @@ Test(sweep, bad_specs_get_one_line) {
   expect_bad("{\"task\": \"mqar\", \"points\": [\"V=64,L=16,N=2\"], \"mixers\": [\"attention\"], \"d\": [8], \"lr\": [0.001], "
              "\"seeds\": [1], \"layers\": 1}",
              "is missing");
+  expect_bad("{\"task\": \"mqar\", \"points\": [\"V=64,L=16,N=2\"], \"mixers\": [{\"mixer\": \"attention\", \"channel\": \"ssd\"}], "
+             "\"d\": [8], \"lr\": [0.001], \"seeds\": [1], " GOOD_REST "}",
+             "channel mixer 'ssd' is not known");
+  expect_bad("{\"task\": \"mqar\", \"points\": [\"V=64,L=16,N=2\"], \"mixers\": [\"attention\"], \"options\": \"attention.x=1\", "
+             "\"d\": [8], \"lr\": [0.001], \"seeds\": [1], " GOOD_REST "}",
+             "not an option of attention");
+}
+
+Test(sweep, mixer_entries_carry_channel_and_options) {
+  json_error_t e;
+  json_t *spec = json_loads("{\"task\": \"mqar\", \"points\": [\"V=64,L=16,N=2\"], \"mixers\": [\"attention\", "
+                            "{\"mixer\": \"attention\", \"channel\": \"none,mlp\"}], \"d\": [8], \"lr\": [0.001], "
+                            "\"seeds\": [1], \"layers\": 2, \"heads\": 1, \"mlp\": 0, \"epochs\": 1, \"batch\": 8, "
+                            "\"n_train\": 16, \"n_test\": 8, \"schedule\": \"cosine\", \"warmup\": 0, \"weight_decay\": 0.1, "
+                            "\"target\": 0.99}", 0, &e);
+  cr_assert(spec, "%s", e.text);
+  json_t *runs = NULL;
+  cr_assert_eq(smx_sweep_expand(spec, &runs), SMX_OK, "%s", smx_last_error());
+  cr_assert_eq(json_array_size(runs), 2);
+  cr_assert_null(json_object_get(json_array_get(runs, 0), "channel")); /* unset: the config keeps its old identity */
+  cr_assert_str_eq(json_string_value(json_object_get(json_array_get(runs, 1), "channel")), "none,mlp");
+  smx_train_config c;
+  cr_assert_eq(smx_sweep_train_config(json_array_get(runs, 1), &c), SMX_OK);
+  cr_assert_str_eq(c.model.channel, "none,mlp");
+  cr_assert_eq(c.model.d_ff, 32);
+  json_decref(runs);
+  json_decref(spec);
 }
 
 static cli_result r;
