@@ -22,13 +22,13 @@ extern const mixer_kind mixer_ssd __attribute__((weak));
 /* the H3 and M2 convolution mixers */
 extern const mixer_kind mixer_h3 __attribute__((weak));
 /* (M2) */
-extern const mixer_kind mixer_m2 __attribute__((weak));
+extern const mixer_kind mixer_m2;
 /* MixCon */
 extern const mixer_kind mixer_conba __attribute__((weak));
 /* the channel mixers */
-extern const mixer_kind mixer_moe __attribute__((weak));
+extern const mixer_kind mixer_moe;
 /* (cdmoe) */
-extern const mixer_kind mixer_cdmoe __attribute__((weak));
+extern const mixer_kind mixer_cdmoe;
 
 static const mixer_kind *kinds[16];
 static int n_kinds = -1;
