@@ -16,9 +16,9 @@ extern const mixer_kind mixer_attention, mixer_mlp;
 /* weak: a kind whose file is not linked into this build is left out of the list */
 /* (weak) marks a kind not linked into this build yet: it is left out of the list. A static
  * library only links a kind's object when something names it strongly. */
-extern const mixer_kind mixer_dma __attribute__((weak));
+extern const mixer_kind mixer_dma;
 /* the Wonderful Matrices mixers */
-extern const mixer_kind mixer_ssd __attribute__((weak));
+extern const mixer_kind mixer_ssd;
 /* the H3 and M2 convolution mixers */
 extern const mixer_kind mixer_h3 __attribute__((weak));
 /* (M2) */
