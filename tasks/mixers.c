@@ -20,11 +20,11 @@ extern const mixer_kind mixer_dma __attribute__((weak));
 /* the Wonderful Matrices mixers */
 extern const mixer_kind mixer_ssd __attribute__((weak));
 /* the H3 and M2 convolution mixers */
-extern const mixer_kind mixer_h3 __attribute__((weak));
+extern const mixer_kind mixer_h3;
 /* (M2) */
 extern const mixer_kind mixer_m2 __attribute__((weak));
 /* MixCon */
-extern const mixer_kind mixer_conba __attribute__((weak));
+extern const mixer_kind mixer_conba;
 /* the channel mixers */
 extern const mixer_kind mixer_moe __attribute__((weak));
 /* (cdmoe) */
