@@ -12,41 +12,14 @@
 
 #include "tasks/mixer.h"
 
-extern const mixer_kind mixer_attention, mixer_mlp;
-/* weak: a kind whose file is not linked into this build is left out of the list */
-/* (weak) marks a kind not linked into this build yet: it is left out of the list. A static
- * library only links a kind's object when something names it strongly. */
-extern const mixer_kind mixer_dma;
-/* the Wonderful Matrices mixers */
-extern const mixer_kind mixer_ssd;
-/* the H3 and M2 convolution mixers */
-extern const mixer_kind mixer_h3 __attribute__((weak));
-/* (M2) */
-extern const mixer_kind mixer_m2;
-/* MixCon */
-extern const mixer_kind mixer_conba __attribute__((weak));
-/* the channel mixers */
-extern const mixer_kind mixer_moe;
-/* (cdmoe) */
-extern const mixer_kind mixer_cdmoe;
+extern const mixer_kind mixer_attention, mixer_dma, mixer_ssd, mixer_h3, mixer_m2, mixer_conba;
+extern const mixer_kind mixer_mlp, mixer_moe, mixer_cdmoe;
 
-static const mixer_kind *kinds[16];
-static int n_kinds = -1;
+/* sequence mixers, then channel mixers: the order `seqmix task mixers` lists them */
+static const mixer_kind *const kinds[] = {&mixer_attention, &mixer_dma, &mixer_ssd, &mixer_h3, &mixer_m2,
+                                          &mixer_conba, &mixer_mlp, &mixer_moe, &mixer_cdmoe};
 
-static void list_kinds(void) {
-  if (n_kinds >= 0) return;
-  const mixer_kind *all[] = {&mixer_attention, &mixer_dma, &mixer_ssd, &mixer_h3, &mixer_m2,
-                             &mixer_conba, &mixer_mlp, &mixer_moe, &mixer_cdmoe};
-  int n = 0;
-  for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-    if (all[i]) kinds[n++] = all[i];
-  n_kinds = n;
-}
-
-int mixer_kind_count(void) {
-  list_kinds();
-  return n_kinds;
-}
+int mixer_kind_count(void) { return (int)(sizeof kinds / sizeof kinds[0]); }
 const mixer_kind *mixer_kind_at(int i) { return i >= 0 && i < mixer_kind_count() ? kinds[i] : NULL; }
 
 const mixer_kind *mixer_kind_find(const char *name) {
