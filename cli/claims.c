@@ -5,11 +5,14 @@
 #include <string.h>
 
 #include "seqmix/op.h"
+#include "seqmix/sweep_score.h"
 
 struct claim;
 /* Computes the claim's seqmix figure from a run: fills `figure` and returns the verdict, or
  * returns CLAIM_NOT_MEASURED with the reason in `figure` when the run lacks the measurement. */
 typedef claim_verdict (*claim_measure_fn)(json_t *bench, char *figure, size_t n);
+/* The same from a scored sweep (claims_sweep.c). */
+typedef claim_verdict (*claim_sweep_fn)(const smx_sweep_scores *s, char *figure, size_t n);
 
 typedef struct claim {
   int id;
@@ -19,6 +22,7 @@ typedef struct claim {
   int needs_tasks;      /* needs the task runner */
   const char *needs_peer; /* a peer measured beside seqmix (PyTorch ...), or NULL */
   claim_measure_fn measure; /* NULL until seqmix can measure it */
+  claim_sweep_fn from_sweep; /* a task claim, judged from a scored sweep */
 } claim;
 
 /* The median time of a successful case (op, variant, pass) at the largest value of `sweep` among
@@ -313,38 +317,42 @@ static claim_verdict measure_monarch(json_t *bench, char *figure, size_t n) {
 static const claim claims[] = {
     {1, "FlashConv gives a 2x speedup on Long Range Arena", "H3 abstract", "A100, LRA models",
      "LRA-shaped fftconv/H3 layer time, cuda.flashconv vs cuda.cufft and vs torch FFT conv", {"fftconv", NULL}, 1, 0,
-     "cuda.flashconv and the torch FFT-conv peer", NULL},
+     "cuda.flashconv and the torch FFT-conv peer", NULL, NULL},
     {2, "FlashFFTConv: 5.64/7.93/6.64/5.42/2.45/3.22x over PyTorch at L = 256/1K/4K/8K/16K/32K", "FlashFFTConv README",
      "H100-SXM, B=64, H=768, fp16, gated", "fftconv bench paper suite, speedup over the torch/cuFFT baseline",
-     {"fftconv", NULL}, 1, 0, "the gated fp16 fused kernel and the torch FFT-conv peer", NULL},
+     {"fftconv", NULL}, 1, 0, "the gated fp16 fused kernel and the torch FFT-conv peer", NULL, NULL},
     {3, "H3 matches attention on induction head and associative recall (100 / 99.8 vs S4D 35.6 / 86.0) †", "H3 Table 2",
-     "2 layers, vocab 20/10, length 30/20", "task runner paper-h3", {"attention", NULL}, 0, 1, NULL, NULL},
+     "2 layers, vocab 20/10, length 30/20",
+     "paper-h3 sweep with mixers h3 and attention: last-token test accuracy at the best lr, mean over seeds",
+     {"attention", NULL}, 0, 1, NULL, NULL, claim_sweep_h3},
     {4, "Monarch: O(n^1.5) and high utilization; M2-BERT up to 9.1x throughput at 4K", "M2 abstract", "A100",
      "monarch vs dense GEMM; M2 mixer vs attention layer at 4K", {"monarch", "attention", NULL}, 1, 0, NULL,
-     measure_monarch},
+     measure_monarch, NULL},
     {5, "RoPE inside SSD lowers the perplexity of the attention+SSD hybrid by more than 4%",
      "Wonderful Matrices abstract", "not published in detail", "RoPE-in-SSD perplexity experiment (three arms)",
-     {"ssd", "attention", NULL}, 0, 1, NULL, NULL},
+     {"ssd", "attention", NULL}, 0, 1, NULL, NULL, NULL},
     {6, "DMA keeps 100% MQAR accuracy at L = 2048, d >= 128, where attention scores .19/.36 and SSD .12/.32",
-     "Wonderful Matrices, MQAR figure", "grid L 256-2048 x d 32-256", "task runner paper-wm", {"dma", "ssd", NULL}, 0, 1,
-     NULL, NULL},
+     "Wonderful Matrices, MQAR figure", "grid L 256-2048 x d 32-256",
+     "paper-wm sweep (MQAR, mixers dma, attention, ssd): test accuracy at the best lr, mean over seeds",
+     {"dma", "ssd", NULL}, 0, 1, NULL, NULL, claim_sweep_wm_mqar},
     {7, "CDMoE expert retrieval is 8-10x faster than MoE with >= 1024 experts", "Wonderful Matrices abstract and figure",
      "loop-over-experts MoE baseline, shapes not published", "moe vs cdmoe expert-count sweep", {"moe", "cdmoe", NULL},
-     0, 0, NULL, measure_expert_retrieval},
+     0, 0, NULL, measure_expert_retrieval, NULL},
     {8, "MixCon's KV cache is 32x smaller than attention-only, 2 GB where Mixtral needs 32 GB †", "MixCon (press summary)",
      "long context (256K)", "decode-state bytes per sequence from the op definitions (MixCon, Mixtral, MHA layouts)",
-     {"conba_decode", "attention_decode", NULL}, 0, 0, NULL, measure_cache_size},
+     {"conba_decode", "attention_decode", NULL}, 0, 0, NULL, measure_cache_size, NULL},
     {9, "MixCon throughput 3x Mixtral and 2x Jamba at 8K; 1.5x Jamba, 4.5x Mixtral at 128K †", "MixCon (press summary)",
      "A800, int8 (8K); 4x A800 (128K)", "prefill/decode tokens/s vs context, MixCon hybrid vs attention",
-     {"conba", "attention", NULL}, 1, 1, NULL, NULL},
+     {"conba", "attention", NULL}, 1, 1, NULL, NULL, NULL},
     {10, "SSD is ~6x faster than FlashAttention-2 at 16K, crossing over near 2K", "Mamba-2", "A100/H100, fwd",
-     "ssd vs attention benchmark across L", {"ssd", "attention", NULL}, 1, 0, NULL, measure_ssd_crossover},
+     "ssd vs attention benchmark across L", {"ssd", "attention", NULL}, 1, 0, NULL, measure_ssd_crossover, NULL},
     {11, "Attention solves MQAR at every d with 2 layers; gated convolutions need d growing with L", "Zoology Fig. 2",
-     "V 8192, (L, N) up to (512, 64)", "task runner paper-zoology (quick preset for the trend)", {"attention", NULL}, 0,
-     1, NULL, NULL},
+     "V 8192, (L, N) up to (512, 64)",
+     "paper-zoology sweep (quick preset for the trend): MQAR test accuracy at the best lr, mean over seeds",
+     {"attention", NULL}, 0, 1, NULL, NULL, claim_sweep_zoology},
     {12, "Dynamic-mask sparse attention is 49.8x faster fwd (5.5x bwd) than dense-bias SDPA at 32K, w = 1024",
      "flash-sparse-attn README", "A100, B=1, H=2, H_kv=1, P=64, bf16", "dma bench, cuda.flash_sparse vs cuda.dense_bias",
-     {"dma", NULL}, 1, 0, NULL, measure_dma_speedup},
+     {"dma", NULL}, 1, 0, NULL, measure_dma_speedup, NULL},
 };
 
 const char *claim_verdict_name(claim_verdict v) {
@@ -382,8 +390,9 @@ static int run_has_gpu_results(json_t *bench) {
   return 0;
 }
 
-/* Why the claim cannot be judged from this run: the first missing requirement. */
-static void reason(const claim *c, json_t *bench, char *out, size_t n) {
+/* Why the claim cannot be judged from this run: the first missing requirement. Returns 1 when it
+ * is an op seqmix lacks. */
+static int reason(const claim *c, json_t *bench, char *out, size_t n) {
   char missing[96] = "";
   size_t o = 0;
   for (int i = 0; c->ops[i]; i++)
@@ -391,6 +400,9 @@ static void reason(const claim *c, json_t *bench, char *out, size_t n) {
       o += (size_t)snprintf(missing + o, o < sizeof missing ? sizeof missing - o : 0, "%s%s", o ? ", " : "", c->ops[i]);
   if (missing[0]) {
     snprintf(out, n, "op%s %s not in seqmix yet", strchr(missing, ',') ? "s" : "", missing);
+    return 1;
+  } else if (c->from_sweep) {
+    snprintf(out, n, "needs a scored sweep (seqmix report --sweep FILE)");
   } else if (c->needs_tasks) {
     snprintf(out, n, "needs the task runner (not in seqmix yet)");
   } else if (c->needs_gpu && !(bench && run_has_gpu_results(bench))) {
@@ -400,22 +412,41 @@ static void reason(const claim *c, json_t *bench, char *out, size_t n) {
   } else {
     snprintf(out, n, "no measurement in this run");
   }
+  return 0;
 }
 
-void claims_table(FILE *f, json_t *bench) {
+void claims_table(FILE *f, json_t *bench) { claims_table_sweep(f, bench, NULL); }
+
+void claims_table_sweep(FILE *f, json_t *bench, const smx_sweep_scores *sweep) {
   const char *hw = json_string_value(json_object_get(json_object_get(bench, "hardware"), "hardware_id"));
   fprintf(f, "## Paper claims\n\n");
   fprintf(f, "Verdicts by the rules of the claims list: **reproduced** (a speed ratio at least 0.8x the paper's, an "
              "accuracy within 0.05, a memory ratio within 20%%), **partly** (same direction, smaller effect), **not "
              "reproduced**, **not measured** (with the reason). Claims marked † come from a secondary source. "
-             "Hardware of this run: `%s`.\n\n", hw ? hw : "unknown");
+             "Hardware of this run: `%s`.", hw ? hw : "unknown");
+  if (sweep)
+    fprintf(f, " Task claims (3, 6, 11) from %zu sweep runs on `%s`, scored as in docs/sweeps.md: per group the "
+               "learning rate with the best mean test accuracy over seeds.", sweep->runs,
+            sweep->hardware[0] ? sweep->hardware : "unknown");
+  fprintf(f, "\n\n");
   fprintf(f, "| # | claim | source | paper's setting | seqmix measurement | seqmix figure | verdict |\n");
   fprintf(f, "|---|---|---|---|---|---|---|\n");
   for (size_t i = 0; i < sizeof claims / sizeof claims[0]; i++) {
     const claim *c = &claims[i];
     char why[900], figure[640];
-    reason(c, bench, why, sizeof why);
+    int no_op = reason(c, bench, why, sizeof why);
     claim_verdict v = CLAIM_NOT_MEASURED;
+    if (c->from_sweep) { /* a task claim: the sweep decides */
+      if (!no_op && sweep && (v = c->from_sweep(sweep, figure, sizeof figure)) == CLAIM_NOT_MEASURED)
+        snprintf(why, sizeof why, "%s", figure);
+      if (v != CLAIM_NOT_MEASURED)
+        fprintf(f, "| %d | %s | %s | %s | %s | %s | %s |\n", c->id, c->text, c->source, c->setting, c->measurement,
+                figure, claim_verdict_name(v));
+      else
+        fprintf(f, "| %d | %s | %s | %s | %s | — | not measured: %s |\n", c->id, c->text, c->source, c->setting,
+                c->measurement, why);
+      continue;
+    }
     int runnable = !strstr(why, "not in seqmix yet") && !strstr(why, "this run has no GPU results") && !c->needs_tasks;
     if (c->measure && bench && runnable) v = c->measure(bench, figure, sizeof figure);
     /* a GPU claim in a CPU run: the CPU figure, when the measure gives one, beside the reason */

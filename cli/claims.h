@@ -1,6 +1,7 @@
 /* The papers' claims (CLAIMS.md of the design notes) and the verdict rules, for the report's
- * verdict table. Each claim names what it needs (ops, tasks, a GPU); until all of it is present it
- * is "not measured" with the reason, so later work only has to supply the measurement. */
+ * verdict table. Each claim names what it needs (ops, tasks, a GPU, a scored sweep); until all of
+ * it is present it is "not measured" with the reason, so later work only has to supply the
+ * measurement. The task claims' rules are in cli/claims_sweep.c. */
 #ifndef SEQMIX_CLI_CLAIMS_H
 #define SEQMIX_CLI_CLAIMS_H
 
@@ -20,5 +21,18 @@ claim_verdict claim_judge(claim_kind kind, double paper, double measured);
 
 /* The verdict table in Markdown, judged against what this run holds (bench may be NULL). */
 void claims_table(FILE *f, json_t *bench);
+/* The same, with the task claims (3, 6, 11) judged from a scored sweep (NULL: not measured). */
+struct smx_sweep_scores;
+void claims_table_sweep(FILE *f, json_t *bench, const struct smx_sweep_scores *sweep);
+
+/* The task claims from a scored sweep (cli/claims_sweep.c): fill `figure` and return the verdict,
+ * or CLAIM_NOT_MEASURED with the reason (and what the sweep does hold) in `figure`.
+ *   3   H3 vs attention on induction head and associative recall (a paper-h3 sweep)
+ *   6   DMA vs attention and SSD on MQAR at L = 2048, d >= 128 (a paper-wm sweep)
+ *   11  attention >= 0.99 at every MQAR point and width; a non-attention mixer rising with d and
+ *       falling with L (paper-zoology, or quick for the trend) */
+claim_verdict claim_sweep_h3(const struct smx_sweep_scores *s, char *figure, size_t n);
+claim_verdict claim_sweep_wm_mqar(const struct smx_sweep_scores *s, char *figure, size_t n);
+claim_verdict claim_sweep_zoology(const struct smx_sweep_scores *s, char *figure, size_t n);
 
 #endif

@@ -41,6 +41,11 @@ int cmd_task(int argc, char **argv);
 int task_train(int argc, char **argv); /* cli/cmd_task_train.c */
 int sweep_run(int argc, char **argv);  /* cli/cmd_sweep_run.c */
 int sweep_presets(int argc, char **argv);
+int sweep_score(int argc, char **argv); /* cli/cmd_sweep_score.c */
+int sweep_plot(int argc, char **argv);
+struct smx_sweep_scores;
+/* Loads and scores a comma-separated list of sweep results files (sweep_score.h's rules). */
+smx_status sweep_scores_load(const char *list, struct smx_sweep_scores *out);
 int cmd_sweep(int argc, char **argv);
 
 /* The steps `suite` chains; each is also what its subcommand runs. */
@@ -52,6 +57,8 @@ typedef struct check_args {
 int run_check(const check_args *a);                 /* exit code */
 int run_plot(const char *run_dir, int quiet);       /* exit code */
 int run_report(const char *run_dir, char *path_out, size_t n); /* exit code */
+/* The report with the task sweeps of a comma-separated list of results files (NULL: none). */
+int run_report_sweep(const char *run_dir, const char *sweeps, char *path_out, size_t n);
 
 /* plot_data.c: bench.json -> CSV tables + gnuplot PNG/SVG under <run>/plots; lists what it made. */
 typedef struct plot_file {

@@ -2,6 +2,8 @@
  *
  *   seqmix sweep run --preset quick --out FILE [--shard I/N]   # cli/cmd_sweep_run.c
  *   seqmix sweep merge OUT IN [IN...]     # join shard files into OUT (kept, added to)
+ *   seqmix sweep score --in FILE          # cli/cmd_sweep_score.c: the anchors' scoring
+ *   seqmix sweep plot --in FILE --out DIR # accuracy vs d, loss curves, H3 Table 2
  *
  * Exit status: 0 merged; 1 merged, but some run appears with two different results (each
  * reported on stderr, the first kept); 2 bad arguments or an unreadable input. */
@@ -22,6 +24,11 @@ static void sweep_help(void) {
          "  run (--preset NAME | --spec FILE) --out FILE [--shard I/N] [--threads N] [--dry-run]\n"
          "                         train the runs of a sweep that FILE does not hold yet (resumes)\n"
          "  presets                the built-in sweeps and their sizes\n"
+         "  score --in FILE [--json FILE] [--md FILE]\n"
+         "                         score the runs: per (config less lr and seed) the learning rate with\n"
+         "                         the best mean test accuracy over seeds, with its spread and seed count\n"
+         "  plot --in FILE --out DIR [--d N]\n"
+         "                         accuracy vs d_model per mixer, loss curves, H3 Table 2 (gnuplot)\n"
          "  merge OUT IN [IN...]   join the runs of OUT (if it exists) and of every IN into OUT, written\n"
          "                         atomically; each run once. A run with two different results is\n"
          "                         reported and the first kept (exit 1). Truncated or corrupt lines are\n"
@@ -58,10 +65,12 @@ int cmd_sweep(int argc, char **argv) {
   if (argc >= 2 && strcmp(argv[1], "merge") == 0) return sweep_merge(argc - 1, argv + 1);
   if (argc >= 2 && strcmp(argv[1], "run") == 0) return sweep_run(argc - 1, argv + 1);
   if (argc >= 2 && strcmp(argv[1], "presets") == 0) return sweep_presets(argc - 1, argv + 1);
+  if (argc >= 2 && strcmp(argv[1], "score") == 0) return sweep_score(argc - 1, argv + 1);
+  if (argc >= 2 && strcmp(argv[1], "plot") == 0) return sweep_plot(argc - 1, argv + 1);
   if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
     sweep_help();
     return 0;
   }
-  if (argc < 2) return cli_error("seqmix sweep: give a subcommand (run, presets, merge; see seqmix sweep --help)");
-  return cli_error("seqmix sweep: unknown subcommand '%s' (subcommands: run, presets, merge)", argv[1]);
+  if (argc < 2) return cli_error("seqmix sweep: give a subcommand (run, presets, merge, score, plot; see seqmix sweep --help)");
+  return cli_error("seqmix sweep: unknown subcommand '%s' (subcommands: run, presets, merge, score, plot)", argv[1]);
 }

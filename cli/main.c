@@ -25,7 +25,7 @@ static const command commands[] = {
     {"compare", cmd_compare, "two or more runs side by side (machines, GPUs, CPU vs GPU): tables and plots"},
     {"gate", cmd_gate, "a run against a baseline: Mann-Whitney U + minimum change; exit 1 on regression"},
     {"task", cmd_task, "synthetic tasks: list them, print generated examples (task gen)"},
-    {"sweep", cmd_sweep, "a sweep's results: merge shard files (sweep merge)"},
+    {"sweep", cmd_sweep, "sweeps of training runs: run, merge shards, score, plot"},
     {"suite", cmd_suite, "the main job: check -> bench -> plots -> report into results/runs/<run-id>/"},
     {NULL, NULL, NULL},
 };

@@ -1,6 +1,7 @@
 /* The Markdown report of a run: hardware, measured peaks, correctness table, benchmark table with
- * speedups (ratios of times from the same run), and the plots. Written atomically to
- * <run>/report.md by `seqmix report` and at the end of `seqmix suite`. */
+ * speedups (ratios of times from the same run), the task sweeps' scores and figures (--sweep), the
+ * claims, and the plots. Written atomically to <run>/report.md by `seqmix report` and at the end of
+ * `seqmix suite`. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,7 +12,8 @@
 #include "results.h"
 #include "seqmix/json_io.h"
 #include "seqmix/op.h"
-
+#include "seqmix/sweep_score.h"
+#include "sweep_plot.h"
 
 static void fmt_time(double s, char *b, size_t n) {
   if (s >= 1) snprintf(b, n, "%.3f s", s);
@@ -217,23 +219,67 @@ static void bench_section(FILE *f, json_t *bench) {
   fprintf(f, "\n");
 }
 
-int run_report(const char *run_dir, char *path_out, size_t n) {
+/* The task sweeps' section: the score table, H3 Table 2, and the sweep figures (drawn into
+ * <run>/plots/sweep). */
+static smx_status sweep_section(FILE *f, const char *run_dir, const char *list, const smx_sweep_scores *sc) {
+  fprintf(f, "## Task sweeps\n\n%zu finished runs from `%s` (hardware: %s), in %zu groups. A run's score is its test "
+             "accuracy at the last epoch it ran; per group (config less lr and seed) the learning rate with the best "
+             "mean over seeds, as mean ± sd [min, max] over its seeds and their count (docs/sweeps.md).\n\n",
+          sc->runs, list, sc->hardware[0] ? sc->hardware : "unknown", sc->n);
+  smx_sweep_scores_md(f, sc);
+  fprintf(f, "\n");
+  char dir[4200], h3[800];
+  snprintf(dir, sizeof dir, "%s/plots/sweep", run_dir);
+  sweep_figure figs[2];
+  int nf = 0, no_gnuplot = 0;
+  smx_status st = sweep_plots(sc, dir, 0, figs, &nf, h3, sizeof h3, &no_gnuplot);
+  if (st != SMX_OK) return st;
+  if (h3[0]) {
+    fprintf(f, "### H3 Table 2\n\n");
+    sweep_h3_table(f, sc);
+    fprintf(f, "\n");
+  }
+  for (int i = 0; i < nf; i++) {
+    const char *script = figs[i].script + strlen(run_dir) + 1;
+    if (figs[i].png[0])
+      fprintf(f, "### %s\n\n![%s](%s)\n\n[SVG](%s) · data and gnuplot script: `%s`\n\n", figs[i].title, figs[i].name,
+              figs[i].png + strlen(run_dir) + 1, figs[i].svg + strlen(run_dir) + 1, script);
+    else fprintf(f, "### %s\n\ngnuplot is not installed: data and script in `%s`\n\n", figs[i].title, script);
+  }
+  return SMX_OK;
+}
+
+int run_report(const char *run_dir, char *path_out, size_t n) { return run_report_sweep(run_dir, NULL, path_out, n); }
+
+int run_report_sweep(const char *run_dir, const char *sweeps, char *path_out, size_t n) {
   json_t *check = NULL, *bench = NULL;
   char path[4200];
   smx_status s;
+  smx_sweep_scores sc = {0};
+  if (sweeps && (s = sweep_scores_load(sweeps, &sc)) != SMX_OK) return cli_fail(s);
   snprintf(path, sizeof path, "%s/check.json", run_dir);
-  if (smx_file_exists(path) && (s = load_check(run_dir, &check)) != SMX_OK) return cli_fail(s);
+  if (smx_file_exists(path) && (s = load_check(run_dir, &check)) != SMX_OK) {
+    smx_sweep_scores_free(&sc);
+    return cli_fail(s);
+  }
   snprintf(path, sizeof path, "%s/bench.json", run_dir);
   if (smx_file_exists(path) && (s = load_bench(run_dir, &bench)) != SMX_OK) {
     json_decref(check);
+    smx_sweep_scores_free(&sc);
     return cli_fail(s);
   }
-  if (!check && !bench) return cli_error("%s has neither check.json nor bench.json (is it a seqmix run directory?)", run_dir);
+  if (!check && !bench && !sweeps)
+    return cli_error("%s has neither check.json nor bench.json (is it a seqmix run directory?)", run_dir);
+  if (!check && !bench && (s = smx_mkdir_p(run_dir)) != SMX_OK) {
+    smx_sweep_scores_free(&sc);
+    return cli_fail(s);
+  }
   plot_file *plots = NULL;
   int np = 0;
   if (bench && (s = make_plots(run_dir, bench, &plots, &np)) != SMX_OK) {
     json_decref(check);
     json_decref(bench);
+    smx_sweep_scores_free(&sc);
     return cli_fail(s);
   }
   char *text = NULL;
@@ -242,23 +288,33 @@ int run_report(const char *run_dir, char *path_out, size_t n) {
   json_t *any = bench ? bench : check;
   json_t *hw = json_object_get(any, "hardware");
   fprintf(f, "# seqmix report — run %s\n\n", S(any, "run_id")[0] ? S(any, "run_id") : run_dir);
-  fprintf(f, "Hardware id `%s`. Files: `check.json`, `bench.json` (and Google Benchmark's `gbench.json`), plots in "
-             "`plots/` (PNG, SVG and the CSV tables).\n\n",
-          S(hw, "hardware_id"));
-  hardware_section(f, hw, bench);
-  correctness_section(f, check);
-  bench_section(f, bench);
-  claims_table(f, bench);
-  fprintf(f, "## Plots\n\n");
-  if (np == 0) fprintf(f, "No plots: a plot needs at least two sequence lengths of the same shape group.\n\n");
+  if (any) {
+    fprintf(f, "Hardware id `%s`. Files: `check.json`, `bench.json` (and Google Benchmark's `gbench.json`), plots in "
+               "`plots/` (PNG, SVG and the CSV tables).\n\n",
+            S(hw, "hardware_id"));
+    hardware_section(f, hw, bench);
+    correctness_section(f, check);
+    bench_section(f, bench);
+  } else {
+    fprintf(f, "No check or benchmark results in this directory: the task sweeps only.\n\n");
+  }
+  if (sweeps) s = sweep_section(f, run_dir, sweeps, &sc);
+  claims_table_sweep(f, bench, sweeps ? &sc : NULL);
+  if (any) {
+    fprintf(f, "## Plots\n\n");
+    if (np == 0) fprintf(f, "No plots: a plot needs at least two sequence lengths of the same shape group.\n\n");
+  }
   for (int i = 0; i < np; i++) {
     const char *png = plots[i].png + strlen(run_dir) + 1, *svg = plots[i].svg + strlen(run_dir) + 1;
     fprintf(f, "### %s %s, %s — %s\n\n![%s](%s)\n\n[SVG](%s)\n\n", plots[i].op, plots[i].pass, plots[i].group,
             plots[i].kind, plots[i].kind, png, svg);
   }
   fclose(f);
-  snprintf(path, sizeof path, "%s/report.md", run_dir);
-  s = smx_write_file_atomic(path, text, len);
+  smx_sweep_scores_free(&sc);
+  if (s == SMX_OK) {
+    snprintf(path, sizeof path, "%s/report.md", run_dir);
+    s = smx_write_file_atomic(path, text, len);
+  }
   free(text);
   free(plots);
   json_decref(check);
@@ -269,18 +325,24 @@ int run_report(const char *run_dir, char *path_out, size_t n) {
 }
 
 int cmd_report(int argc, char **argv) {
-  const char *run = NULL;
+  const char *run = NULL, *sweeps = NULL;
   int help = 0;
-  const cli_opt opts[] = {{"run", "DIR", "the run directory (check.json and/or bench.json)", &run, NULL}, {0}};
+  const cli_opt opts[] = {{"run", "DIR", "the run directory (check.json and/or bench.json)", &run, NULL},
+                          {"sweep", "FILE[,FILE...]",
+                           "task sweep results to score, draw and judge the task claims (3, 6, 11) on", &sweeps, NULL},
+                          {0}};
   if (cli_parse("report", argc, argv, opts, &help)) return SMX_EXIT_USAGE;
   if (help) {
-    cli_usage("report", "--run DIR", "Writes DIR/report.md: hardware, measured peaks, the correctness table, the "
-                                     "benchmark table with speedups, and the plots (redrawn).", opts);
+    cli_usage("report", "--run DIR [--sweep FILE[,FILE...]]",
+              "Writes DIR/report.md: hardware, measured peaks, the correctness table, the benchmark table with\n"
+              "speedups, the plots (redrawn), and the claims. With --sweep, the sweeps' runs are scored\n"
+              "(seqmix sweep score), drawn into DIR/plots/sweep and judged against the task claims; DIR may\n"
+              "then hold no check or bench results (it is created).", opts);
     return 0;
   }
   if (!run) return cli_error("seqmix report: --run DIR is required");
   char path[4200];
-  int rc = run_report(run, path, sizeof path);
+  int rc = run_report_sweep(run, sweeps, path, sizeof path);
   if (rc == 0) printf("report: %s\n", path);
   return rc;
 }

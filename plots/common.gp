@@ -1,8 +1,11 @@
-# Shared terminal and style for seqmix plots. Loaded by the other scripts; `out` decides PNG or SVG.
+# Shared terminal and style for seqmix plots. Loaded by the other scripts; `out` decides PNG or SVG,
+# and `width` and `height` (when set) the size.
+if (!exists('width')) width = 900
+if (!exists('height')) height = 560
 if (strstrt(out, '.svg') > 0) {
-    set terminal svg size 900,560 dynamic enhanced font 'sans,12' background rgb 'white'
+    set terminal svg size width,height dynamic enhanced font 'sans,12' background rgb 'white'
 } else {
-    set terminal pngcairo size 900,560 enhanced font 'sans,11'
+    set terminal pngcairo size width,height enhanced font 'sans,11'
 }
 set output out
 set datafile separator ','

@@ -1,0 +1,502 @@
+/* The figures of a scored sweep (sweep_plot.h): tab-separated data per panel, a gnuplot script per
+ * figure written beside them (rerunnable: gnuplot -e "out='acc_vs_d.svg'" acc_vs_d.gp), PNG + SVG
+ * through gnuplot with the style of plots/common.gp; and H3's Table 2 in Markdown.
+ *
+ *   seqmix sweep plot --in results.jsonl --out DIR
+ *   build/tests/seqmix_tests --filter sweep_score/'*'
+ */
+#include "sweep_plot.h"
+
+#include <errno.h>
+#include <math.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "cli.h"
+#include "seqmix/json_io.h"
+
+extern char **environ;
+
+#define MAX_LINES 32  /* mixers (lines) per figure */
+#define MAX_PANELS 32 /* task points per figure */
+#define MAX_DS 32
+#define MAX_EPOCHS 4096
+
+/* A figure's lines (mixer labels, disambiguated across d) and panels (task, params). */
+typedef struct layout {
+  char line[MAX_LINES][600];
+  int n_lines;
+  size_t panel_first[MAX_PANELS]; /* a group of each panel */
+  int n_panels;
+  int *line_of, *panel_of; /* per group; -1 when it did not fit */
+} layout;
+
+static void layout_free(layout *l) {
+  free(l->line_of), free(l->panel_of);
+}
+
+static smx_status make_layout(const smx_sweep_scores *s, layout *l) {
+  memset(l, 0, sizeof *l);
+  l->line_of = malloc((s->n + 1) * sizeof *l->line_of);
+  l->panel_of = malloc((s->n + 1) * sizeof *l->panel_of);
+  if (!l->line_of || !l->panel_of) {
+    layout_free(l);
+    return smx_fail(SMX_ERR_NOMEM, "cannot allocate the sweep figures");
+  }
+  for (size_t i = 0; i < s->n; i++) {
+    const smx_group_score *g = &s->g[i];
+    char name[600], extra[300];
+    smx_group_extra(s, i, 1, extra, sizeof extra);
+    snprintf(name, sizeof name, "%s%s%s%s", g->label, extra[0] ? " [" : "", extra, extra[0] ? "]" : "");
+    l->line_of[i] = -1;
+    for (int k = 0; k < l->n_lines && l->line_of[i] < 0; k++)
+      if (!strcmp(l->line[k], name)) l->line_of[i] = k;
+    if (l->line_of[i] < 0 && l->n_lines < MAX_LINES) {
+      snprintf(l->line[l->n_lines], sizeof l->line[0], "%s", name);
+      l->line_of[i] = l->n_lines++;
+    }
+    l->panel_of[i] = -1;
+    for (int p = 0; p < l->n_panels && l->panel_of[i] < 0; p++) {
+      const smx_group_score *h = &s->g[l->panel_first[p]];
+      if (!strcmp(g->task, h->task) && !strcmp(g->params, h->params)) l->panel_of[i] = p;
+    }
+    if (l->panel_of[i] < 0 && l->n_panels < MAX_PANELS) {
+      l->panel_first[l->n_panels] = i;
+      l->panel_of[i] = l->n_panels++;
+    }
+  }
+  return SMX_OK;
+}
+
+/* A gnuplot single-quoted string: a quote is written twice. */
+static void gp_str(FILE *f, const char *s) {
+  fputc('\'', f);
+  for (; *s; s++) {
+    if (*s == '\'') fputc('\'', f);
+    fputc(*s, f);
+  }
+  fputc('\'', f);
+}
+
+/* A TSV cell: no tab or newline inside. */
+static void tsv_text(FILE *f, const char *s) {
+  for (; *s; s++) fputc(*s == '\t' || *s == '\n' ? ' ' : *s, f);
+}
+
+static void tsv_num(FILE *f, double v) {
+  if (isfinite(v)) fprintf(f, "\t%.6g", v);
+  else fprintf(f, "\tNaN");
+}
+
+/* Runs gnuplot on script with out='path'. 1 when gnuplot is not installed. */
+static smx_status gnuplot_render(const char *script, const char *out, int *missing) {
+  char *expr = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&expr, &len);
+  if (!f) return smx_fail(SMX_ERR_NOMEM, "cannot run gnuplot");
+  fputs("out=", f);
+  gp_str(f, out);
+  fclose(f);
+  char *argv[] = {"gnuplot", "-e", expr, (char *)script, NULL};
+  pid_t pid;
+  int rc = posix_spawnp(&pid, "gnuplot", NULL, NULL, argv, environ);
+  if (rc != 0) {
+    free(expr);
+    if (rc == ENOENT) {
+      *missing = 1;
+      return SMX_OK;
+    }
+    return smx_fail(SMX_ERR_IO, "cannot run gnuplot: %s", strerror(rc));
+  }
+  int status = 0;
+  int waited = waitpid(pid, &status, 0);
+  free(expr);
+  if (waited < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    return smx_fail(SMX_ERR_IO, "gnuplot failed on %s (drawing %s)", script, out);
+  return SMX_OK;
+}
+
+/* The script's head: where it draws by default, the shared style, tab-separated data, the panels. */
+static void script_head(FILE *f, const char *what, const char *base, int n_panels, const char *title) {
+  int cols = n_panels < 4 ? n_panels : 4, rows = (n_panels + cols - 1) / cols;
+  char path[720];
+  fprintf(f, "# %s\n# Written by seqmix sweep plot; redraw with: gnuplot -e \"out='%s.svg'\" %s.gp\n", what, base, base);
+  fprintf(f, "if (!exists('out')) out = ");
+  snprintf(path, sizeof path, "%s.png", base);
+  gp_str(f, path);
+  fprintf(f, "\nwidth = %d; height = %d; title = ''; xlabel = ''\nload ", 40 + 380 * cols, 60 + 340 * rows);
+  snprintf(path, sizeof path, "%s/common.gp", plots_script_dir());
+  gp_str(f, path);
+  fprintf(f, "\nset datafile separator tab\nset key inside right bottom noenhanced box opaque font ',9'\n");
+  fprintf(f, "set multiplot layout %d,%d title ", rows, cols);
+  gp_str(f, title);
+  fprintf(f, " noenhanced\n");
+}
+
+static int cmp_i64(const void *a, const void *b) {
+  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+  return (x > y) - (x < y);
+}
+
+/* Accuracy vs d_model: per panel the widths, per line mean, min and max. 0 figures when no point
+ * has two widths. */
+static smx_status acc_vs_d(const smx_sweep_scores *s, const layout *l, const char *dir, sweep_figure *fig, int *made) {
+  *made = 0;
+  int64_t ds[MAX_PANELS][MAX_DS];
+  int nd[MAX_PANELS] = {0}, wide = 0;
+  int64_t all[MAX_DS];
+  int nall = 0;
+  for (size_t i = 0; i < s->n; i++) {
+    int p = l->panel_of[i];
+    if (p < 0 || l->line_of[i] < 0) continue;
+    int have = 0;
+    for (int k = 0; k < nd[p]; k++) have |= ds[p][k] == s->g[i].d;
+    if (!have && nd[p] < MAX_DS) ds[p][nd[p]++] = s->g[i].d;
+    have = 0;
+    for (int k = 0; k < nall; k++) have |= all[k] == s->g[i].d;
+    if (!have && nall < MAX_DS) all[nall++] = s->g[i].d;
+  }
+  for (int p = 0; p < l->n_panels; p++) {
+    qsort(ds[p], (size_t)nd[p], sizeof ds[p][0], cmp_i64);
+    wide |= nd[p] >= 2;
+  }
+  if (!wide) return SMX_OK;
+  qsort(all, (size_t)nall, sizeof all[0], cmp_i64);
+  char base[600], path[700];
+  snprintf(base, sizeof base, "%s/acc_vs_d", dir);
+  snprintf(fig->name, sizeof fig->name, "acc_vs_d");
+  snprintf(fig->title, sizeof fig->title,
+           "test accuracy vs d_model at each point's best learning rate (bars: min..max over seeds)%s%s",
+           s->hardware[0] ? " — " : "", s->hardware);
+  /* the data: acc_vs_d_<panel>.tsv */
+  for (int p = 0; p < l->n_panels; p++) {
+    snprintf(path, sizeof path, "%s_%d.tsv", base, p + 1);
+    FILE *f = fopen(path, "w");
+    if (!f) return smx_fail(SMX_ERR_IO, "cannot write %s", path);
+    fprintf(f, "d");
+    for (int k = 0; k < l->n_lines; k++) {
+      for (int c = 0; c < 3; c++) {
+        fputc('\t', f);
+        tsv_text(f, l->line[k]);
+        fputs(c == 0 ? "" : c == 1 ? " min" : " max", f);
+      }
+    }
+    fputc('\n', f);
+    for (int x = 0; x < nd[p]; x++) {
+      fprintf(f, "%lld", (long long)ds[p][x]);
+      for (int k = 0; k < l->n_lines; k++) {
+        const smx_group_score *g = NULL;
+        for (size_t i = 0; i < s->n && !g; i++)
+          if (l->panel_of[i] == p && l->line_of[i] == k && s->g[i].d == ds[p][x]) g = &s->g[i];
+        tsv_num(f, g ? g->best.mean : NAN);
+        tsv_num(f, g ? g->best.min : NAN);
+        tsv_num(f, g ? g->best.max : NAN);
+      }
+      fputc('\n', f);
+    }
+    if (fclose(f) != 0) return smx_fail(SMX_ERR_IO, "cannot write %s", path);
+  }
+  /* the script */
+  snprintf(fig->script, sizeof fig->script, "%s.gp", base);
+  FILE *f = fopen(fig->script, "w");
+  if (!f) return smx_fail(SMX_ERR_IO, "cannot write %s", fig->script);
+  script_head(f, "Test accuracy vs d_model, one line per mixer, one panel per task point; error bars span min..max "
+                 "over the seeds of each point's best learning rate.", base, l->n_panels, fig->title);
+  fprintf(f, "set logscale x 2\nset format x '%%g'\nset xtics (");
+  for (int k = 0; k < nall; k++) fprintf(f, "%s%lld", k ? ", " : "", (long long)all[k]);
+  fprintf(f, ")\nset xrange [%g:%g]\nset yrange [0:1.05]\nset xlabel 'd_model'\nset ylabel 'test accuracy'\n",
+          (double)all[0] / 1.4, (double)all[nall - 1] * 1.4);
+  for (int p = 0; p < l->n_panels; p++) {
+    const smx_group_score *g0 = &s->g[l->panel_first[p]];
+    char ptitle[300];
+    snprintf(ptitle, sizeof ptitle, "%s %s", g0->task, g0->params);
+    fprintf(f, "set title ");
+    gp_str(f, ptitle);
+    fprintf(f, " noenhanced\nplot");
+    int first = 1;
+    for (int k = 0; k < l->n_lines; k++) {
+      int has = 0;
+      for (size_t i = 0; i < s->n && !has; i++) has = l->panel_of[i] == p && l->line_of[i] == k;
+      if (!has) continue;
+      fprintf(f, "%s ", first ? "" : ", \\\n    ");
+      snprintf(path, sizeof path, "%s_%d.tsv", base, p + 1);
+      gp_str(f, path);
+      fprintf(f, " using 1:%d:%d:%d with yerrorlines %s %d title columnhead(%d)", 2 + 3 * k, 3 + 3 * k, 4 + 3 * k,
+              k < 6 ? "ls" : "lt", k + 1, 2 + 3 * k);
+      first = 0;
+    }
+    fprintf(f, "\n");
+  }
+  fprintf(f, "unset multiplot\n");
+  if (fclose(f) != 0) return smx_fail(SMX_ERR_IO, "cannot write %s", fig->script);
+  *made = 1;
+  return SMX_OK;
+}
+
+/* The d the loss curves are drawn at: the one with the most groups, the larger on a tie. */
+static int64_t default_loss_d(const smx_sweep_scores *s) {
+  int64_t best = -1;
+  int best_n = 0;
+  for (size_t i = 0; i < s->n; i++) {
+    int n = 0;
+    for (size_t j = 0; j < s->n; j++) n += s->g[j].d == s->g[i].d;
+    if (n > best_n || (n == best_n && s->g[i].d > best)) best = s->g[i].d, best_n = n;
+  }
+  return best;
+}
+
+/* Training loss per epoch per line at one d: the mean over the best learning rate's seeds that ran
+ * the epoch (a run stopped early at its target adds nothing after). */
+static smx_status loss_curves(const smx_sweep_scores *s, const layout *l, const char *dir, int64_t d, sweep_figure *fig,
+                              int *made) {
+  *made = 0;
+  char base[600], path[700];
+  snprintf(base, sizeof base, "%s/loss_d%lld", dir, (long long)d);
+  snprintf(fig->name, sizeof fig->name, "loss_d%lld", (long long)d);
+  snprintf(fig->title, sizeof fig->title,
+           "training loss per epoch at d_model = %lld (mean over the seeds of each mixer's best learning rate)%s%s",
+           (long long)d, s->hardware[0] ? " — " : "", s->hardware);
+  int panel_used[MAX_PANELS] = {0}, n_used = 0;
+  for (size_t i = 0; i < s->n; i++)
+    if (s->g[i].d == d && l->panel_of[i] >= 0 && l->line_of[i] >= 0 && !panel_used[l->panel_of[i]]++) n_used++;
+  if (!n_used) return SMX_OK;
+  int panel_no = 0;
+  FILE *gp = NULL;
+  snprintf(fig->script, sizeof fig->script, "%s.gp", base);
+  smx_status st = SMX_OK;
+  for (int p = 0; p < l->n_panels && st == SMX_OK; p++) {
+    if (!panel_used[p]) continue;
+    panel_no++;
+    /* per line: the mean curve */
+    snprintf(path, sizeof path, "%s_%d.tsv", base, panel_no);
+    FILE *f = fopen(path, "w");
+    if (!f) {
+      st = smx_fail(SMX_ERR_IO, "cannot write %s", path);
+      break;
+    }
+    int epochs = 0;
+    for (size_t i = 0; i < s->n; i++) {
+      if (l->panel_of[i] != p || s->g[i].d != d) continue;
+      size_t j;
+      json_t *r;
+      json_array_foreach(s->g[i].runs, j, r) {
+        int e = (int)json_array_size(json_object_get(json_object_get(r, "result"), "loss_curve"));
+        if (e > epochs) epochs = e < MAX_EPOCHS ? e : MAX_EPOCHS;
+      }
+    }
+    fprintf(f, "epoch");
+    for (int k = 0; k < l->n_lines; k++) {
+      fputc('\t', f);
+      tsv_text(f, l->line[k]);
+    }
+    fputc('\n', f);
+    /* one column per line, all lines (so the columns match the lines' numbers) */
+    double *table = calloc((size_t)epochs * (size_t)(l->n_lines ? l->n_lines : 1), sizeof *table);
+    int *has = calloc((size_t)(l->n_lines ? l->n_lines : 1), sizeof *has);
+    if (!table || !has) {
+      free(table), free(has);
+      fclose(f);
+      st = smx_fail(SMX_ERR_NOMEM, "cannot allocate the loss curves");
+      break;
+    }
+    for (int k = 0; k < l->n_lines; k++) {
+      const smx_group_score *g = NULL;
+      for (size_t i = 0; i < s->n && !g; i++)
+        if (l->panel_of[i] == p && l->line_of[i] == k && s->g[i].d == d) g = &s->g[i];
+      for (int e = 0; e < epochs; e++) {
+        double sum = 0;
+        int n = 0;
+        size_t j;
+        json_t *r;
+        if (g) json_array_foreach(g->runs, j, r) {
+            json_t *v = json_array_get(json_object_get(json_object_get(r, "result"), "loss_curve"), (size_t)e);
+            if (json_is_number(v)) sum += json_number_value(v), n++;
+          }
+        table[(size_t)e * (size_t)l->n_lines + (size_t)k] = n ? sum / n : NAN;
+        has[k] |= n > 0;
+      }
+    }
+    for (int e = 0; e < epochs; e++) {
+      fprintf(f, "%d", e + 1);
+      for (int k = 0; k < l->n_lines; k++) tsv_num(f, table[(size_t)e * (size_t)l->n_lines + (size_t)k]);
+      fputc('\n', f);
+    }
+    free(table);
+    if (fclose(f) != 0) st = smx_fail(SMX_ERR_IO, "cannot write %s", path);
+    if (st != SMX_OK) {
+      free(has);
+      break;
+    }
+    if (!gp) {
+      gp = fopen(fig->script, "w");
+      if (!gp) {
+        free(has);
+        st = smx_fail(SMX_ERR_IO, "cannot write %s", fig->script);
+        break;
+      }
+      script_head(gp, "Training loss per epoch, one line per mixer, one panel per task point, at one d_model: the mean "
+                      "over the seeds of each mixer's best learning rate.", base, n_used, fig->title);
+      fprintf(gp, "unset logscale x\nset format x '%%g'\nset logscale y\nset format y '%%g'\nset key right top\n"
+                  "set xlabel 'epoch'\nset ylabel 'training loss'\n");
+    }
+    const smx_group_score *g0 = &s->g[l->panel_first[p]];
+    char ptitle[300];
+    snprintf(ptitle, sizeof ptitle, "%s %s", g0->task, g0->params);
+    fprintf(gp, "set title ");
+    gp_str(gp, ptitle);
+    /* whole epochs on the axis; points only while they stay apart */
+    fprintf(gp, " noenhanced\nset xtics %s\nplot", epochs <= 12 ? "1" : "autofreq");
+    int first = 1;
+    for (int k = 0; k < l->n_lines; k++) {
+      if (!has[k]) continue;
+      fprintf(gp, "%s ", first ? "" : ", \\\n    ");
+      gp_str(gp, path);
+      fprintf(gp, " using 1:%d with %s %s %d title columnhead(%d)", 2 + k, epochs <= 40 ? "linespoints" : "lines",
+              k < 6 ? "ls" : "lt", k + 1, 2 + k);
+      first = 0;
+    }
+    fprintf(gp, "\n");
+    free(has);
+  }
+  if (gp) {
+    fprintf(gp, "unset multiplot\n");
+    if (fclose(gp) != 0 && st == SMX_OK) st = smx_fail(SMX_ERR_IO, "cannot write %s", fig->script);
+    if (st == SMX_OK) *made = 1;
+  }
+  return st;
+}
+
+/* H3 Table 2, test accuracy in % (reference/tasks.md §2; from memory of the paper, marked †). */
+static const struct {
+  const char *model, *mixer;
+  double ih, ar;
+} h3_paper[] = {{"Random", NULL, 5.0, 25.0},     {"S4D", NULL, 35.6, 86.0},
+                {"Gated State Spaces", NULL, 6.8, 78.0}, {"H3", "h3", 100.0, 99.8},
+                {"Attention", "attention", 100.0, 100.0}};
+
+static void h3_cell(FILE *f, const smx_group_score *g) {
+  if (!g) {
+    fprintf(f, " — |");
+    return;
+  }
+  fprintf(f, " %.1f ± %.1f [%.1f, %.1f], n = %d%s |", 100 * g->best.mean, 100 * g->best.sd, 100 * g->best.min,
+          100 * g->best.max, g->best.n, g->best.n < SMX_SCORE_MIN_SEEDS ? " (n < 3)" : "");
+}
+
+int sweep_h3_table(FILE *f, const smx_sweep_scores *s) {
+  static const char *const tasks[2] = {"induction_head", "assoc_recall"};
+  /* rows: (line name, d) over both tasks, in score order */
+  char names[64][600];
+  int64_t ds[64];
+  int rows = 0;
+  for (size_t i = 0; i < s->n && rows < 64; i++) {
+    const smx_group_score *g = &s->g[i];
+    if (strcmp(g->task, tasks[0]) && strcmp(g->task, tasks[1])) continue;
+    char extra[300], name[600];
+    smx_group_extra(s, i, 1, extra, sizeof extra);
+    snprintf(name, sizeof name, "%s%s%s%s", g->label, extra[0] ? " [" : "", extra, extra[0] ? "]" : "");
+    int dup = 0;
+    for (int r = 0; r < rows; r++) dup |= !strcmp(names[r], name) && ds[r] == g->d;
+    if (!dup) snprintf(names[rows], sizeof names[0], "%s", name), ds[rows++] = g->d;
+  }
+  if (!rows) return 0;
+  fprintf(f, "Test accuracy (%%, last token) of 2-layer models at each mixer's best learning rate: mean ± sd [min, "
+             "max] over seeds; the paper's H3 Table 2 beside († from memory of the paper, reference/tasks.md §2). "
+             "Points: ");
+  int shown = 0;
+  for (size_t i = 0; i < s->n; i++) {
+    const smx_group_score *g = &s->g[i];
+    if (strcmp(g->task, tasks[0]) && strcmp(g->task, tasks[1])) continue;
+    int seen = 0;
+    for (size_t j = 0; j < i; j++) seen |= !strcmp(s->g[j].task, g->task) && !strcmp(s->g[j].params, g->params);
+    if (!seen) fprintf(f, "%s%s `%s`", shown++ ? ", " : "", g->task, g->params);
+  }
+  fprintf(f, " (paper: induction head V = 20, L = 30; associative recall V = 10, L = 20).\n\n");
+  fprintf(f, "| mixer | d | induction head | associative recall | paper: induction head | paper: associative recall |\n");
+  fprintf(f, "|---|---|---|---|---|---|\n");
+  for (int r = 0; r < rows; r++) {
+    const smx_group_score *cell[2] = {NULL, NULL};
+    for (size_t i = 0; i < s->n; i++) {
+      const smx_group_score *g = &s->g[i];
+      char extra[300], name[600];
+      smx_group_extra(s, i, 1, extra, sizeof extra);
+      snprintf(name, sizeof name, "%s%s%s%s", g->label, extra[0] ? " [" : "", extra, extra[0] ? "]" : "");
+      if (g->d != ds[r] || strcmp(name, names[r])) continue;
+      for (int t = 0; t < 2; t++)
+        if (!strcmp(g->task, tasks[t]) && !cell[t]) cell[t] = g;
+    }
+    const char *mixer = (cell[0] ? cell[0] : cell[1])->mixer;
+    fprintf(f, "| `%s` | %lld |", names[r], (long long)ds[r]);
+    h3_cell(f, cell[0]);
+    h3_cell(f, cell[1]);
+    int known = 0;
+    for (size_t k = 0; k < sizeof h3_paper / sizeof h3_paper[0]; k++)
+      if (h3_paper[k].mixer && !strcmp(h3_paper[k].mixer, mixer)) {
+        fprintf(f, " %.1f | %.1f |\n", h3_paper[k].ih, h3_paper[k].ar);
+        known = 1;
+      }
+    if (!known) fprintf(f, " — | — |\n");
+  }
+  for (size_t k = 0; k < sizeof h3_paper / sizeof h3_paper[0]; k++) {
+    int measured = 0;
+    for (size_t i = 0; i < s->n && h3_paper[k].mixer; i++)
+      measured |= !strcmp(s->g[i].mixer, h3_paper[k].mixer) &&
+                  (!strcmp(s->g[i].task, tasks[0]) || !strcmp(s->g[i].task, tasks[1]));
+    if (!measured)
+      fprintf(f, "| %s (paper only) | | — | — | %.1f | %.1f |\n", h3_paper[k].model, h3_paper[k].ih, h3_paper[k].ar);
+  }
+  return rows;
+}
+
+smx_status sweep_plots(const smx_sweep_scores *s, const char *dir, int64_t loss_d, sweep_figure figs[2], int *n_figs,
+                       char *h3_md, size_t h3_n, int *no_gnuplot) {
+  *n_figs = 0;
+  *no_gnuplot = 0;
+  if (h3_n) h3_md[0] = 0;
+  smx_status st = smx_mkdir_p(dir);
+  if (st != SMX_OK) return st;
+  if (loss_d <= 0) loss_d = default_loss_d(s);
+  else {
+    int found = 0;
+    for (size_t i = 0; i < s->n; i++) found |= s->g[i].d == loss_d;
+    if (!found) return smx_fail(SMX_ERR_INVALID, "no scored group has d = %lld", (long long)loss_d);
+  }
+  layout l;
+  if ((st = make_layout(s, &l)) != SMX_OK) return st;
+  int made = 0;
+  memset(figs, 0, 2 * sizeof *figs);
+  if ((st = acc_vs_d(s, &l, dir, &figs[*n_figs], &made)) == SMX_OK) {
+    *n_figs += made;
+    if ((st = loss_curves(s, &l, dir, loss_d, &figs[*n_figs], &made)) == SMX_OK) *n_figs += made;
+  }
+  layout_free(&l);
+  for (int k = 0; k < *n_figs && st == SMX_OK && !*no_gnuplot; k++) {
+    char png[740], svg[740];
+    snprintf(png, sizeof png, "%.*s.png", (int)strlen(figs[k].script) - 3, figs[k].script);
+    snprintf(svg, sizeof svg, "%.*s.svg", (int)strlen(figs[k].script) - 3, figs[k].script);
+    if ((st = gnuplot_render(figs[k].script, png, no_gnuplot)) == SMX_OK && !*no_gnuplot &&
+        (st = gnuplot_render(figs[k].script, svg, no_gnuplot)) == SMX_OK) {
+      snprintf(figs[k].png, sizeof figs[k].png, "%s", png);
+      snprintf(figs[k].svg, sizeof figs[k].svg, "%s", svg);
+    }
+  }
+  if (st != SMX_OK) return st;
+  /* H3 Table 2 */
+  char *text = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&text, &len);
+  if (!f) return smx_fail(SMX_ERR_NOMEM, "cannot write the H3 table");
+  fprintf(f, "# H3 Table 2 — induction head and associative recall\n\n");
+  int rows = sweep_h3_table(f, s);
+  fclose(f);
+  if (rows) {
+    char path[700];
+    snprintf(path, sizeof path, "%s/h3_table2.md", dir);
+    st = smx_write_file_atomic(path, text, len);
+    if (st == SMX_OK && h3_n) snprintf(h3_md, h3_n, "%s", path);
+  }
+  free(text);
+  return st;
+}
