@@ -3,12 +3,27 @@
  *
  *   seqmix sweep presets
  *   seqmix sweep run --preset quick --out results/sweeps/quick.jsonl [--shard 0/2] [--threads N]
+ *   seqmix sweep run --preset quick --out q.jsonl --jobs 2     # two worker processes, 1 thread each
  *   seqmix sweep run --spec my_sweep.json --out my_sweep.jsonl --dry-run
+ *
+ * --jobs N runs N worker processes side by side (the small task models use one core far better
+ * than two: a 2-layer d = 64 attention model trains at the same tokens/s on 1 or 2 threads). The
+ * workers are this binary re-executed with --job J/N: each takes every N-th run still to do and
+ * appends to OUT.jobJ (one writer per file); when they finish, the parent merges the job files into
+ * OUT and deletes them. Job files left by an interrupted sweep are merged before the next start,
+ * so nothing is lost or run twice. Processes rather than fork(): a forked child of a process that
+ * has run an OpenMP region cannot use OpenMP again (libgomp's pool does not survive fork).
  */
+#include <errno.h>
+#include <glob.h>
 #include <jansson.h>
+#include <spawn.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "seqmix/hardware.h"
@@ -17,6 +32,59 @@
 #include "seqmix/timer.h"
 
 const char *smx_build_revision(void);
+extern char **environ;
+
+#define MAX_JOBS 64
+
+/* Merges every OUT.job* file into OUT and deletes it: what workers left, finished or interrupted. */
+static int merge_job_files(const char *out) {
+  char pattern[4200];
+  snprintf(pattern, sizeof pattern, "%s.job[0-9]*", out);
+  glob_t g;
+  if (glob(pattern, 0, NULL, &g) != 0) return 0; /* none */
+  size_t runs = 0, dups = 0, conflicts = 0;
+  smx_status s = smx_results_merge(out, (const char *const *)g.gl_pathv, (int)g.gl_pathc, stderr, &runs, &dups, &conflicts);
+  int rc = 0;
+  if (s != SMX_OK) rc = cli_fail(s);
+  else if (conflicts) rc = cli_error("seqmix sweep run: %zu runs in %s.job* conflict with %s (kept the first)", conflicts, out, out);
+  else
+    for (size_t i = 0; i < g.gl_pathc; i++) unlink(g.gl_pathv[i]);
+  globfree(&g);
+  return rc;
+}
+
+/* Runs `jobs` workers (this binary with --job J/N) and waits for all; returns the first failure. */
+static int run_workers(const char *preset, const char *spec_path, const char *out, const char *shard_s, long threads,
+                       int jobs) {
+  pid_t pids[MAX_JOBS];
+  char job[32], thr[32];
+  snprintf(thr, sizeof thr, "%ld", threads);
+  int started = 0, rc = 0;
+  for (int j = 0; j < jobs; j++) {
+    snprintf(job, sizeof job, "%d/%d", j, jobs);
+    char *av[16];
+    int n = 0;
+    av[n++] = "seqmix", av[n++] = "sweep", av[n++] = "run";
+    av[n++] = preset ? "--preset" : "--spec", av[n++] = (char *)(preset ? preset : spec_path);
+    av[n++] = "--out", av[n++] = (char *)out, av[n++] = "--job", av[n++] = job, av[n++] = "--threads", av[n++] = thr;
+    if (shard_s) av[n++] = "--shard", av[n++] = (char *)shard_s;
+    av[n] = NULL;
+    int e = posix_spawn(&pids[j], "/proc/self/exe", NULL, NULL, av, environ);
+    if (e) {
+      rc = cli_error("seqmix sweep run: cannot start worker %d: %s", j, strerror(e));
+      break;
+    }
+    started++;
+  }
+  for (int j = 0; j < started; j++) {
+    int st = 0;
+    while (waitpid(pids[j], &st, 0) < 0 && errno == EINTR) {
+    }
+    if (!rc && !(WIFEXITED(st) && WEXITSTATUS(st) == 0))
+      rc = WIFEXITED(st) ? WEXITSTATUS(st) : cli_error("seqmix sweep run: worker %d was killed by signal %d", j, WTERMSIG(st));
+  }
+  return rc;
+}
 
 int sweep_presets(int argc, char **argv) {
   (void)argc, (void)argv;
@@ -33,19 +101,22 @@ int sweep_presets(int argc, char **argv) {
 }
 
 int sweep_run(int argc, char **argv) {
-  const char *preset = NULL, *spec_path = NULL, *out = NULL, *shard_s = NULL, *threads_s = "0";
+  const char *preset = NULL, *spec_path = NULL, *out = NULL, *shard_s = NULL, *threads_s = NULL, *jobs_s = "1",
+             *job_s = NULL;
   int help = 0, dry = 0;
   const cli_opt opts[] = {
       {"preset", "NAME", "a built-in sweep (seqmix sweep presets)", &preset, NULL},
       {"spec", "FILE", "a sweep spec in JSON (include/seqmix/sweep.h gives the format)", &spec_path, NULL},
       {"out", "FILE", "the results file: one JSON line per finished run, appended (required)", &out, NULL},
       {"shard", "I/N", "only the runs whose key is I modulo N (I from 0): one machine's share", &shard_s, NULL},
-      {"threads", "N", "OpenMP threads per run (default 0: all)", &threads_s, NULL},
+      {"threads", "N", "OpenMP threads per run (default 0: all; 1 with --jobs above 1)", &threads_s, NULL},
+      {"jobs", "N", "worker processes side by side, each with its share of the runs (default 1)", &jobs_s, NULL},
+      {"job", "J/N", "internal: be worker J of N (appends to OUT.jobJ)", &job_s, NULL},
       {"dry-run", NULL, "list the runs to do and exit", NULL, &dry},
       {0}};
   if (cli_parse("sweep run", argc, argv, opts, &help)) return SMX_EXIT_USAGE;
   if (help) {
-    cli_usage("sweep run", "(--preset NAME | --spec FILE) --out FILE [--shard I/N] [--threads N] [--dry-run]",
+    cli_usage("sweep run", "(--preset NAME | --spec FILE) --out FILE [--shard I/N] [--jobs N] [--threads N] [--dry-run]",
               "Expands the sweep into its runs and trains, in grid order, every run the results file does\n"
               "not hold yet; each finished run is appended as one JSON line (config, metrics, and in\n"
               "\"meta\" the wall time, tokens/s, threads, hardware id and git revision). Rerunning resumes.\n"
@@ -54,11 +125,21 @@ int sweep_run(int argc, char **argv) {
   }
   if (!!preset == !!spec_path) return cli_error("seqmix sweep run: give one of --preset NAME or --spec FILE");
   if (!out) return cli_error("seqmix sweep run: --out FILE is required");
-  long threads;
-  if (cli_int("threads", threads_s, 0, 1024, &threads)) return SMX_EXIT_USAGE;
-  int si = 0, sn = 1;
+  long threads, jobs;
+  if (cli_int("jobs", jobs_s, 1, MAX_JOBS, &jobs)) return SMX_EXIT_USAGE;
+  if (cli_int("threads", threads_s ? threads_s : (jobs > 1 ? "1" : "0"), 0, 1024, &threads)) return SMX_EXIT_USAGE;
+  int si = 0, sn = 1, ji = 0, jn = 1;
   smx_status s;
   if (shard_s && (s = smx_shard_parse(shard_s, &si, &sn)) != SMX_OK) return cli_fail(s);
+  if (job_s && (s = smx_shard_parse(job_s, &ji, &jn)) != SMX_OK) return cli_fail(s);
+  if (job_s && jobs > 1) return cli_error("seqmix sweep run: --job and --jobs exclude each other");
+  char job_out[4200];
+  snprintf(job_out, sizeof job_out, "%s.job%d", out, ji);
+  /* a new sweep run first takes in what interrupted workers left */
+  if (!job_s && !dry) {
+    int mrc = merge_job_files(out);
+    if (mrc) return mrc;
+  }
   json_t *spec = NULL, *runs = NULL;
   if (preset) {
     if ((s = smx_sweep_preset(preset, &spec)) != SMX_OK) return cli_fail(s);
@@ -75,8 +156,8 @@ int sweep_run(int argc, char **argv) {
     json_decref(runs);
     return cli_fail(s);
   }
-  /* the runs this invocation owns and has not finished */
-  size_t n = json_array_size(runs), todo = 0, finished = 0, others = 0;
+  /* the runs this invocation owns and has not finished; a worker takes every jn-th of them */
+  size_t n = json_array_size(runs), todo = 0, finished = 0, others = 0, open = 0;
   char *mine = calloc(n ? n : 1, 1);
   for (size_t i = 0; i < n; i++) {
     json_t *run = json_array_get(runs, i);
@@ -84,7 +165,7 @@ int sweep_run(int argc, char **argv) {
     if ((s = smx_run_key(run, key)) != SMX_OK) break;
     if (!smx_shard_owns(key, si, sn)) others++;
     else if (smx_results_find(&done, run)) finished++;
-    else mine[i] = 1, todo++;
+    else if (open++ % (size_t)jn == (size_t)ji) mine[i] = 1, todo++;
   }
   smx_results_free(&done);
   if (s != SMX_OK) {
@@ -92,8 +173,20 @@ int sweep_run(int argc, char **argv) {
     json_decref(runs);
     return cli_fail(s);
   }
-  fprintf(stderr, "seqmix sweep run: %zu runs: %zu finished in %s, %zu in other shards, %zu to do\n", n, finished, out,
-          others, todo);
+  if (!job_s)
+    fprintf(stderr, "seqmix sweep run: %zu runs: %zu finished in %s, %zu in other shards, %zu to do%s\n", n, finished,
+            out, others, todo, jobs > 1 && !dry ? " (split over the workers)" : "");
+  if (jobs > 1 && !dry) {
+    free(mine);
+    json_decref(runs);
+    if (!todo) return 0;
+    int rc = run_workers(preset, spec_path, out, shard_s, threads, (int)jobs);
+    int mrc = merge_job_files(out);
+    if (!rc && !mrc) fprintf(stderr, "seqmix sweep run: %zu runs done by %ld workers; results in %s\n", todo, jobs, out);
+    return rc ? rc : mrc;
+  }
+  char tag[32] = "";
+  if (job_s) snprintf(tag, sizeof tag, "[job %d/%d] ", ji, jn);
   smx_hardware hw;
   if (!dry && (s = smx_hardware_probe(&hw)) != SMX_OK) {
     free(mine);
@@ -114,13 +207,14 @@ int sweep_run(int argc, char **argv) {
       continue;
     }
     double elapsed = smx_now() - t0;
-    fprintf(stderr, "run %zu of %zu: %s\n", k, todo, text ? text : "?");
-    if (k > 1) fprintf(stderr, "  (%.0f s so far, ETA %.0f s)\n", elapsed, elapsed / (double)(k - 1) * (double)(todo - k + 1));
+    fprintf(stderr, "%srun %zu of %zu: %s\n", tag, k, todo, text ? text : "?");
+    if (k > 1)
+      fprintf(stderr, "%s  (%.0f s so far, ETA %.0f s)\n", tag, elapsed, elapsed / (double)(k - 1) * (double)(todo - k + 1));
     free(text);
     smx_train_config c;
     static smx_train_result r;
     if ((s = smx_sweep_train_config(run, &c)) == SMX_OK) {
-      c.threads = (int)threads, c.progress = stderr;
+      c.threads = (int)threads, c.progress = job_s ? NULL : stderr; /* workers' epoch lines would interleave */
       s = smx_train(&c, &r);
     }
     if (s != SMX_OK) {
@@ -135,16 +229,16 @@ int sweep_run(int argc, char **argv) {
                              "tokens_per_s", r.tokens_per_s, "time_to_target_s", r.time_to_target_s, "threads",
                              (json_int_t)(threads ? threads : hw.threads_used), "hardware_id", hw.hardware_id,
                              "revision", smx_build_revision(), "finished", when);
-    s = result && meta ? smx_results_append(out, run, result, meta, NULL)
+    s = result && meta ? smx_results_append(job_s ? job_out : out, run, result, meta, NULL)
                        : smx_fail(SMX_ERR_NOMEM, "cannot format the result of run %zu", k);
     json_decref(result);
     json_decref(meta);
     if (s != SMX_OK) rc = cli_fail(s);
-    else fprintf(stderr, "  test accuracy %.4f (best %.4f) after %lld epochs, %.1f s\n", r.test_acc, r.best_acc,
+    else fprintf(stderr, "%s  test accuracy %.4f (best %.4f) after %lld epochs, %.1f s\n", tag, r.test_acc, r.best_acc,
                  (long long)r.epochs_run, r.wall_s);
   }
   free(mine);
   json_decref(runs);
-  if (!rc && !dry) fprintf(stderr, "seqmix sweep run: %zu runs done; results in %s\n", k, out);
+  if (!rc && !dry) fprintf(stderr, "%sseqmix sweep run: %zu runs done; results in %s\n", tag, k, job_s ? job_out : out);
   return rc;
 }

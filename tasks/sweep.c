@@ -14,14 +14,21 @@
  * 100k/3k examples, cosine per epoch, weight decay 0.1, early stop above 0.99. safari's H3
  * synthetics: 2 layers, d = 32, MLP 4d, lr 5e-4, weight decay 0.1, batch 32, 5000/500 examples;
  * AR (V = 10, L = 20) 200 epochs with 10% linear warm-up then linear decay; induction head
- * (V = 20, L = 30) 400 epochs, cosine with 10% warm-up. `quick` is sized for 2 CPU cores. */
+ * (V = 20, L = 30) 400 epochs, cosine with 10% warm-up. Wonderful Matrices' MQAR figure (tasks.md
+ * §1.7) gives only its grid (L in {256..2048} x d in {32..256}, N = L/8 as the issue fixes it,
+ * attention, SSD with state 128, DMAttn; its Based line has no mixer here); vocabulary, examples,
+ * epochs and learning rates are not published, so `paper-wm` takes Zoology's (V = 8192, 100k/3k,
+ * 64 epochs, the same 4 learning rates, batch halving as L doubles: 65,536 tokens per step).
+ * `quick` is sized for 2 CPU cores with `--jobs 2` (docs/sweeps.md says what was tried and why
+ * these settings: V = 8192, d = 64, 2 epochs of 20k examples, lr {3e-3, 1e-2}, (L, N) = (32, 4)
+ * and (48, 6), attention against ssd). */
 static const struct {
   const char *name, *summary, *json;
 } presets[] = {
-    {"quick", "MQAR for the CPU: V = 256, (L, N) = (32, 2), (64, 4), (128, 8); d = 32, 64; two learning rates; 3 seeds",
-     "{\"name\": \"quick\", \"task\": \"mqar\", \"points\": [\"V=256,L=32,N=2\", \"V=256,L=64,N=4\", "
-     "\"V=256,L=128,N=8\"], \"mixers\": [\"attention\"], \"d\": [32, 64], \"lr\": [0.001, 0.003], \"seeds\": [1, 2, 3], "
-     "\"layers\": 2, \"heads\": 1, \"mlp\": 0, \"epochs\": 4, \"batch\": 64, \"n_train\": 1000, \"n_test\": 200, "
+    {"quick", "MQAR for the CPU: V = 8192, (L, N) = (32, 4), (48, 6); attention and ssd; d = 64; two learning rates; 3 seeds",
+     "{\"name\": \"quick\", \"task\": \"mqar\", \"points\": [\"V=8192,L=32,N=4\", \"V=8192,L=48,N=6\"], "
+     "\"mixers\": [\"attention\", \"ssd\"], \"d\": [64], \"lr\": [0.003, 0.01], \"seeds\": [1, 2, 3], "
+     "\"layers\": 2, \"heads\": 1, \"mlp\": 0, \"epochs\": 2, \"batch\": 64, \"n_train\": 20000, \"n_test\": 500, "
      "\"schedule\": \"cosine\", \"warmup\": 0, \"weight_decay\": 0.1, \"target\": 0.99}"},
     {"paper-zoology", "Zoology Figure 2: MQAR, V = 8192, (L, N) up to (512, 64), d = 64..512, 4 learning rates, 3 seeds",
      "{\"name\": \"paper-zoology\", \"task\": \"mqar\", \"points\": [{\"params\": \"V=8192,L=64,N=4\", \"batch\": 512}, "
@@ -29,6 +36,14 @@ static const struct {
      "{\"params\": \"V=8192,L=512,N=64\", \"batch\": 128}], \"mixers\": [\"attention\"], \"d\": [64, 128, 256, 512], "
      "\"lr\": [0.0001, 0.00046415888336127773, 0.0021544346900318843, 0.01], \"seeds\": [1, 2, 3], \"layers\": 2, "
      "\"heads\": 1, \"mlp\": 0, \"epochs\": 64, \"batch\": 512, \"n_train\": 100000, \"n_test\": 3000, "
+     "\"schedule\": \"cosine\", \"warmup\": 0, \"weight_decay\": 0.1, \"target\": 0.99}"},
+    {"paper-wm", "Wonderful Matrices MQAR grid: L = 256..2048, N = L/8, d = 32..256; attention, ssd (N = 128), dma; Zoology's settings",
+     "{\"name\": \"paper-wm\", \"task\": \"mqar\", \"points\": [{\"params\": \"V=8192,L=256,N=32\", \"batch\": 256}, "
+     "{\"params\": \"V=8192,L=512,N=64\", \"batch\": 128}, {\"params\": \"V=8192,L=1024,N=128\", \"batch\": 64}, "
+     "{\"params\": \"V=8192,L=2048,N=256\", \"batch\": 32}], \"mixers\": [\"attention\", {\"mixer\": \"ssd\", "
+     "\"options\": \"ssd.N=128\"}, \"dma\"], \"d\": [32, 64, 128, 256], "
+     "\"lr\": [0.0001, 0.00046415888336127773, 0.0021544346900318843, 0.01], \"seeds\": [1, 2, 3], \"layers\": 2, "
+     "\"heads\": 1, \"mlp\": 0, \"epochs\": 64, \"batch\": 256, \"n_train\": 100000, \"n_test\": 3000, "
      "\"schedule\": \"cosine\", \"warmup\": 0, \"weight_decay\": 0.1, \"target\": 0.99}"},
     {"paper-h3", "H3 Table 2: induction head (V = 20, L = 30) and associative recall (V = 10, L = 20), safari's recipe",
      "{\"name\": \"paper-h3\", \"task\": \"assoc_recall\", \"points\": [{\"task\": \"induction_head\", \"params\": "
@@ -52,7 +67,7 @@ smx_status smx_sweep_preset(const char *name, json_t **spec) {
       if (!*spec) return smx_fail(SMX_ERR_INVALID, "preset %s does not parse: %s", name, err.text);
       return SMX_OK;
     }
-  return smx_fail(SMX_ERR_INVALID, "unknown sweep preset '%s' (presets: quick, paper-zoology, paper-h3)", name);
+  return smx_fail(SMX_ERR_INVALID, "unknown sweep preset '%s' (presets: quick, paper-zoology, paper-wm, paper-h3)", name);
 }
 
 /* Keys a spec may hold; `points` entries may override the per-run ones marked 1. */

@@ -223,6 +223,46 @@ Test(cli, suite_end_to_end_and_resume, .timeout = 900) {
   cr_assert_eq(file_size(path), before);
 }
 
+/* The suite's task step: a sweep spec trained into <run>/tasks.jsonl, scored in the report, and
+ * resumed (not retrained) by --resume, which remembers the choice. */
+Test(cli, suite_task_sweep_and_resume, .timeout = 900) {
+  char dir[600], spec[700], path[800];
+  snprintf(dir, sizeof dir, "%s", test_dir("suite-tasks"));
+  snprintf(spec, sizeof spec, "%s/tiny.json", dir);
+  write_text(spec, "{\"name\": \"tiny\", \"task\": \"mqar\", \"points\": [\"V=32,L=8,N=1\"], \"mixers\": "
+                   "[\"attention\", \"ssd\"], \"d\": [8], \"lr\": [0.01], \"seeds\": [1], \"layers\": 1, \"heads\": 1, "
+                   "\"mlp\": 0, \"epochs\": 1, \"batch\": 8, \"n_train\": 16, \"n_test\": 8, \"schedule\": \"cosine\", "
+                   "\"warmup\": 0, \"weight_decay\": 0.1, \"target\": 0.99}");
+  run_cli(&r, (const char *[]){"suite", "--preset", "ci", "--tasks", spec, "--out", dir, NULL});
+  cr_assert_eq(r.status, 0, "stdout: %s\nstderr: %s", r.out, r.err);
+  cr_assert(strstr(r.err, "[3/5] task sweep") && strstr(r.err, "2 runs done by"), "%s", r.err);
+  const char *line = strstr(r.out, "suite: report written to ");
+  cr_assert_not_null(line, "%s", r.out);
+  char report[700], run_dir[700];
+  sscanf(line, "suite: report written to %699s", report);
+  snprintf(run_dir, sizeof run_dir, "%s", report);
+  *strrchr(run_dir, '/') = 0;
+  snprintf(path, sizeof path, "%s/tasks.jsonl", run_dir);
+  FILE *f = fopen(path, "r");
+  cr_assert(f, "%s", path);
+  int lines = 0, c;
+  while ((c = fgetc(f)) != EOF) lines += c == '\n';
+  fclose(f);
+  cr_assert_eq(lines, 2, "one line per run");
+  char text[65536] = "";
+  f = fopen(report, "r");
+  cr_assert(f);
+  size_t n = fread(text, 1, sizeof text - 1, f);
+  text[n] = 0;
+  fclose(f);
+  cr_assert(strstr(text, "## Task sweeps") && strstr(text, "ssd"), "the report scores the sweep");
+  run_cli(&r, (const char *[]){"suite", "--resume", run_dir, NULL});
+  cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+  cr_assert(strstr(r.err, "2 finished") && strstr(r.err, "0 to do"), "the resumed suite trains nothing again: %s", r.err);
+  expect_usage_error((const char *[]){"suite", "--preset", "ci", "--tasks", "no-such-sweep", "--out", dir, NULL},
+                     "neither a sweep preset");
+}
+
 /* --op a,b times several ops in one run; ops with param_bytes record it per case. */
 Test(cli, bench_op_list_and_param_bytes, .timeout = 600) {
   char dir[600];

@@ -41,7 +41,28 @@ Test(sweep, presets_expand_to_the_anchors_grids) {
   cr_assert_str_eq(json_string_value(json_object_get(ar, "task")), "assoc_recall");
   cr_assert_eq(json_integer_value(json_object_get(ar, "epochs")), 200);
   json_decref(runs);
-  json_decref(expand_preset("quick"));
+  /* the Wonderful Matrices MQAR grid: 4 (L, N = L/8) points x 3 mixers x 4 widths x 4 lrs x 3 seeds */
+  runs = expand_preset("paper-wm");
+  cr_assert_eq(json_array_size(runs), 4 * 3 * 4 * 4 * 3);
+  last = json_array_get(runs, json_array_size(runs) - 1);
+  cr_assert_str_eq(json_string_value(json_object_get(last, "params")), "V=8192,L=2048,N=256");
+  cr_assert_eq(json_integer_value(json_object_get(last, "batch")), 32);
+  cr_assert_str_eq(json_string_value(json_object_get(last, "mixer")), "dma");
+  int ssd128 = 0;
+  for (size_t i = 0; i < json_array_size(runs); i++) {
+    json_t *run = json_array_get(runs, i);
+    if (!strcmp(json_string_value(json_object_get(run, "mixer")), "ssd")) {
+      cr_assert_str_eq(json_string_value(json_object_get(run, "options")), "ssd.N=128");
+      ssd128++;
+    }
+  }
+  cr_assert_eq(ssd128, 4 * 4 * 4 * 3);
+  cr_assert_eq(smx_sweep_train_config(last, &c), SMX_OK, "%s", smx_last_error());
+  json_decref(runs);
+  /* quick: attention and the fixed-state ssd at two (L, N) points, two lrs, 3 seeds */
+  runs = expand_preset("quick");
+  cr_assert_eq(json_array_size(runs), 2 * 2 * 2 * 3);
+  json_decref(runs);
   json_t *spec;
   cr_assert_eq(smx_sweep_preset("huge", &spec), SMX_ERR_INVALID);
   cr_assert(strstr(smx_last_error(), "unknown sweep preset 'huge'"), "%s", smx_last_error());
@@ -178,19 +199,49 @@ Test(sweep, run_appends_resumes_and_shards, .timeout = 600) {
 
   run_cli(&r, (const char *[]){"sweep", "run", "--preset", "quick", "--out", out, "--dry-run", NULL});
   cr_assert_eq(r.status, 0, "%s", r.err);
-  cr_assert(strstr(r.err, "36 runs"), "%s", r.err);
+  cr_assert(strstr(r.err, "24 runs"), "%s", r.err);
+
+  /* two worker processes: the same four runs with the same results, no job files left behind */
+  char jobs[700], left[720];
+  snprintf(jobs, sizeof jobs, "%s/jobs.jsonl", dir);
+  run_cli(&r, (const char *[]){"sweep", "run", "--spec", spec, "--out", jobs, "--jobs", "2", NULL});
+  cr_assert_eq(r.status, 0, "%s", r.err);
+  cr_assert(strstr(r.err, "[job 0/2]") && strstr(r.err, "[job 1/2]") && strstr(r.err, "4 runs done by 2 workers"), "%s", r.err);
+  cr_assert_eq(count_lines(jobs), 4);
+  snprintf(left, sizeof left, "%s.job0", jobs);
+  cr_assert_neq(access(left, F_OK), 0, "the job files are merged and deleted");
+  run_cli(&r, (const char *[]){"sweep", "merge", merged, jobs, NULL});
+  cr_assert_eq(r.status, 0, "workers run at 1 thread: their results equal the single-process ones: %s", r.err);
+  cr_assert_eq(count_lines(merged), 4);
+
+  /* an interrupted worker's file is taken in at the next start: its runs are not trained again */
+  snprintf(jobs, sizeof jobs, "%s/resumed.jsonl", dir);
+  snprintf(left, sizeof left, "%s.job1", jobs);
+  char cmd[2000];
+  snprintf(cmd, sizeof cmd, "cp '%s' '%s'", s0, left);
+  cr_assert_eq(system(cmd), 0);
+  int had = count_lines(s0);
+  run_cli(&r, (const char *[]){"sweep", "run", "--spec", spec, "--out", jobs, "--jobs", "2", NULL});
+  cr_assert_eq(r.status, 0, "%s", r.err);
+  char want[64];
+  snprintf(want, sizeof want, "%d finished", had);
+  cr_assert(strstr(r.err, want), "'%s' lacks '%s'", r.err, want);
+  cr_assert_eq(count_lines(jobs), 4);
+  cr_assert_neq(access(left, F_OK), 0);
 }
 
 Test(sweep, bad_arguments_get_one_line) {
-  const char *cases[][9] = {
+  const char *cases[][11] = {
       {"sweep", "run", "--out", "/tmp/x.jsonl", NULL},
       {"sweep", "run", "--preset", "quick", NULL},
       {"sweep", "run", "--preset", "nope", "--out", "/tmp/x.jsonl", NULL},
       {"sweep", "run", "--preset", "quick", "--out", "/tmp/x.jsonl", "--shard", "2/2"},
       {"sweep", "run", "--spec", "/nonexistent/spec.json", "--out", "/tmp/x.jsonl", NULL},
+      {"sweep", "run", "--preset", "quick", "--out", "/tmp/x.jsonl", "--jobs", "0", NULL},
+      {"sweep", "run", "--preset", "quick", "--out", "/tmp/x.jsonl", "--jobs", "2", "--job", "0/2"},
   };
   const char *needles[] = {"give one of --preset NAME or --spec FILE", "--out FILE is required", "unknown sweep preset 'nope'",
-                           "2/2", "/nonexistent/spec.json"};
+                           "2/2", "/nonexistent/spec.json", "--jobs", "exclude each other"};
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     run_cli(&r, cases[i]);
     cr_assert_eq(r.status, 2, "case %zu: exit %d, %s", i, r.status, r.err);

@@ -89,18 +89,25 @@ static void run_job(int64_t T, int64_t d, int64_t V, const float *x, const float
     for (int64_t i = 0; i < m; i++) {
       float *z = ws->z + i * V;
       int32_t lab = labels[idx[i]];
-      float mx = -INFINITY, s = 0;
+      float mx = -INFINITY, s = 0, zlab = z[lab];
       int64_t best = 0;
-      for (int64_t v = 0; v < V; v++) {
-        if (z[v] > mx) mx = z[v];
-        if (z[v] > z[best]) best = v; /* ties: the lower class */
+      for (int64_t v = 0; v < V; v++) /* the first maximum: ties go to the lower class */
+        if (z[v] > mx) mx = z[v], best = v;
+      if (grad) { /* each exponential once, kept for the gradient: dz = softmax * scale - onehot * scale */
+        for (int64_t v = 0; v < V; v++) {
+          float e = expf(z[v] - mx);
+          z[v] = e;
+          s += e;
+        }
+      } else {
+        for (int64_t v = 0; v < V; v++) s += expf(z[v] - mx);
       }
-      for (int64_t v = 0; v < V; v++) s += expf(z[v] - mx);
       float lse = mx + logf(s);
-      ws->rl[c0 + i] = lse - z[lab];
+      ws->rl[c0 + i] = lse - zlab;
       if (j->pred) j->pred[idx[i]] = (int32_t)best;
-      if (grad) { /* dz in place of z */
-        for (int64_t v = 0; v < V; v++) z[v] = expf(z[v] - lse) * scale;
+      if (grad) {
+        float f = scale / s;
+        for (int64_t v = 0; v < V; v++) z[v] *= f;
         z[lab] -= scale;
       }
     }
