@@ -260,9 +260,19 @@ static trend label_trend(const smx_sweep_scores *s, const char *label, char *why
     L_any |= fall < -TREND_TOL;
     if (best_d < 0 || (L_ok ? fall < best_fall : fall > best_fall)) best_d = b, best_fall = fall, bl0 = first, bl1 = last;
   }
-  if (!d_tested || !L_tested) {
-    add(why, n, &o, "%s: one %s in the sweep, so the trend cannot be seen", label,
-        !d_tested ? "width per length" : "length per width");
+  if (!d_tested && !L_tested) {
+    add(why, n, &o, "%s: one width and one length in the sweep, so the trend cannot be seen", label);
+    return TREND_UNTESTED;
+  }
+  if (!d_tested || !L_tested) { /* half the trend: tell the half that can be seen */
+    if (L_tested)
+      add(why, n, &o, "%s %s with L (d = %lld: %.2f -> %.2f from L = %lld to %lld); one width per length, so the rise "
+          "with d cannot be seen", label, L_ok && L_any ? "falls" : "does not fall", (long long)ds[best_d],
+          acc[bl0][best_d], acc[bl1][best_d], (long long)Ls[bl0], (long long)Ls[bl1]);
+    else
+      add(why, n, &o, "%s %s with d (L = %lld: %.2f -> %.2f from d = %lld to %lld); one length per width, so the fall "
+          "with L cannot be seen", label, d_ok && d_any ? "rises" : "does not rise", (long long)Ls[best_L],
+          acc[best_L][bd0], acc[best_L][bd1], (long long)ds[bd0], (long long)ds[bd1]);
     return TREND_UNTESTED;
   }
   if (lo >= 0.99 - TREND_TOL) {

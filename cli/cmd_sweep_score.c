@@ -106,7 +106,7 @@ int sweep_plot(int argc, char **argv) {
   smx_sweep_scores sc;
   smx_status st = sweep_scores_load(in, &sc);
   if (st != SMX_OK) return cli_fail(st);
-  sweep_figure figs[2];
+  sweep_figure figs[SWEEP_MAX_FIGURES];
   int n = 0, no_gnuplot = 0;
   char h3[800];
   st = sweep_plots(&sc, out, d, figs, &n, h3, sizeof h3, &no_gnuplot);

@@ -230,7 +230,7 @@ static smx_status sweep_section(FILE *f, const char *run_dir, const char *list, 
   fprintf(f, "\n");
   char dir[4200], h3[800];
   snprintf(dir, sizeof dir, "%s/plots/sweep", run_dir);
-  sweep_figure figs[2];
+  sweep_figure figs[SWEEP_MAX_FIGURES];
   int nf = 0, no_gnuplot = 0;
   smx_status st = sweep_plots(sc, dir, 0, figs, &nf, h3, sizeof h3, &no_gnuplot);
   if (st != SMX_OK) return st;

@@ -126,13 +126,15 @@ static void script_head(FILE *f, const char *what, const char *base, int n_panel
   fprintf(f, "if (!exists('out')) out = ");
   snprintf(path, sizeof path, "%s.png", base);
   gp_str(f, path);
-  fprintf(f, "\nwidth = %d; height = %d; title = ''; xlabel = ''\nload ", 40 + 380 * cols, 60 + 340 * rows);
+  int width = 40 + 380 * cols; /* at least wide enough for the figure's title over one panel */
+  if (width < 760) width = 760;
+  fprintf(f, "\nwidth = %d; height = %d; title = ''; xlabel = ''\nload ", width, 60 + 340 * rows);
   snprintf(path, sizeof path, "%s/common.gp", plots_script_dir());
   gp_str(f, path);
   fprintf(f, "\nset datafile separator tab\nset key inside right bottom noenhanced box opaque font ',9'\n");
   fprintf(f, "set multiplot layout %d,%d title ", rows, cols);
   gp_str(f, title);
-  fprintf(f, " noenhanced\n");
+  fprintf(f, " noenhanced font ',9'\n");
 }
 
 static int cmp_i64(const void *a, const void *b) {
@@ -233,6 +235,130 @@ static smx_status acc_vs_d(const smx_sweep_scores *s, const layout *l, const cha
   if (fclose(f) != 0) return smx_fail(SMX_ERR_IO, "cannot write %s", fig->script);
   *made = 1;
   return SMX_OK;
+}
+
+/* An integer task parameter NAME=value out of "V=8192,L=32,N=4"; -1 when absent. */
+static long long param_value(const char *params, const char *name) {
+  size_t n = strlen(name);
+  for (const char *p = params; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
+    if (!strncmp(p, name, n) && p[n] == '=') return strtoll(p + n + 1, NULL, 10);
+  return -1;
+}
+
+/* Accuracy vs sequence length L: one panel per (task, d), one line per mixer, x = the points' L
+ * (labelled with their N where they have one). For sweeps with one width and several lengths —
+ * the `quick` preset — where accuracy vs d has nothing to draw; 0 figures unless some panel has
+ * two lengths. */
+#define MAX_XS 64
+static smx_status acc_vs_len(const smx_sweep_scores *s, const layout *l, const char *dir, sweep_figure *fig, int *made) {
+  *made = 0;
+  size_t pf[MAX_PANELS]; /* a group of each (task, d) panel */
+  int np = 0, *panel = malloc((s->n + 1) * sizeof *panel), wide = 0;
+  if (!panel) return smx_fail(SMX_ERR_NOMEM, "cannot allocate the sweep figures");
+  long long xs[MAX_PANELS][MAX_XS], ns[MAX_PANELS][MAX_XS];
+  int nx[MAX_PANELS] = {0};
+  for (size_t i = 0; i < s->n; i++) {
+    const smx_group_score *g = &s->g[i];
+    long long L = param_value(g->params, "L");
+    panel[i] = -1;
+    if (L < 0 || l->line_of[i] < 0) continue;
+    for (int p = 0; p < np && panel[i] < 0; p++)
+      if (!strcmp(s->g[pf[p]].task, g->task) && s->g[pf[p]].d == g->d) panel[i] = p;
+    if (panel[i] < 0 && np < MAX_PANELS) pf[np] = i, panel[i] = np++;
+    int p = panel[i], have = 0;
+    if (p < 0) continue;
+    for (int k = 0; k < nx[p]; k++) have |= xs[p][k] == L;
+    if (!have && nx[p] < MAX_XS) xs[p][nx[p]] = L, ns[p][nx[p]] = param_value(g->params, "N"), nx[p]++;
+  }
+  for (int p = 0; p < np; p++) { /* sort the lengths (with their N) */
+    for (int a = 1; a < nx[p]; a++)
+      for (int b = a; b > 0 && xs[p][b] < xs[p][b - 1]; b--) {
+        long long t = xs[p][b];
+        xs[p][b] = xs[p][b - 1], xs[p][b - 1] = t;
+        t = ns[p][b], ns[p][b] = ns[p][b - 1], ns[p][b - 1] = t;
+      }
+    wide |= nx[p] >= 2;
+  }
+  smx_status st = SMX_OK;
+  if (!wide) goto done;
+  char base[600], path[700];
+  snprintf(base, sizeof base, "%s/acc_vs_L", dir);
+  snprintf(fig->name, sizeof fig->name, "acc_vs_L");
+  snprintf(fig->title, sizeof fig->title,
+           "test accuracy vs sequence length at the best learning rate (bars: min..max over seeds)%s%s",
+           s->hardware[0] ? " — " : "", s->hardware);
+  for (int p = 0; p < np; p++) {
+    snprintf(path, sizeof path, "%s_%d.tsv", base, p + 1);
+    FILE *f = fopen(path, "w");
+    if (!f) {
+      st = smx_fail(SMX_ERR_IO, "cannot write %s", path);
+      goto done;
+    }
+    fprintf(f, "L\tlabel");
+    for (int k = 0; k < l->n_lines; k++)
+      for (int c = 0; c < 3; c++) {
+        fputc('\t', f);
+        tsv_text(f, l->line[k]);
+        fputs(c == 0 ? "" : c == 1 ? " min" : " max", f);
+      }
+    fputc('\n', f);
+    for (int x = 0; x < nx[p]; x++) {
+      if (ns[p][x] >= 0) fprintf(f, "%lld\t%lld (N=%lld)", xs[p][x], xs[p][x], ns[p][x]);
+      else fprintf(f, "%lld\t%lld", xs[p][x], xs[p][x]);
+      for (int k = 0; k < l->n_lines; k++) {
+        const smx_group_score *g = NULL; /* the best-scoring group of this mixer at this length */
+        for (size_t i = 0; i < s->n; i++)
+          if (panel[i] == p && l->line_of[i] == k && param_value(s->g[i].params, "L") == xs[p][x] &&
+              (!g || s->g[i].best.mean > g->best.mean))
+            g = &s->g[i];
+        tsv_num(f, g ? g->best.mean : NAN);
+        tsv_num(f, g ? g->best.min : NAN);
+        tsv_num(f, g ? g->best.max : NAN);
+      }
+      fputc('\n', f);
+    }
+    if (fclose(f) != 0) {
+      st = smx_fail(SMX_ERR_IO, "cannot write %s", path);
+      goto done;
+    }
+  }
+  snprintf(fig->script, sizeof fig->script, "%s.gp", base);
+  FILE *f = fopen(fig->script, "w");
+  if (!f) {
+    st = smx_fail(SMX_ERR_IO, "cannot write %s", fig->script);
+    goto done;
+  }
+  script_head(f, "Test accuracy vs sequence length L, one line per mixer, one panel per task and d_model; error "
+                 "bars span min..max over the seeds of the best learning rate.", base, np, fig->title);
+  fprintf(f, "set logscale x 2\nset yrange [0:1.05]\nset xlabel 'sequence length L (key-value pairs N)'\n"
+             "set ylabel 'test accuracy'\n");
+  for (int p = 0; p < np; p++) {
+    const smx_group_score *g0 = &s->g[pf[p]];
+    char ptitle[300];
+    snprintf(ptitle, sizeof ptitle, "%s, d_model = %lld", g0->task, (long long)g0->d);
+    fprintf(f, "set xrange [%g:%g]\nset title ", (double)xs[p][0] / 1.3, (double)xs[p][nx[p] - 1] * 1.3);
+    gp_str(f, ptitle);
+    fprintf(f, " noenhanced\nplot");
+    int first = 1;
+    for (int k = 0; k < l->n_lines; k++) {
+      int has = 0;
+      for (size_t i = 0; i < s->n && !has; i++) has = panel[i] == p && l->line_of[i] == k;
+      if (!has) continue;
+      fprintf(f, "%s ", first ? "" : ", \\\n    ");
+      snprintf(path, sizeof path, "%s_%d.tsv", base, p + 1);
+      gp_str(f, path);
+      fprintf(f, " using 1:%d:%d:%d:xtic(2) with yerrorlines %s %d title columnhead(%d)", 3 + 3 * k, 4 + 3 * k,
+              5 + 3 * k, k < 6 ? "ls" : "lt", k + 1, 3 + 3 * k);
+      first = 0;
+    }
+    fprintf(f, "\n");
+  }
+  fprintf(f, "unset multiplot\n");
+  if (fclose(f) != 0) st = smx_fail(SMX_ERR_IO, "cannot write %s", fig->script);
+  else *made = 1;
+done:
+  free(panel);
+  return st;
 }
 
 /* The d the loss curves are drawn at: the one with the most groups, the larger on a tie. */
@@ -450,7 +576,7 @@ int sweep_h3_table(FILE *f, const smx_sweep_scores *s) {
   return rows;
 }
 
-smx_status sweep_plots(const smx_sweep_scores *s, const char *dir, int64_t loss_d, sweep_figure figs[2], int *n_figs,
+smx_status sweep_plots(const smx_sweep_scores *s, const char *dir, int64_t loss_d, sweep_figure figs[SWEEP_MAX_FIGURES], int *n_figs,
                        char *h3_md, size_t h3_n, int *no_gnuplot) {
   *n_figs = 0;
   *no_gnuplot = 0;
@@ -466,10 +592,13 @@ smx_status sweep_plots(const smx_sweep_scores *s, const char *dir, int64_t loss_
   layout l;
   if ((st = make_layout(s, &l)) != SMX_OK) return st;
   int made = 0;
-  memset(figs, 0, 2 * sizeof *figs);
+  memset(figs, 0, SWEEP_MAX_FIGURES * sizeof *figs);
   if ((st = acc_vs_d(s, &l, dir, &figs[*n_figs], &made)) == SMX_OK) {
     *n_figs += made;
-    if ((st = loss_curves(s, &l, dir, loss_d, &figs[*n_figs], &made)) == SMX_OK) *n_figs += made;
+    if ((st = acc_vs_len(s, &l, dir, &figs[*n_figs], &made)) == SMX_OK) {
+      *n_figs += made;
+      if ((st = loss_curves(s, &l, dir, loss_d, &figs[*n_figs], &made)) == SMX_OK) *n_figs += made;
+    }
   }
   layout_free(&l);
   for (int k = 0; k < *n_figs && st == SMX_OK && !*no_gnuplot; k++) {

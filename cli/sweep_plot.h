@@ -1,6 +1,7 @@
 /* The figures and tables of a scored sweep (cli/sweep_plot.c), for `seqmix sweep plot` and the
  * report: accuracy vs d_model per mixer with one panel per task point (Zoology Fig. 2, Wonderful
- * Matrices' MQAR grid), training-loss curves per mixer at one d, and H3's Table 2 in Markdown. */
+ * Matrices' MQAR grid), accuracy vs sequence length per mixer (one panel per d), training-loss
+ * curves per mixer at one d, and H3's Table 2 in Markdown. */
 #ifndef SEQMIX_CLI_SWEEP_PLOT_H
 #define SEQMIX_CLI_SWEEP_PLOT_H
 
@@ -9,8 +10,10 @@
 
 #include "seqmix/sweep_score.h"
 
+#define SWEEP_MAX_FIGURES 3
+
 typedef struct sweep_figure {
-  char name[32];   /* "acc_vs_d", "loss_d64" */
+  char name[32];   /* "acc_vs_d", "acc_vs_L", "loss_d64" */
   char title[400];
   char script[700], png[740], svg[740]; /* png/svg empty when gnuplot is not installed */
 } sweep_figure;
@@ -18,9 +21,10 @@ typedef struct sweep_figure {
 /* Writes into dir (created): per figure the TSV data of each panel, a gnuplot script and, through
  * gnuplot, its PNG and SVG; and h3_table2.md when the sweep has H3's tasks (*h3_md gets its path,
  * else ""). loss_d picks the loss curves' d_model (<= 0: the d with the most groups, the larger on
- * a tie). Accuracy vs d needs a point with two widths; it is left out otherwise. Without gnuplot
+ * a tie). Accuracy vs d needs a point with two widths, accuracy vs L (one panel per task and d) two
+ * lengths at one width; each is left out otherwise. Without gnuplot
  * the data and scripts are still written, *no_gnuplot is set and png/svg stay empty. */
-smx_status sweep_plots(const smx_sweep_scores *s, const char *dir, int64_t loss_d, sweep_figure figs[2], int *n_figs,
+smx_status sweep_plots(const smx_sweep_scores *s, const char *dir, int64_t loss_d, sweep_figure figs[SWEEP_MAX_FIGURES], int *n_figs,
                        char *h3_md, size_t h3_n, int *no_gnuplot);
 
 /* H3 Table 2 (mixers x induction head, associative recall, test accuracy in %) beside the paper's

@@ -226,6 +226,10 @@ Test(sweep_score, claim_11_zoology) {
   /* the same on a smaller grid: at most partly, and said */
   cr_assert_eq(zoology_verdict("z-small", 256, small_L, 3, small_d, 2, 1.0, 1, 1, fig, sizeof fig), CLAIM_PARTLY, "%s", fig);
   cr_assert(strstr(fig, "smaller than the paper's (V = 8192"), "%s", fig);
+  /* one width: the fall with L is told, the rise with d cannot be seen (the quick preset) */
+  const int one_d[1] = {64};
+  cr_assert_eq(zoology_verdict("z-oned", 8192, small_L, 3, one_d, 1, 1.0, 1, 1, fig, sizeof fig), CLAIM_PARTLY, "%s", fig);
+  cr_assert(strstr(fig, "h3 falls with L (d = 64: 0.90 -> 0.30 from L = 32 to 128); one width per length"), "%s", fig);
   /* attention only: the trend half is not measured */
   cr_assert_eq(zoology_verdict("z-att", 256, small_L, 3, small_d, 2, 1.0, 0, 0, fig, sizeof fig), CLAIM_PARTLY, "%s", fig);
   cr_assert(strstr(fig, "no non-attention mixer"), "%s", fig);
@@ -381,6 +385,21 @@ Test(sweep_score, plot_writes_data_scripts_and_figures) {
   /* every panel has every line's columns (h3 first seen on assoc_recall), so colours match across panels */
   cr_assert_str_eq(head, "d\th3\th3 min\th3 max\tattention\tattention min\tattention max\n");
   cr_assert_str_eq(row, "32\t0.902\t0.901\t0.903\t1\t1\t1\n");
+  /* accuracy vs L: one panel per (task, d); the MQAR d = 32 panel has both lengths, labelled with N */
+  expect_file(out, "acc_vs_L.gp", 1);
+  int found = 0;
+  for (int p = 1; p <= 4; p++) {
+    snprintf(tsv, sizeof tsv, "%s/acc_vs_L_%d.tsv", out, p);
+    f = fopen(tsv, "r");
+    cr_assert(f, "%s", tsv);
+    char all[1024] = "";
+    cr_assert(fread(all, 1, sizeof all - 1, f) > 0);
+    fclose(f);
+    const char *head_L = "L\tlabel\th3\th3 min\th3 max\tattention\tattention min\tattention max\n";
+    cr_assert(!strncmp(all, head_L, strlen(head_L)), "%s", all);
+    found += strstr(all, "\n32\t32 (N=2)\t0.902\t0.901\t0.903\t1\t1\t1\n64\t64 (N=4)\t0.602\t0.601\t0.603\t1\t1\t1\n") != NULL;
+  }
+  cr_assert_eq(found, 1, "the mqar d = 32 panel holds h3's fall from L = 32 to 64");
   char md[800];
   snprintf(md, sizeof md, "%s/h3_table2.md", out);
   f = fopen(md, "r");
@@ -396,7 +415,9 @@ Test(sweep_score, plot_writes_data_scripts_and_figures) {
     expect_file(out, "acc_vs_d.svg", 1);
     expect_file(out, "loss_d32.png", 1);
     expect_file(out, "loss_d32.svg", 1);
-    cr_assert(strstr(r.out, "2 figures (PNG + SVG) and the H3 table"), "%s", r.out);
+    expect_file(out, "acc_vs_L.png", 1);
+    expect_file(out, "acc_vs_L.svg", 1);
+    cr_assert(strstr(r.out, "3 figures (PNG + SVG) and the H3 table"), "%s", r.out);
   }
   run_cli(&r, (const char *[]){"sweep", "plot", "--in", path, "--out", out, "--d", "48", NULL});
   cr_assert_eq(r.status, 2);
