@@ -12,6 +12,7 @@
 
 #include <cblas.h>
 
+#include "kernels/fftconv/fftw_plans.h"
 #include "seqmix/buffer.h"
 #include "seqmix/model_ops.h"
 #include "seqmix/philox.h"
@@ -254,7 +255,11 @@ smx_status smx_train(const smx_train_config *c, smx_train_result *r) {
   int blas_threads = openblas_get_num_threads(), omp_threads = omp_get_max_threads();
   openblas_set_num_threads(1);
   if (c->threads > 0) omp_set_num_threads(c->threads);
+  /* FFT plans chosen by the size alone, so a run repeats bit for bit in any process (a resumed
+   * sweep, a merged shard) as well as within one */
+  smx_fftw_deterministic(1);
   st = run(c, &s, r);
+  smx_fftw_deterministic(0);
   openblas_set_num_threads(blas_threads);
   omp_set_num_threads(omp_threads);
   release(&s);

@@ -7,12 +7,20 @@
 
 typedef struct plan_entry {
   int n;
+  unsigned flags;
   fftwf_plan r2c, c2r;
   struct plan_entry *next;
 } plan_entry;
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static plan_entry *cache;
+static int deterministic; /* smx_fftw_deterministic(): FFTW_ESTIMATE whatever the environment says */
+
+void smx_fftw_deterministic(int on) {
+  pthread_mutex_lock(&lock);
+  deterministic = on;
+  pthread_mutex_unlock(&lock);
+}
 
 void *smx_fftw_alloc(size_t bytes) {
   size_t rounded = (bytes + 63) & ~(size_t)63;
@@ -38,6 +46,7 @@ static void free_cache(void) {
 
 /* FFTW's planner effort: SEQMIX_FFTW_PLANNER = estimate | measure (default) | patient. */
 static unsigned planner_flags(void) {
+  if (deterministic) return FFTW_ESTIMATE;
   const char *e = getenv("SEQMIX_FFTW_PLANNER");
   if (e && !strcmp(e, "estimate")) return FFTW_ESTIMATE;
   if (e && !strcmp(e, "patient")) return FFTW_PATIENT;
@@ -51,8 +60,9 @@ smx_status smx_fftw_plans(int n, fftwf_plan *r2c, fftwf_plan *c2r) {
     atexit(free_cache);
     registered = 1;
   }
+  unsigned flags = planner_flags();
   for (plan_entry *e = cache; e; e = e->next)
-    if (e->n == n) {
+    if (e->n == n && e->flags == flags) {
       *r2c = e->r2c;
       *c2r = e->c2r;
       pthread_mutex_unlock(&lock);
@@ -67,9 +77,9 @@ smx_status smx_fftw_plans(int n, fftwf_plan *r2c, fftwf_plan *c2r) {
     st = smx_fail(SMX_ERR_NOMEM, "cannot allocate FFTW planning buffers for n=%d", n);
     free(e);
   } else {
-    e->n = n;
-    e->r2c = fftwf_plan_dft_r2c_1d(n, r, c, planner_flags());
-    e->c2r = fftwf_plan_dft_c2r_1d(n, c, r, planner_flags());
+    e->n = n, e->flags = flags;
+    e->r2c = fftwf_plan_dft_r2c_1d(n, r, c, flags);
+    e->c2r = fftwf_plan_dft_c2r_1d(n, c, r, flags);
     if (!e->r2c || !e->c2r) {
       st = smx_fail(SMX_ERR_BACKEND, "FFTW could not plan a real FFT of length %d", n);
       free(e);

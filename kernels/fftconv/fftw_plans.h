@@ -11,6 +11,10 @@
 #include "seqmix/status.h"
 
 smx_status smx_fftw_plans(int n, fftwf_plan *r2c, fftwf_plan *c2r);
+/* on = 1: plans made from now on use FFTW_ESTIMATE, whose choice depends only on n, so results
+ * repeat bit for bit across processes (FFTW_MEASURE picks by timing, and two processes may pick
+ * plans that round differently). Training turns it on; benchmarks keep the measured plans. */
+void smx_fftw_deterministic(int on);
 /* 64-byte aligned, zeroed; per-thread slices should be multiples of 16 floats so they stay aligned. */
 void *smx_fftw_alloc(size_t bytes);
 void smx_fftw_free(void *p);
