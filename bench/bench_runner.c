@@ -25,8 +25,13 @@
 #include "smx_config.h"
 
 /* Reference runs over this many multiply-adds are left out of benchmarks (and say so): the direct
- * O(L^2) sums at such sizes take minutes on a 2-core machine and add nothing a smaller L does not. */
+ * O(L^2) sums at such sizes take minutes on a 2-core machine and add nothing a smaller L does not.
+ * The quick suite, which `seqmix suite` runs before its task sweep, stops at 2e9 (a second or two
+ * per fp64 reference run here: 4e10 made the references half of a 25-minute bench step) unless
+ * the user names the variants to time. */
 #define REFERENCE_MAX_MACS 4e10
+#define REFERENCE_MAX_MACS_QUICK 2e9
+static double reference_max_macs = REFERENCE_MAX_MACS; /* this run's limit, set by smx_bench_run */
 /* Reference runs over this many multiply-adds (seconds each) get at most 3 repetitions: their
  * speedup ratios do not need the repetitions a gate needs, and the quick suite must stay short. */
 #define REFERENCE_FEW_REPS_MACS 2e9
@@ -349,7 +354,7 @@ static const smx_variant *ratio_partner(const smx_op *op, const smx_variant *v, 
     if (p->baseline && p->device == v->device) return p;
     if (!strcmp(p->name, "reference")) ref = p;
   }
-  if (ref && op->reference_cost && op->reference_cost(c, SMX_FWD) > REFERENCE_MAX_MACS) ref = NULL;
+  if (ref && op->reference_cost && op->reference_cost(c, SMX_FWD) > reference_max_macs) ref = NULL;
   return ref;
 }
 
@@ -377,9 +382,10 @@ static smx_status add_cases(case_list *l, const smx_bench_options *o, const smx_
       if (o->ratio) bc->partner = ratio_partner(op, v, &cfg);
       const char *why = smx_variant_skip_reason(v, &cfg);
       if (why) snprintf(bc->skip, sizeof bc->skip, "%s", why);
-      else if (strcmp(v->name, "reference") == 0 && op->reference_cost && op->reference_cost(&cfg, p) > REFERENCE_MAX_MACS)
-        snprintf(bc->skip, sizeof bc->skip, "reference left out: %.3g multiply-adds (limit %.3g)",
-                 op->reference_cost(&cfg, p), REFERENCE_MAX_MACS);
+      else if (strcmp(v->name, "reference") == 0 && op->reference_cost && op->reference_cost(&cfg, p) > reference_max_macs)
+        snprintf(bc->skip, sizeof bc->skip, "reference left out: %.3g multiply-adds (limit %.3g%s)",
+                 op->reference_cost(&cfg, p), reference_max_macs,
+                 reference_max_macs < REFERENCE_MAX_MACS ? " in the quick suite; --variant reference times it" : "");
       else if (o->ratio && !bc->partner && !v->baseline && strcmp(v->name, "reference"))
         snprintf(bc->skip, sizeof bc->skip, "ratio mode: no library baseline or affordable reference to pair with");
       else if (o->ratio && (v->baseline || !strcmp(v->name, "reference")))
@@ -591,7 +597,7 @@ static smx_status write_bench_json(const smx_bench_options *o, const case_list *
   json_object_set_new(doc, "peaks", json_pack("{s:f, s:f, s:f, s:f}", "cpu_flops", peaks->cpu_flops, "cpu_bytes_per_s",
                                               peaks->cpu_bytes_per_s, "gpu_flops", peaks->gpu_flops, "gpu_bytes_per_s",
                                               peaks->gpu_bytes_per_s));
-  json_object_set_new(doc, "reference_max_macs", json_real(REFERENCE_MAX_MACS));
+  json_object_set_new(doc, "reference_max_macs", json_real(reference_max_macs));
   json_object_set(doc, "gbench_context", gb ? json_object_get(gb, "context") : json_null());
   json_object_set_new(doc, "benchmarks", entries);
   smx_status s = smx_json_write_atomic(out_path, doc);
@@ -663,6 +669,7 @@ static smx_status check_lists(const smx_bench_options *o) {
 
 smx_status smx_bench_run(const smx_bench_options *o, int *n_ran, int *n_failed) {
   *n_ran = *n_failed = 0;
+  reference_max_macs = o->suite == SMX_SUITE_QUICK && !o->variant ? REFERENCE_MAX_MACS_QUICK : REFERENCE_MAX_MACS;
   if (o->repetitions < 1 || o->repetitions > 1000)
     return smx_fail(SMX_ERR_INVALID, "--repetitions %d is out of range (accepted: 1..1000)", o->repetitions);
   if (!(o->min_time > 0 && o->min_time <= 60))
