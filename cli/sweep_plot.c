@@ -85,6 +85,17 @@ static void tsv_text(FILE *f, const char *s) {
   for (; *s; s++) fputc(*s == '\t' || *s == '\n' ? ' ' : *s, f);
 }
 
+/* The rest of a header row: per line its mean, min and max columns. */
+static void tsv_line_columns(FILE *f, const layout *l) {
+  for (int k = 0; k < l->n_lines; k++)
+    for (int c = 0; c < 3; c++) {
+      fputc('\t', f);
+      tsv_text(f, l->line[k]);
+      fputs(c == 0 ? "" : c == 1 ? " min" : " max", f);
+    }
+  fputc('\n', f);
+}
+
 static void tsv_num(FILE *f, double v) {
   if (isfinite(v)) fprintf(f, "\t%.6g", v);
   else fprintf(f, "\tNaN");
@@ -178,14 +189,7 @@ static smx_status acc_vs_d(const smx_sweep_scores *s, const layout *l, const cha
     FILE *f = fopen(path, "w");
     if (!f) return smx_fail(SMX_ERR_IO, "cannot write %s", path);
     fprintf(f, "d");
-    for (int k = 0; k < l->n_lines; k++) {
-      for (int c = 0; c < 3; c++) {
-        fputc('\t', f);
-        tsv_text(f, l->line[k]);
-        fputs(c == 0 ? "" : c == 1 ? " min" : " max", f);
-      }
-    }
-    fputc('\n', f);
+    tsv_line_columns(f, l);
     for (int x = 0; x < nd[p]; x++) {
       fprintf(f, "%lld", (long long)ds[p][x]);
       for (int k = 0; k < l->n_lines; k++) {
@@ -295,13 +299,7 @@ static smx_status acc_vs_len(const smx_sweep_scores *s, const layout *l, const c
       goto done;
     }
     fprintf(f, "L\tlabel");
-    for (int k = 0; k < l->n_lines; k++)
-      for (int c = 0; c < 3; c++) {
-        fputc('\t', f);
-        tsv_text(f, l->line[k]);
-        fputs(c == 0 ? "" : c == 1 ? " min" : " max", f);
-      }
-    fputc('\n', f);
+    tsv_line_columns(f, l);
     for (int x = 0; x < nx[p]; x++) {
       if (ns[p][x] >= 0) fprintf(f, "%lld\t%lld (N=%lld)", xs[p][x], xs[p][x], ns[p][x]);
       else fprintf(f, "%lld\t%lld", xs[p][x], xs[p][x]);
