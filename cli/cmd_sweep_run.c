@@ -5,7 +5,11 @@
  *   seqmix sweep run --preset quick --out results/sweeps/quick.jsonl [--shard 0/2] [--threads N]
  *   seqmix sweep run --preset quick --out q.jsonl --jobs 2     # two worker processes, 1 thread each
  *   seqmix sweep run --spec my_sweep.json --out my_sweep.jsonl --dry-run
+ *   seqmix sweep run --preset paper-wm --out wm_gpu.jsonl --device cuda
  *
+ * --device cuda trains on the GPU (the mixers with a CUDA path: seqmix task mixers); the device is
+ * recorded in each line's "meta", not in the run's key, so a sweep on another device goes to
+ * another results file.
  * --jobs N runs N worker processes side by side (the small task models use one core far better
  * than two: a 2-layer d = 64 attention model trains at the same tokens/s on 1 or 2 threads). The
  * workers are this binary re-executed with --job J/N: each takes every N-th run still to do and
@@ -102,7 +106,7 @@ int sweep_presets(int argc, char **argv) {
 
 int sweep_run(int argc, char **argv) {
   const char *preset = NULL, *spec_path = NULL, *out = NULL, *shard_s = NULL, *threads_s = NULL, *jobs_s = "1",
-             *job_s = NULL;
+             *job_s = NULL, *device_s = "cpu";
   int help = 0, dry = 0;
   const cli_opt opts[] = {
       {"preset", "NAME", "a built-in sweep (seqmix sweep presets)", &preset, NULL},
@@ -112,11 +116,12 @@ int sweep_run(int argc, char **argv) {
       {"threads", "N", "OpenMP threads per run (default 0: all; 1 with --jobs above 1)", &threads_s, NULL},
       {"jobs", "N", "worker processes side by side, each with its share of the runs (default 1)", &jobs_s, NULL},
       {"job", "J/N", "internal: be worker J of N (appends to OUT.jobJ)", &job_s, NULL},
+      {"device", "D", "cpu (default) or cuda: where the models train", &device_s, NULL},
       {"dry-run", NULL, "list the runs to do and exit", NULL, &dry},
       {0}};
   if (cli_parse("sweep run", argc, argv, opts, &help)) return SMX_EXIT_USAGE;
   if (help) {
-    cli_usage("sweep run", "(--preset NAME | --spec FILE) --out FILE [--shard I/N] [--jobs N] [--threads N] [--dry-run]",
+    cli_usage("sweep run", "(--preset NAME | --spec FILE) --out FILE [--shard I/N] [--jobs N] [--threads N] [--device D] [--dry-run]",
               "Expands the sweep into its runs and trains, in grid order, every run the results file does\n"
               "not hold yet; each finished run is appended as one JSON line (config, metrics, and in\n"
               "\"meta\" the wall time, tokens/s, threads, hardware id and git revision). Rerunning resumes.\n"
@@ -133,6 +138,10 @@ int sweep_run(int argc, char **argv) {
   if (shard_s && (s = smx_shard_parse(shard_s, &si, &sn)) != SMX_OK) return cli_fail(s);
   if (job_s && (s = smx_shard_parse(job_s, &ji, &jn)) != SMX_OK) return cli_fail(s);
   if (job_s && jobs > 1) return cli_error("seqmix sweep run: --job and --jobs exclude each other");
+  smx_device device;
+  if ((s = smx_device_parse(device_s, &device)) != SMX_OK) return cli_fail(s);
+  if (device == SMX_DEV_CUDA && jobs > 1)
+    return cli_error("seqmix sweep run: --jobs above 1 would share one GPU; give each GPU its own --shard I/N instead");
   char job_out[4200];
   snprintf(job_out, sizeof job_out, "%s.job%d", out, ji);
   /* a new sweep run first takes in what interrupted workers left */
@@ -215,6 +224,7 @@ int sweep_run(int argc, char **argv) {
     static smx_train_result r;
     if ((s = smx_sweep_train_config(run, &c)) == SMX_OK) {
       c.threads = (int)threads, c.progress = job_s ? NULL : stderr; /* workers' epoch lines would interleave */
+      c.model.device = device;
       s = smx_train(&c, &r);
     }
     if (s != SMX_OK) {
@@ -225,10 +235,10 @@ int sweep_run(int argc, char **argv) {
     time_t now = time(NULL);
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
     json_t *result = smx_train_metrics_json(&r);
-    json_t *meta = json_pack("{s:f, s:f, s:f, s:f, s:I, s:s, s:s, s:s}", "wall_s", r.wall_s, "train_s", r.train_s,
+    json_t *meta = json_pack("{s:f, s:f, s:f, s:f, s:I, s:s, s:s, s:s, s:s}", "wall_s", r.wall_s, "train_s", r.train_s,
                              "tokens_per_s", r.tokens_per_s, "time_to_target_s", r.time_to_target_s, "threads",
                              (json_int_t)(threads ? threads : hw.threads_used), "hardware_id", hw.hardware_id,
-                             "revision", smx_build_revision(), "finished", when);
+                             "revision", smx_build_revision(), "finished", when, "device", device_s);
     s = result && meta ? smx_results_append(job_s ? job_out : out, run, result, meta, NULL)
                        : smx_fail(SMX_ERR_NOMEM, "cannot format the result of run %zu", k);
     json_decref(result);

@@ -16,7 +16,7 @@ int task_train(int argc, char **argv) {
   const char *name = NULL, *spec = NULL, *d_s = "64", *layers_s = "2", *heads_s = "1", *mlp_s = NULL, *lr_s = "1e-3",
              *wd_s = "0.1", *epochs_s = "16", *batch_s = "64", *ntr_s = "20000", *nte_s = "1000", *seed_s = "1",
              *target_s = "0.99", *sched_s = "cosine", *warm_s = "0.1", *threads_s = "0",
-             *mixer_s = "attention", *channel_s = NULL, *options_s = "";
+             *device_s = "cpu", *mixer_s = "attention", *channel_s = NULL, *options_s = "";
   int help = 0, quiet = 0;
   const cli_opt opts[] = {
       {"task", "NAME", "the task (seqmix task list)", &name, NULL},
@@ -39,13 +39,14 @@ int task_train(int argc, char **argv) {
       {"seed", "S", "data, initialization and shuffling seed (default 1)", &seed_s, NULL},
       {"target", "X", "stop once test accuracy exceeds X (default 0.99; 1 = never)", &target_s, NULL},
       {"threads", "N", "OpenMP threads (default 0: all; results repeat bit for bit at a fixed count)", &threads_s, NULL},
+      {"device", "D", "cpu (default) or cuda: where the model trains (CUDA: the mixers listed by seqmix task mixers)", &device_s, NULL},
       {"quiet", NULL, "no per-epoch progress", NULL, &quiet},
       {0}};
   if (cli_parse("task train", argc, argv, opts, &help)) return SMX_EXIT_USAGE;
   if (help) {
     cli_usage("task train", "--task NAME [--param K=V,...] [--d N] [--lr X] [--epochs N] ...",
               "Trains the task runner's model (embedding, pre-norm blocks of the chosen mixers, tied LM head;\n"
-              "include/seqmix/model.h) on the task with AdamW on the CPU, evaluates after every epoch with\n"
+              "include/seqmix/model.h) on the task with AdamW on the CPU or the GPU, evaluates after every epoch with\n"
               "Zoology's accuracy rule, stops early at the target, and prints one JSON line: the\n"
               "configuration, accuracy, loss curve, wall time, tokens/s and time to the target.", opts);
     return 0;
@@ -83,6 +84,7 @@ int task_train(int argc, char **argv) {
   c.epochs = epochs, c.batch = batch, c.n_train = ntr, c.n_test = nte, c.seed = (uint64_t)seed, c.warmup = warm;
   c.progress = quiet ? NULL : stderr;
   c.threads = (int)threads;
+  if ((s = smx_device_parse(device_s, &c.model.device)) != SMX_OK) return cli_fail(s);
   smx_hardware hw;
   if ((s = smx_hardware_probe(&hw)) != SMX_OK) return cli_fail(s);
   char params[256];
@@ -90,14 +92,14 @@ int task_train(int argc, char **argv) {
   static smx_train_result r;
   if ((s = smx_train(&c, &r)) != SMX_OK) return cli_fail(s);
   json_t *j = json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:I, s:I, s:I, s:I}, s:{s:f, s:f, s:s, s:I, s:I, s:I, s:I, s:I}, "
-                        "s:o, s:{s:f, s:f, s:f, s:f}, s:I, s:s, s:s}",
+                        "s:o, s:{s:f, s:f, s:f, s:f}, s:I, s:s, s:s, s:s}",
                         "task", t->name, "params", params, "model", "mixer", mixer_s, "channel", channel_s, "options", options_s, "d", (json_int_t)d, "layers",
                         (json_int_t)layers, "heads", (json_int_t)heads, "mlp", (json_int_t)mlp, "train", "lr", lr,
                         "weight_decay", wd, "schedule", sched_s, "epochs", (json_int_t)epochs, "batch", (json_int_t)batch,
                         "n_train", (json_int_t)ntr, "n_test", (json_int_t)nte, "seed", (json_int_t)seed, "metrics",
                         smx_train_metrics_json(&r), "time", "wall_s", r.wall_s, "train_s", r.train_s, "tokens_per_s", r.tokens_per_s,
                         "time_to_target_s", r.time_to_target_s, "threads", (json_int_t)(threads ? threads : hw.threads_used),
-                        "hardware_id", hw.hardware_id, "revision", smx_build_revision());
+                        "hardware_id", hw.hardware_id, "revision", smx_build_revision(), "device", device_s);
   char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
   if (!text) {
     json_decref(j);

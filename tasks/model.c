@@ -1,8 +1,9 @@
-/* The task runner's language model on the CPU (include/seqmix/model.h): embedding, pre-norm
+/* The task runner's language model (include/seqmix/model.h): embedding, pre-norm
  * blocks of a sequence mixer and a channel mixer per layer (tasks/mixer.h kinds, chosen per layer
  * by a pattern), tied LM head with cross-entropy at labelled positions. Each piece is an op's
  * plain C entry point (include/seqmix/model_ops.h) or a registered op's CPU variant, so what
- * `seqmix check` verifies is what trains; this file wires the residual stream and the norms.
+ * `seqmix check` verifies is what trains; this file wires the residual stream and the norms on
+ * the CPU, and lays out the parameters for both devices (a CUDA model's step: tasks/model_cuda.c).
  *
  *   build/tests/seqmix_tests --filter model/'*'
  */
@@ -14,7 +15,12 @@
 
 #include "seqmix/buffer.h"
 #include "seqmix/model_ops.h"
+#include "smx_config.h"
 #include "tasks/mixer.h"
+#if SMX_HAVE_CUDA
+#include "tasks/mixer_cuda.h"
+#include "tasks/model_cuda.h"
+#endif
 
 enum { W_EMB, W_POS, W_LN_F_W, W_LN_F_B, W_GLOBAL };
 static const char *const global_names[W_GLOBAL] = {"embedding", "positions", "norm_f.w", "norm_f.b"};
@@ -44,11 +50,14 @@ struct smx_model {
   int n_tensors, n_halves;
   tensor_info *tens;
   size_t n_params;
-  float *p, *g;
+  float *p, *g, *m1, *m2; /* m1, m2: AdamW's moments (CPU models) */
   half_block *halves; /* 2 per layer: sequence, channel */
   float *xf, *nf, *meanf, *rstdf;
   float *y, *dx, *dn, *dtmp;
   void *ce_work;
+#if SMX_HAVE_CUDA
+  model_cuda *cuda; /* a CUDA model's device side; NULL on the CPU */
+#endif
 };
 
 smx_status smx_model_pattern_check(const char *pattern, int channel, int64_t layers) {
@@ -80,6 +89,11 @@ void smx_model_describe_mixers(FILE *out) {
                 k->opts[j].doc);
     }
   }
+#if SMX_HAVE_CUDA
+  fprintf(out, "on CUDA (--device cuda): %s, and channel none; the others train on the CPU\n", mixer_cuda_names());
+#else
+  fprintf(out, "on CUDA: none (this seqmix was built without CUDA)\n");
+#endif
 }
 
 static smx_status validate(const smx_model_config *c, int64_t B, int64_t L) {
@@ -95,6 +109,7 @@ static smx_status validate(const smx_model_config *c, int64_t B, int64_t L) {
   if (strnlen(c->mixer, sizeof c->mixer) == sizeof c->mixer || strnlen(c->channel, sizeof c->channel) == sizeof c->channel ||
       strnlen(c->options, sizeof c->options) == sizeof c->options)
     return smx_fail(SMX_ERR_INVALID, "model mixer, channel or options string is not terminated");
+  if (c->device != SMX_DEV_CPU && c->device != SMX_DEV_CUDA) return smx_fail(SMX_ERR_INVALID, "model device %d is unknown", (int)c->device);
   return mixer_options_validate(c->options);
 }
 
@@ -107,7 +122,10 @@ void smx_model_destroy(smx_model *m) {
   if (!m) return;
   if (m->halves)
     for (int i = 0; i < m->n_halves; i++) free_half(&m->halves[i]);
-  float *bufs[] = {m->p, m->g, m->xf, m->nf, m->meanf, m->rstdf, m->y, m->dx, m->dn, m->dtmp};
+#if SMX_HAVE_CUDA
+  model_cuda_destroy(m->cuda);
+#endif
+  float *bufs[] = {m->p, m->g, m->m1, m->m2, m->xf, m->nf, m->meanf, m->rstdf, m->y, m->dx, m->dn, m->dtmp};
   for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) smx_host_free(bufs[i]);
   smx_host_free(m->halves);
   smx_host_free(m->tens);
@@ -125,6 +143,33 @@ static int add_tensor(smx_model *m, const char *name, size_t size, mixer_init in
   return m->n_tensors++;
 }
 
+/* Describes the layout to tasks/model_cuda.c, which allocates the device side. */
+static smx_status create_cuda(smx_model *m) {
+#if SMX_HAVE_CUDA
+  model_cuda_half *hs = smx_host_alloc((size_t)m->n_halves * sizeof *hs);
+  if (!hs) return smx_fail(SMX_ERR_NOMEM, "cannot allocate the model");
+  int n = 0;
+  for (int i = 0; i < m->n_halves; i++) {
+    const half_block *h = &m->halves[i];
+    if (!h->kind) continue;
+    model_cuda_half *o = &hs[n++];
+    o->kind = h->kind->name, o->shape = h->shape, o->nt = h->nt;
+    o->norm_w = m->tens[h->t_norm_w].off, o->norm_b = m->tens[h->t_norm_b].off;
+    for (int j = 0; j < h->nt; j++) o->off[j] = m->tens[h->t0 + j].off;
+  }
+  model_cuda_desc desc = {.B = m->B, .L = m->L, .T = m->T, .d = m->c.d, .V = m->c.vocab, .max_len = m->c.max_len,
+                          .eps = m->c.norm_eps, .n_params = m->n_params, .emb = m->tens[W_EMB].off,
+                          .pos = m->tens[W_POS].off, .norm_f_w = m->tens[W_LN_F_W].off, .norm_f_b = m->tens[W_LN_F_B].off,
+                          .n_halves = n, .halves = hs};
+  smx_status s = model_cuda_create(&desc, &m->cuda);
+  smx_host_free(hs);
+  return s;
+#else
+  (void)m;
+  return smx_fail(SMX_ERR_NO_DEVICE, "this seqmix was built without CUDA: the model cannot train on the GPU");
+#endif
+}
+
 smx_status smx_model_create(const smx_model_config *cin, int64_t B, int64_t L, smx_model **out) {
   *out = NULL;
   smx_model_config c = *cin;
@@ -132,6 +177,8 @@ smx_status smx_model_create(const smx_model_config *cin, int64_t B, int64_t L, s
   if (c.init_std == 0) c.init_std = 0.02f;
   smx_status s = validate(&c, B, L);
   if (s != SMX_OK) return s;
+  if (c.device == SMX_DEV_CUDA && (s = smx_device_ready(SMX_DEV_CUDA)) != SMX_OK) return s;
+  int on_cpu = c.device == SMX_DEV_CPU;
   const mixer_kind *seq[64], *chan[64];
   if ((s = mixer_pattern_expand(c.mixer, 0, (int)c.layers, seq)) != SMX_OK) return s;
   if ((s = mixer_pattern_expand(c.channel, 1, (int)c.layers, chan)) != SMX_OK) return s;
@@ -172,26 +219,60 @@ smx_status smx_model_create(const smx_model_config *cin, int64_t B, int64_t L, s
       snprintf(name, sizeof name, "layer%d.%.24s.%.31s", layer, h->kind->name, mt[j].name);
       add_tensor(m, name, mt[j].size, mt[j].init, mt[j].decays, h, j);
     }
-    if ((s = mixer_alloc("model", &h->x, T * d, &h->n, T * d, &h->mean, T, &h->rstd, T, (float **)NULL)) != SMX_OK ||
-        (s = h->kind->create(sh, &h->state)) != SMX_OK) {
+    if (on_cpu && ((s = mixer_alloc("model", &h->x, T * d, &h->n, T * d, &h->mean, T, &h->rstd, T, (float **)NULL)) != SMX_OK ||
+                   (s = h->kind->create(sh, &h->state)) != SMX_OK)) {
       h->state = NULL;
       smx_model_destroy(m);
       return s;
     }
   }
-  s = mixer_alloc("model", &m->p, m->n_params, &m->g, m->n_params, &m->xf, T * d, &m->nf, T * d, &m->meanf, T, &m->rstdf, T,
-                  &m->y, T * d, &m->dx, T * d, &m->dn, T * d, &m->dtmp, T * d, (float **)NULL);
-  if (s == SMX_OK && !(m->ce_work = smx_host_alloc(smx_lm_head_ce_workspace_bytes(m->T, c.d, c.vocab))))
+  s = mixer_alloc("model", &m->p, m->n_params, &m->g, m->n_params, (float **)NULL);
+  if (s == SMX_OK && on_cpu)
+    s = mixer_alloc("model", &m->m1, m->n_params, &m->m2, m->n_params, &m->xf, T * d, &m->nf, T * d, &m->meanf, T, &m->rstdf,
+                    T, &m->y, T * d, &m->dx, T * d, &m->dn, T * d, &m->dtmp, T * d, (float **)NULL);
+  if (s == SMX_OK && on_cpu && !(m->ce_work = smx_host_alloc(smx_lm_head_ce_workspace_bytes(m->T, c.d, c.vocab))))
     s = smx_fail(SMX_ERR_NOMEM, "model: cannot allocate the LM head's workspace");
   if (s != SMX_OK) {
     smx_model_destroy(m);
     return smx_fail(SMX_ERR_NOMEM, "cannot allocate the model's %zu parameters and activations", m->n_params);
+  }
+  if (!on_cpu && (s = create_cuda(m)) != SMX_OK) {
+    smx_model_destroy(m);
+    return s;
   }
   *out = m;
   return SMX_OK;
 }
 
 size_t smx_model_param_count(const smx_model *m) { return m->n_params; }
+smx_device smx_model_device(const smx_model *m) { return m->c.device; }
+
+smx_status smx_model_sync(smx_model *m) {
+#if SMX_HAVE_CUDA
+  if (m->cuda) return model_cuda_get(m->cuda, m->p, m->g);
+#endif
+  (void)m;
+  return SMX_OK;
+}
+
+smx_status smx_model_adamw_step(smx_model *m, int64_t step, const smx_adamw_hparams *hp) {
+  smx_adamw_hparams h = *hp;
+  for (int i = 0; i < m->n_tensors; i++) {
+    const tensor_info *t = &m->tens[i];
+    if (!t->size) continue;
+    h.weight_decay = t->decays ? hp->weight_decay : 0;
+    smx_status s;
+#if SMX_HAVE_CUDA
+    if (m->cuda) {
+      if ((s = model_cuda_adamw(m->cuda, step, &h, t->off, t->size)) != SMX_OK) return s;
+      continue;
+    }
+#endif
+    float *p = m->p + t->off, *g = m->g + t->off, *m1 = m->m1 + t->off, *m2 = m->m2 + t->off;
+    if ((s = smx_adamw_step_cpu((int64_t)t->size, step, &h, p, g, m1, m2, p, m1, m2)) != SMX_OK) return s;
+  }
+  return SMX_OK;
+}
 float *smx_model_params(smx_model *m) { return m->p; }
 float *smx_model_grads(smx_model *m) { return m->g; }
 
@@ -204,8 +285,9 @@ const char *smx_model_param_name(const smx_model *m, int i, size_t *offset, size
 
 int smx_model_param_decays(const smx_model *m, int i) { return i >= 0 && i < m->n_tensors ? m->tens[i].decays : 0; }
 
-void smx_model_init(smx_model *m, uint64_t seed) {
+smx_status smx_model_init(smx_model *m, uint64_t seed) {
   memset(m->p, 0, m->n_params * sizeof(float));
+  if (m->m1) memset(m->m1, 0, m->n_params * sizeof(float)), memset(m->m2, 0, m->n_params * sizeof(float));
   float out_std = m->c.init_std / sqrtf(2.0f * (float)m->c.layers); /* GPT-2's scaled residual projections */
   for (int i = 0; i < m->n_tensors; i++) {
     const tensor_info *t = &m->tens[i];
@@ -218,6 +300,10 @@ void smx_model_init(smx_model *m, uint64_t seed) {
     case MI_CUSTOM: t->owner->kind->init(&t->owner->shape, t->index, x, t->size, seed, (uint32_t)i); break;
     }
   }
+#if SMX_HAVE_CUDA
+  if (m->cuda) return model_cuda_set_params(m->cuda, m->p);
+#endif
+  return SMX_OK;
 }
 
 #define P(i) (m->p + m->tens[(i)].off)
@@ -291,6 +377,9 @@ smx_status smx_model_step(smx_model *m, const int32_t *ids, const int32_t *label
       return smx_fail(SMX_ERR_INVALID, "label %d at position %lld is neither -100 nor in [0, %lld)", labels[t],
                       (long long)t, (long long)V);
   }
+#if SMX_HAVE_CUDA
+  if (m->cuda) return model_cuda_step(m->cuda, ids, labels, backward, loss, pred);
+#endif
   double aux = 0;
   TRY(forward(m, ids, &aux));
   if (!backward) {

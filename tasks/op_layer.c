@@ -1,8 +1,9 @@
-/* A registered op's CPU variant as a model layer: see tasks/op_layer.h. */
+/* A registered op's variant as a model layer: see tasks/op_layer.h. */
 #include "tasks/op_layer.h"
 
 #include <string.h>
 
+#include "core/gpu.h"
 #include "seqmix/buffer.h"
 
 smx_status op_layer_create(op_layer *l, const char *op, const char *variant, const char *spec) {
@@ -24,8 +25,18 @@ size_t op_layer_numel(const op_layer *l, int slot) { return l->op->numel(&l->cfg
 
 float *op_layer_own(op_layer *l, int slot) {
   if (!l->own[slot]) {
-    size_t n = op_layer_numel(l, slot);
-    l->own[slot] = smx_host_alloc((n ? n : 1) * sizeof(float)); /* zeroed */
+    size_t bytes = (op_layer_numel(l, slot) ? op_layer_numel(l, slot) : 1) * sizeof(float);
+    if (l->v->device == SMX_DEV_CUDA) { /* zeroed too, on the device */
+      void *d = NULL;
+      if (smx_gpu_malloc(&d, bytes) != SMX_OK) return NULL;
+      if (smx_gpu_memset(d, 0, bytes) != SMX_OK) {
+        smx_gpu_free(d);
+        return NULL;
+      }
+      l->own[slot] = d;
+    } else {
+      l->own[slot] = smx_host_alloc(bytes); /* zeroed */
+    }
   }
   return l->own[slot];
 }
@@ -41,6 +52,11 @@ smx_status op_layer_run(op_layer *l, smx_pass p) {
 
 void op_layer_destroy(op_layer *l) {
   if (l->state && l->v) l->v->destroy(l->state);
-  for (int i = 0; i < SMX_MAX_TENSORS; i++) smx_host_free(l->own[i]);
+  for (int i = 0; i < SMX_MAX_TENSORS; i++) {
+    if (l->v && l->v->device == SMX_DEV_CUDA)
+      smx_gpu_free(l->own[i]);
+    else
+      smx_host_free(l->own[i]);
+  }
   memset(l, 0, sizeof *l);
 }

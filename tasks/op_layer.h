@@ -1,8 +1,9 @@
-/* A registered op's CPU variant used as a model layer (internal to tasks/): the variant's state is
+/* A registered op's variant used as a model layer (internal to tasks/): the variant's state is
  * created once for the layer's shape, and each call hands it tensor pointers by slot (the slot
  * enums of reference/<op>.h). Slots the caller leaves NULL get a zeroed buffer the layer owns
  * (outputs nobody reads, such as a final state; output gradients that are zero), so the model
- * wires only what it uses. This is the code `seqmix check` verifies, run by the model.
+ * wires only what it uses; for a CUDA variant the pointers and owned buffers are on the device.
+ * This is the code `seqmix check` verifies, run by the model.
  */
 #ifndef SEQMIX_TASKS_OP_LAYER_H
 #define SEQMIX_TASKS_OP_LAYER_H

@@ -131,12 +131,11 @@ static int64_t labelled(int64_t n, const int32_t *lab) {
 typedef struct run_state {
   int32_t *tr_in, *tr_lab, *te_in, *te_lab, *bi, *bl, *bp, *pred;
   int64_t *perm;
-  float *m1, *m2;
   smx_model *model;
 } run_state;
 
 static void release(run_state *s) {
-  void *bufs[] = {s->tr_in, s->tr_lab, s->te_in, s->te_lab, s->bi, s->bl, s->bp, s->pred, s->perm, s->m1, s->m2};
+  void *bufs[] = {s->tr_in, s->tr_lab, s->te_in, s->te_lab, s->bi, s->bl, s->bp, s->pred, s->perm};
   for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) smx_host_free(bufs[i]);
   smx_model_destroy(s->model);
 }
@@ -173,11 +172,8 @@ static smx_status run(const smx_train_config *c, run_state *s, smx_train_result 
   if (!mc.vocab) mc.vocab = smx_task_vocab(&c->task);
   if (mc.max_len < 0) mc.max_len = smx_model_attention_only(&mc) ? T : 0; /* Zoology: positions for attention only */
   if ((st = smx_model_create(&mc, B, T, &s->model)) != SMX_OK) return st;
-  smx_model_init(s->model, c->seed);
+  if ((st = smx_model_init(s->model, c->seed)) != SMX_OK) return st;
   size_t np = smx_model_param_count(s->model);
-  if (!(s->m1 = smx_host_alloc(np * 4)) || !(s->m2 = smx_host_alloc(np * 4)))
-    return smx_fail(SMX_ERR_NOMEM, "train: cannot allocate AdamW state for %zu parameters", np);
-  float *p = smx_model_params(s->model), *g = smx_model_grads(s->model);
   if (c->progress) {
     char params[256];
     smx_task_config_format(&c->task, params, sizeof params);
@@ -211,15 +207,8 @@ static smx_status run(const smx_train_config *c, run_state *s, smx_train_result 
       loss_sum += (double)loss * (double)nl, loss_n += nl;
       r->steps++;
       smx_adamw_hparams h = {(float)lr_at(c, epoch, r->steps - 1, steps_per_epoch * c->epochs), c->beta1, c->beta2,
-                             c->eps, 0};
-      size_t off, size;
-      for (int i = 0; smx_model_param_name(s->model, i, &off, &size); i++) {
-        if (!size) continue;
-        h.weight_decay = smx_model_param_decays(s->model, i) ? c->weight_decay : 0;
-        if ((st = smx_adamw_step_cpu((int64_t)size, r->steps, &h, p + off, g + off, s->m1 + off, s->m2 + off, p + off,
-                                     s->m1 + off, s->m2 + off)) != SMX_OK)
-          return st;
-      }
+                             c->eps, c->weight_decay};
+      if ((st = smx_model_adamw_step(s->model, r->steps, &h)) != SMX_OK) return st;
       r->train_tokens += count * T;
     }
     r->train_s += smx_now() - ts;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "test_helpers.h"
+#include "seqmix/device.h"
 
 static cli_result r;
 
@@ -107,4 +108,19 @@ Test(task_cli, fft_models_repeat_across_processes, .timeout = 300) {
   metrics_of("measure", c, sizeof c);
   cr_assert_str_eq(a, b);
   cr_assert_str_eq(a, c);
+}
+
+/* --device: an unknown name, CUDA without a GPU, and CUDA with worker processes are one line each. */
+Test(task_cli, train_device_refusals, .timeout = 120) {
+  usage_error((const char *[]){"task", "train", "--task", "mqar", "--param", "V=64,L=16,N=2", "--device", "gpu", NULL},
+              "unknown device 'gpu' (accepted: cpu, cuda)");
+  usage_error((const char *[]){"sweep", "run", "--preset", "quick", "--out", "/tmp/seqmix-device-test.jsonl", "--device",
+                               "cuda", "--jobs", "2", NULL},
+              "--jobs above 1 would share one GPU");
+  if (smx_gpu_count() > 0) cr_skip_test("a GPU is present");
+  run_cli(&r, (const char *[]){"task", "train", "--task", "mqar", "--param", "V=64,L=16,N=2", "--d", "16", "--n-train", "64",
+                               "--n-test", "8", "--epochs", "1", "--device", "cuda", NULL});
+  cr_assert_neq(r.status, 0, "stdout: %s", r.out);
+  cr_assert_eq(r.err_lines, 1, "expected one error line, got: %s", r.err);
+  cr_assert(strstr(r.err, "GPU") != NULL, "stderr: %s", r.err);
 }

@@ -1,4 +1,4 @@
-/* The task runner's language model (tasks/model.c), CPU, fp32:
+/* The task runner's language model (tasks/model.c), fp32, on the CPU or on CUDA (tasks/model_cuda.c):
  *
  *   x = embedding(ids) [+ learned positions]
  *   per layer l: x = x + mixer_l(norm(x));  x = x + channel_l(norm(x))   (channel "none": no second half)
@@ -15,7 +15,11 @@
  * Parameters live in one flat array (one AdamW call updates them all), in the order
  * smx_model_param_name lists; gradients have the same layout. A model is created for one batch
  * shape (B sequences of L tokens): activations for the backward and every workspace are allocated
- * once, so a training step allocates nothing. Results are bitwise repeatable at a fixed thread count.
+ * once, so a training step allocates nothing. CPU results are bitwise repeatable at a fixed thread
+ * count; CUDA results agree with them to rounding (cuBLAS orders its sums its own way, and the
+ * flash attention backward sums dQ by atomics, so CUDA runs do not repeat bit for bit). A CUDA
+ * model keeps parameters, gradients and AdamW moments on the device; the mixer kinds with a CUDA
+ * path are listed by `seqmix task mixers`, and a model with another kind is refused in one line.
  *
  *   tests: build/tests/seqmix_tests --filter model/'*'    (finite-difference check of every gradient)
  *          build/tests/seqmix_tests --filter mixers/'*'   (each mixer kind on its own)
@@ -27,6 +31,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "seqmix/device.h"
+#include "seqmix/model_ops.h"
 #include "seqmix/status.h"
 
 #ifdef __cplusplus
@@ -48,6 +54,7 @@ typedef struct smx_model_config {
   char options[SMX_MODEL_OPTIONS_LEN]; /* "kind.name=value,..." (empty = every default) */
   float norm_eps;     /* LayerNorm epsilon (1e-5 if 0) */
   float init_std;     /* N(0, std) weights (0.02 if 0); output projections scaled by 1/sqrt(2 layers) */
+  smx_device device;  /* SMX_DEV_CPU (the zero value) or SMX_DEV_CUDA */
 } smx_model_config;
 
 typedef struct smx_model smx_model;
@@ -67,15 +74,24 @@ smx_status smx_model_create(const smx_model_config *c, int64_t B, int64_t L, smx
 void smx_model_destroy(smx_model *m);
 
 size_t smx_model_param_count(const smx_model *m);
+smx_device smx_model_device(const smx_model *m);
+/* The parameters and gradients in host memory. On CUDA these are copies: current after
+ * smx_model_init and smx_model_sync; writing them does not reach the device. */
 float *smx_model_params(smx_model *m);
 float *smx_model_grads(smx_model *m);
+/* CUDA: copies the device's parameters and last gradients to the host arrays above; CPU: nothing. */
+smx_status smx_model_sync(smx_model *m);
+/* One AdamW step (step >= 1) on every parameter on the model's device, h->weight_decay applied to
+ * the tensors smx_model_param_decays marks and 0 to the rest; the moments live in the model. */
+smx_status smx_model_adamw_step(smx_model *m, int64_t step, const smx_adamw_hparams *h);
 /* Tensor i of the flat parameter array: its name ("layer0.wq"), offset and size; i out of range: NULL. */
 const char *smx_model_param_name(const smx_model *m, int i, size_t *offset, size_t *size);
 /* 1 where AdamW's weight decay applies (matrices), 0 for norms' gains and biases. */
 int smx_model_param_decays(const smx_model *m, int i);
 
-/* Draws every parameter from the seed (Philox): weights N(0, init_std), norms' gains 1, biases 0. */
-void smx_model_init(smx_model *m, uint64_t seed);
+/* Draws every parameter from the seed (Philox): weights N(0, init_std), norms' gains 1, biases 0
+ * (the same values on every device), and zeroes the AdamW moments. */
+smx_status smx_model_init(smx_model *m, uint64_t seed);
 
 /* Forward on ids (B, L) with labels (B, L) (-100: no loss); *loss = the mean cross-entropy over
  * labelled positions (0 when none). pred (B, L) or NULL: the argmax class at labelled positions,

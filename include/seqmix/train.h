@@ -1,4 +1,4 @@
-/* Training a task runner model on a synthetic task (tasks/train.c), CPU, fp32.
+/* Training a task runner model on a synthetic task (tasks/train.c), fp32, on the model's device (model.device: CPU or CUDA).
  *
  * One run: generate the train and test sets from the seed (include/seqmix/tasks.h), build the model
  * (include/seqmix/model.h) for batches of `batch` sequences, then per epoch: shuffle (Philox), step

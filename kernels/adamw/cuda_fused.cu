@@ -1,6 +1,8 @@
 /* adamw variant `cuda.fused`: one thread per element (grid-stride), the whole update in fp32, the
  * bias corrections computed once per step in fp64 on the host and passed as fp32 scalars (the
- * same numbers as cpu.fused). Forward only.
+ * same numbers as cpu.fused). Forward only. A thin wrapper over smx_adamw_step_cuda
+ * (include/seqmix/model_ops_cuda.h), which the task runner's CUDA model calls with float
+ * hyperparameters.
  *
  *   seqmix check --op adamw --variant cuda.fused      (needs a GPU; skipped otherwise)
  */
@@ -9,6 +11,7 @@
 
 extern "C" {
 #include "reference/adamw.h"
+#include "seqmix/model_ops_cuda.h"
 }
 #include "kernels/moe/cuda_moe_common.cuh"
 
@@ -31,20 +34,29 @@ smx_status run(void *state, smx_pass pass, void *const *tv) {
   if (pass != SMX_FWD) return smx_fail(SMX_ERR_UNSUPPORTED, "adamw has no backward pass");
   const smx_config *c = (const smx_config *)state;
   float *const *t = (float *const *)tv;
-  smx_adamw_config_values h = smx_adamw_values(c);
-  double st = (double)c->v[ADAMW_STEP];
-  float decay = (float)(1.0 - (double)(float)h.lr * (double)(float)h.wd);
-  float step_size = (float)((double)(float)h.lr / (1.0 - pow((double)(float)h.beta1, st)));
-  float rbc2 = (float)(1.0 / sqrt(1.0 - pow((double)(float)h.beta2, st)));
-  int64_t n = c->v[ADAMW_N];
-  k_adamw<<<moe_cuda::grid_for(n), 256>>>(n, decay, step_size, rbc2, (float)h.beta1, (float)h.beta2, (float)h.eps,
-                                          t[ADAMW_P], t[ADAMW_G], t[ADAMW_M], t[ADAMW_V], t[ADAMW_P_OUT],
-                                          t[ADAMW_M_OUT], t[ADAMW_V_OUT]);
-  SMX_CUDA_CHECK_LAUNCH();
-  return SMX_OK;
+  smx_adamw_config_values v = smx_adamw_values(c);
+  /* the op's fixed units rounded to float, exactly what this variant always computed with */
+  smx_adamw_hparams h = {(float)v.lr, (float)v.beta1, (float)v.beta2, (float)v.eps, (float)v.wd};
+  return smx_adamw_step_cuda(c->v[ADAMW_N], c->v[ADAMW_STEP], &h, t[ADAMW_P], t[ADAMW_G], t[ADAMW_M], t[ADAMW_V],
+                             t[ADAMW_P_OUT], t[ADAMW_M_OUT], t[ADAMW_V_OUT]);
 }
 
 } // namespace
+
+extern "C" smx_status smx_adamw_step_cuda(int64_t n, int64_t step, const smx_adamw_hparams *h, const float *p,
+                                          const float *g, const float *m, const float *v, float *p_out, float *m_out,
+                                          float *v_out) {
+  if (n < 0 || step < 1 || !h) return smx_fail(SMX_ERR_INVALID, "smx_adamw_step_cuda: n=%lld, step=%lld", (long long)n, (long long)step);
+  if (n == 0) return SMX_OK;
+  double st = (double)step;
+  float decay = (float)(1.0 - (double)h->lr * (double)h->weight_decay);
+  float step_size = (float)((double)h->lr / (1.0 - pow((double)h->beta1, st)));
+  float rbc2 = (float)(1.0 / sqrt(1.0 - pow((double)h->beta2, st)));
+  k_adamw<<<moe_cuda::grid_for(n), 256>>>(n, decay, step_size, rbc2, h->beta1, h->beta2, h->eps, p, g, m, v, p_out,
+                                          m_out, v_out);
+  SMX_CUDA_CHECK_LAUNCH();
+  return SMX_OK;
+}
 
 extern "C" const smx_variant smx_adamw_cuda_fused = {
     "cuda.fused",

@@ -7,7 +7,9 @@
  * place of the logits. The loss is the mean of the row losses, summed by one block in a fixed
  * order: repeatable, no atomics. A label that is neither -100 nor an integer in [0, V) cannot be
  * reported without a host synchronisation, so it counts as ignored (the CPU variant refuses it).
- * Workspace: the logits of all T positions (T V floats), the worst case of n.
+ * Workspace: the logits of all T positions (T V floats), the worst case of n. The trainer's
+ * questions after a pass (the loss of a backward run, the argmax of a forward run) are answered
+ * from this state by smx_lm_head_ce_cuda_gather_loss / _argmax (include/seqmix/model_ops_cuda.h).
  *
  *   seqmix check --op lm_head_ce --variant cuda.gather      (needs a GPU; skipped otherwise)
  */
@@ -19,6 +21,7 @@
 
 extern "C" {
 #include "reference/lm_head_ce.h"
+#include "seqmix/model_ops_cuda.h"
 }
 #include "kernels/moe/cuda_moe_common.cuh"
 
@@ -106,6 +109,39 @@ __global__ void k_mean(const int *n, const float *rl, float *loss) {
   for (int i = threadIdx.x; i < rows; i += blockDim.x) s += rl[i];
   s = block_sum(s, sh);
   if (threadIdx.x == 0) loss[0] = rows ? s / (float)rows : 0.0f;
+}
+
+/* One block per labelled row: the first index of the row's maximum (the CPU's tie rule). */
+__global__ void k_argmax(int64_t V, const int *n, const int *idx, const float *z, float *pred) {
+  __shared__ float shv[32];
+  __shared__ int64_t shi[32];
+  int rows = *n;
+  for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
+    const float *zr = z + r * V;
+    float bv = -INFINITY;
+    int64_t bi = V;
+    for (int64_t v = threadIdx.x; v < V; v += blockDim.x)
+      if (zr[v] > bv || (zr[v] == bv && v < bi)) bv = zr[v], bi = v;
+    for (int o = 16; o; o >>= 1) {
+      float ov = __shfl_down_sync(0xffffffffu, bv, o);
+      int64_t oi = __shfl_down_sync(0xffffffffu, bi, o);
+      if (ov > bv || (ov == bv && oi < bi)) bv = ov, bi = oi;
+    }
+    int w = threadIdx.x >> 5, l = threadIdx.x & 31, nw = blockDim.x >> 5;
+    if (l == 0) shv[w] = bv, shi[w] = bi;
+    __syncthreads();
+    if (threadIdx.x == 0) {
+      for (int k = 1; k < nw; k++)
+        if (shv[k] > bv || (shv[k] == bv && shi[k] < bi)) bv = shv[k], bi = shi[k];
+      pred[idx[r]] = bi < V ? (float)bi : 0.0f; /* a row of NaNs: class 0, as no comparison holds */
+    }
+    __syncthreads();
+  }
+}
+
+__global__ void k_fill(int64_t n, float value, float *x) {
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
+    x[i] = value;
 }
 
 const char *unsupported(const smx_config *c) {
@@ -206,6 +242,23 @@ smx_status run(void *p, smx_pass pass, void *const *tv) {
 }
 
 } // namespace
+
+extern "C" smx_status smx_lm_head_ce_cuda_gather_loss(void *p, float *loss) {
+  state *s = (state *)p;
+  k_mean<<<1, 1024>>>(s->n, s->rl, loss);
+  SMX_CUDA_CHECK_LAUNCH();
+  return SMX_OK;
+}
+
+extern "C" smx_status smx_lm_head_ce_cuda_gather_argmax(void *p, float *pred) {
+  state *s = (state *)p;
+  k_fill<<<grid_for(s->T), NT>>>(s->T, -1.0f, pred);
+  SMX_CUDA_CHECK_LAUNCH();
+  unsigned rows = (unsigned)(s->T < 65535 * 16 ? s->T : 65535 * 16);
+  k_argmax<<<rows, NT>>>(s->V, s->n, s->idx, s->z, pred);
+  SMX_CUDA_CHECK_LAUNCH();
+  return SMX_OK;
+}
 
 extern "C" const smx_variant smx_lm_head_ce_cuda_gather = {
     "cuda.gather",

@@ -1,0 +1,41 @@
+/* The list of mixer kinds with a CUDA path and their shared helpers (tasks/mixer_cuda.h). */
+#include "tasks/mixer_cuda.h"
+
+#include <stdarg.h>
+#include <string.h>
+
+#include "core/gpu.h"
+
+extern const mixer_cuda_kind mixer_cuda_attention, mixer_cuda_mlp;
+static const mixer_cuda_kind *const kinds[] = {&mixer_cuda_attention, &mixer_cuda_mlp};
+#define N_KINDS (int)(sizeof kinds / sizeof kinds[0])
+
+const mixer_cuda_kind *mixer_cuda_find(const char *name) {
+  for (int i = 0; i < N_KINDS; i++)
+    if (!strcmp(kinds[i]->name, name)) return kinds[i];
+  return NULL;
+}
+
+const char *mixer_cuda_names(void) { return "attention, mlp"; }
+
+smx_status mixer_cuda_alloc(const char *what, ...) {
+  va_list ap;
+  va_start(ap, what);
+  smx_status st = SMX_OK;
+  float **p;
+  while ((p = va_arg(ap, float **))) {
+    size_t n = va_arg(ap, size_t);
+    size_t bytes = (n ? n : 1) * sizeof(float);
+    void *d = NULL;
+    if (st == SMX_OK && (st = smx_gpu_malloc(&d, bytes)) == SMX_OK && (st = smx_gpu_memset(d, 0, bytes)) != SMX_OK) {
+      smx_gpu_free(d);
+      d = NULL;
+    }
+    *p = d;
+  }
+  va_end(ap);
+  if (st != SMX_OK) return smx_fail(SMX_ERR_NOMEM, "%s: cannot allocate its activations on the GPU", what);
+  return SMX_OK;
+}
+
+void mixer_cuda_free(float *p) { smx_gpu_free(p); }

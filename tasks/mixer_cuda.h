@@ -1,0 +1,30 @@
+/* The CUDA side of the mixer kinds (internal to tasks/): for each kind that has one, the same
+ * layer as tasks/mixer_<kind>.c with its tensors, options and contract (tasks/mixer.h), computed
+ * on the device by the registered CUDA variants of its ops (tasks/op_layer.h) and the glue of
+ * include/seqmix/model_ops_cuda.h. x, y, dx, dy, the weights w[i] and their gradients g[i] are
+ * device pointers; g is zero on entry. The tensor list comes from the CPU kind (one definition of
+ * a layer's parameters), so a model moves between devices with its flat parameter array.
+ * Built only with CUDA; tests/test_model_cuda.c checks each kind against its CPU twin.
+ */
+#ifndef SEQMIX_TASKS_MIXER_CUDA_H
+#define SEQMIX_TASKS_MIXER_CUDA_H
+
+#include "tasks/mixer.h"
+
+typedef struct mixer_cuda_kind {
+  const char *name; /* the CPU kind's name */
+  smx_status (*create)(const mixer_shape *s, void **state);
+  void (*destroy)(void *state);
+  smx_status (*forward)(void *state, float *const *w, const float *x, float *y);
+  smx_status (*backward)(void *state, float *const *w, const float *x, const float *dy, float *dx, float *const *g);
+} mixer_cuda_kind;
+
+/* NULL when the kind has no CUDA path. */
+const mixer_cuda_kind *mixer_cuda_find(const char *name);
+/* "attention, mlp": the kinds that have one (static storage). */
+const char *mixer_cuda_names(void);
+/* Device buffers of a layer: NULL-terminated pairs (float **, size_t floats), zeroed; one error line. */
+smx_status mixer_cuda_alloc(const char *what, ...);
+void mixer_cuda_free(float *p);
+
+#endif
