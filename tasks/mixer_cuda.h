@@ -9,6 +9,8 @@
 #ifndef SEQMIX_TASKS_MIXER_CUDA_H
 #define SEQMIX_TASKS_MIXER_CUDA_H
 
+#include <stdint.h>
+
 #include "tasks/mixer.h"
 
 typedef struct mixer_cuda_kind {
@@ -26,5 +28,21 @@ const char *mixer_cuda_names(void);
 /* Device buffers of a layer: NULL-terminated pairs (float **, size_t floats), zeroed; one error line. */
 smx_status mixer_cuda_alloc(const char *what, ...);
 void mixer_cuda_free(float *p);
+
+/* The ssd layer's elementwise glue (tasks/mixer_cuda_ssd_glue.cu), the loops of tasks/mixer_ssd.c:
+ * (B, L, C) <-> (B, C, L); silu of the conv output split into x (T, E), B and C (T, G N), and the
+ * silu's backward joining their gradients into (B, C, L); y = -exp(x); y = a b; y[t, e] = x[t, e]
+ * w[e]; out[e] = sum over t in order of a[t, e] b[t, e]; y = v. */
+smx_status ssd_cuda_to_time_major(int64_t B, int64_t L, int64_t C, const float *src, float *dst);
+smx_status ssd_cuda_to_token_major(int64_t B, int64_t L, int64_t C, const float *src, float *dst);
+smx_status ssd_cuda_silu_split(int64_t B, int64_t L, int64_t C, int64_t E, int64_t GN, const float *convT, float *xs,
+                               float *bm, float *cm);
+smx_status ssd_cuda_silu_join_bwd(int64_t B, int64_t L, int64_t C, int64_t E, int64_t GN, const float *dxs,
+                                  const float *dbm, const float *dcm, const float *convT, float *dconvT);
+smx_status ssd_cuda_neg_exp(int64_t n, const float *x, float *y);
+smx_status ssd_cuda_mul(int64_t n, const float *a, const float *b, float *y);
+smx_status ssd_cuda_scale_cols(int64_t T, int64_t E, const float *x, const float *w, float *y);
+smx_status ssd_cuda_col_dot(int64_t T, int64_t E, const float *a, const float *b, float *out);
+smx_status ssd_cuda_fill(int64_t n, float v, float *y);
 
 #endif

@@ -41,6 +41,7 @@
 #include "seqmix/buffer.h"
 #include "seqmix/model_ops.h"
 #include "tasks/mixer.h"
+#include "tasks/mixer_ssd.h"
 #include "tasks/op_layer.h"
 
 enum { W_IN, CONV_W, CONV_B, DT_BIAS, A_LOG, D_SKIP, NORM_W, W_OUT, NT };
@@ -77,6 +78,14 @@ static smx_status dims(const mixer_shape *s, int64_t *E, int64_t *H, int64_t *P,
   if (*H % *G)
     return smx_fail(SMX_ERR_INVALID, "ssd: ssd.G=%lld must divide the heads E / P = %lld", (long long)*G, (long long)*H);
   if (s->opt[O_ROPE] != 0 && *N % 2) return smx_fail(SMX_ERR_INVALID, "ssd: ssd.N=%lld must be even with ssd.rope=1", (long long)*N);
+  return SMX_OK;
+}
+
+smx_status mixer_ssd_dims(const mixer_shape *s, ssd_layer_dims *o) {
+  smx_status st = dims(s, &o->E, &o->H, &o->P, &o->G, &o->N);
+  if (st != SMX_OK) return st;
+  o->C = o->E + 2 * o->G * o->N, o->K = (int64_t)s->opt[O_CONV], o->chunk = (int64_t)s->opt[O_CHUNK];
+  o->rope = s->opt[O_ROPE] != 0;
   return SMX_OK;
 }
 

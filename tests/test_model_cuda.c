@@ -88,12 +88,16 @@ Test(model_cuda, cpu_adamw_step_is_the_per_tensor_update) {
 
 /* One step's loss and gradients, three AdamW steps, then predictions, at an awkward batch
  * (B = 3, L = 37) for both attention cores (heads 1: P = 64, flash; heads 3 of d = 66: P = 22,
- * the unfused kernels) with and without the MLP. Tolerances: fp32 sums in another order. */
-static void compare(const char *channel, int64_t heads, int64_t d) {
+ * the unfused kernels) with and without the MLP, and the ssd layer alone and in a hybrid (with
+ * RoPE, chunks that do not divide L). Tolerances: fp32 sums in another order (tol: of each
+ * gradient tensor's largest magnitude). */
+static void compare(const char *mixer, const char *channel, int64_t heads, int64_t d, const char *options, double tol) {
   need_gpu();
   const int64_t B = 3, L = 37, T = B * L;
-  smx_model_config cc = config("attention", channel, heads, SMX_DEV_CPU), gc = cc;
-  cc.d = gc.d = d;
+  smx_model_config cc = config(mixer, channel, heads, SMX_DEV_CPU), gc;
+  cc.d = d;
+  snprintf(cc.options, sizeof cc.options, "%s", options);
+  gc = cc;
   gc.device = SMX_DEV_CUDA;
   smx_model *cpu = NULL, *gpu = NULL;
   cr_assert_eq(smx_model_create(&cc, B, L, &cpu), SMX_OK, "%s", smx_last_error());
@@ -114,14 +118,14 @@ static void compare(const char *channel, int64_t heads, int64_t d) {
     size_t off, size;
     for (int i = 0; smx_model_param_name(cpu, i, &off, &size); i++) {
       double e = rel_err(smx_model_grads(gpu) + off, smx_model_grads(cpu) + off, size);
-      cr_assert(e <= 2e-4, "step %lld: gradient of %s differs by %.3g of its scale", (long long)step,
+      cr_assert(e <= tol, "step %lld: gradient of %s differs by %.3g of its scale", (long long)step,
                 smx_model_param_name(cpu, i, NULL, NULL), e);
     }
     cr_assert_eq(smx_model_adamw_step(cpu, step, &h), SMX_OK);
     cr_assert_eq(smx_model_adamw_step(gpu, step, &h), SMX_OK, "%s", smx_last_error());
   }
   cr_assert_eq(smx_model_sync(gpu), SMX_OK);
-  cr_assert(rel_err(smx_model_params(gpu), smx_model_params(cpu), n) <= 1e-4, "parameters after three steps differ");
+  cr_assert(rel_err(smx_model_params(gpu), smx_model_params(cpu), n) <= tol, "parameters after three steps differ");
   float lc, lg;
   cr_assert_eq(smx_model_step(cpu, ids, labels, 0, &lc, pc), SMX_OK);
   cr_assert_eq(smx_model_step(gpu, ids, labels, 0, &lg, pg), SMX_OK, "%s", smx_last_error());
@@ -137,17 +141,21 @@ static void compare(const char *channel, int64_t heads, int64_t d) {
   smx_model_destroy(gpu);
 }
 
-Test(model_cuda, matches_cpu_flash_attention) { compare("none", 1, 64); }
-Test(model_cuda, matches_cpu_flash_attention_mlp) { compare("mlp", 2, 64); }
-Test(model_cuda, matches_cpu_unfused_attention_mlp) { compare("mlp", 3, 66); }
+Test(model_cuda, matches_cpu_flash_attention) { compare("attention", "none", 1, 64, "", 2e-4); }
+Test(model_cuda, matches_cpu_flash_attention_mlp) { compare("attention", "mlp", 2, 64, "", 2e-4); }
+Test(model_cuda, matches_cpu_unfused_attention_mlp) { compare("attention", "mlp", 3, 66, "", 2e-4); }
+Test(model_cuda, matches_cpu_ssd) { compare("ssd", "none", 1, 64, "ssd.P=16,ssd.N=16,ssd.G=2,ssd.chunk=16", 1e-3); }
+Test(model_cuda, matches_cpu_attention_ssd_rope_mlp) {
+  compare("attention,ssd", "mlp", 1, 64, "ssd.N=32,ssd.rope=1,ssd.chunk=8", 1e-3);
+}
 
 Test(model_cuda, refuses_a_mixer_without_cuda_path) {
   need_gpu();
-  smx_model_config c = config("attention,ssd", "none", 1, SMX_DEV_CUDA);
+  smx_model_config c = config("attention,dma", "none", 1, SMX_DEV_CUDA);
   smx_model *m = NULL;
   cr_assert_eq(smx_model_create(&c, 2, 16, &m), SMX_ERR_UNSUPPORTED);
   cr_assert_null(m);
-  cr_assert(strstr(smx_last_error(), "'ssd'"), "%s", smx_last_error());
+  cr_assert(strstr(smx_last_error(), "'dma'"), "%s", smx_last_error());
 }
 
 /* Training end to end: MQAR on both devices to the same accuracy (the calibrated setting of the
