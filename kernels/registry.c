@@ -38,6 +38,7 @@ extern const smx_variant smx_fftconv_cuda_flashconv, smx_fftconv_cuda_flashconv_
 extern const smx_variant smx_attention_cuda_cublas, smx_attention_cuda_cublas_bf16, smx_dma_cuda_dense_bias,
     smx_dma_cuda_dense_bias_bf16, smx_attention_decode_cuda_flash, smx_attention_decode_cuda_flash_bf16,
     smx_attention_cuda_flash, smx_attention_cuda_flash_bf16, smx_dma_cuda_flash_sparse, smx_dma_cuda_flash_sparse_bf16;
+extern const smx_variant smx_dma_bias_cuda_direct;
 #endif
 
 static const smx_variant *const fftconv_variants[] = {
@@ -101,6 +102,9 @@ static const smx_variant *const dma_variants[] = {
 
 static const smx_variant *const dma_bias_variants[] = {
     &smx_dma_bias_reference,
+#if SMX_HAVE_CUDA
+    &smx_dma_bias_cuda_direct,
+#endif
     NULL,
 };
 

@@ -6,8 +6,8 @@
 
 #include "core/gpu.h"
 
-extern const mixer_cuda_kind mixer_cuda_attention, mixer_cuda_ssd, mixer_cuda_mlp;
-static const mixer_cuda_kind *const kinds[] = {&mixer_cuda_attention, &mixer_cuda_ssd, &mixer_cuda_mlp};
+extern const mixer_cuda_kind mixer_cuda_attention, mixer_cuda_dma, mixer_cuda_ssd, mixer_cuda_mlp;
+static const mixer_cuda_kind *const kinds[] = {&mixer_cuda_attention, &mixer_cuda_dma, &mixer_cuda_ssd, &mixer_cuda_mlp};
 #define N_KINDS (int)(sizeof kinds / sizeof kinds[0])
 
 const mixer_cuda_kind *mixer_cuda_find(const char *name) {
@@ -16,7 +16,7 @@ const mixer_cuda_kind *mixer_cuda_find(const char *name) {
   return NULL;
 }
 
-const char *mixer_cuda_names(void) { return "attention, ssd, mlp"; }
+const char *mixer_cuda_names(void) { return "attention, dma, ssd, mlp"; }
 
 smx_status mixer_cuda_alloc(const char *what, ...) {
   va_list ap;

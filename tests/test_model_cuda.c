@@ -88,8 +88,9 @@ Test(model_cuda, cpu_adamw_step_is_the_per_tensor_update) {
 
 /* One step's loss and gradients, three AdamW steps, then predictions, at an awkward batch
  * (B = 3, L = 37) for both attention cores (heads 1: P = 64, flash; heads 3 of d = 66: P = 22,
- * the unfused kernels) with and without the MLP, and the ssd layer alone and in a hybrid (with
- * RoPE, chunks that do not divide L). Tolerances: fp32 sums in another order (tol: of each
+ * the unfused kernels) with and without the MLP, dma (every key, and the top 16 by bias: the
+ * selection is detached and the same on both devices unless two biases tie across rounding), and
+ * the ssd layer alone and in a hybrid (with RoPE, chunks that do not divide L). Tolerances: fp32 sums in another order (tol: of each
  * gradient tensor's largest magnitude). */
 static void compare(const char *mixer, const char *channel, int64_t heads, int64_t d, const char *options, double tol) {
   need_gpu();
@@ -144,6 +145,8 @@ static void compare(const char *mixer, const char *channel, int64_t heads, int64
 Test(model_cuda, matches_cpu_flash_attention) { compare("attention", "none", 1, 64, "", 2e-4); }
 Test(model_cuda, matches_cpu_flash_attention_mlp) { compare("attention", "mlp", 2, 64, "", 2e-4); }
 Test(model_cuda, matches_cpu_unfused_attention_mlp) { compare("attention", "mlp", 3, 66, "", 2e-4); }
+Test(model_cuda, matches_cpu_dma_flash_sparse) { compare("dma", "none", 1, 64, "", 5e-4); }
+Test(model_cuda, matches_cpu_dma_dense_bias_selection) { compare("dma", "mlp", 3, 66, "dma.w=16", 5e-4); }
 Test(model_cuda, matches_cpu_ssd) { compare("ssd", "none", 1, 64, "ssd.P=16,ssd.N=16,ssd.G=2,ssd.chunk=16", 1e-3); }
 Test(model_cuda, matches_cpu_attention_ssd_rope_mlp) {
   compare("attention,ssd", "mlp", 1, 64, "ssd.N=32,ssd.rope=1,ssd.chunk=8", 1e-3);
@@ -151,11 +154,11 @@ Test(model_cuda, matches_cpu_attention_ssd_rope_mlp) {
 
 Test(model_cuda, refuses_a_mixer_without_cuda_path) {
   need_gpu();
-  smx_model_config c = config("attention,dma", "none", 1, SMX_DEV_CUDA);
+  smx_model_config c = config("attention,conba", "none", 1, SMX_DEV_CUDA);
   smx_model *m = NULL;
   cr_assert_eq(smx_model_create(&c, 2, 16, &m), SMX_ERR_UNSUPPORTED);
   cr_assert_null(m);
-  cr_assert(strstr(smx_last_error(), "'dma'"), "%s", smx_last_error());
+  cr_assert(strstr(smx_last_error(), "'conba'"), "%s", smx_last_error());
 }
 
 /* Training end to end: MQAR on both devices to the same accuracy (the calibrated setting of the
