@@ -94,6 +94,11 @@ smx_status mixer_options_parse(const mixer_kind *k, const char *options, mixer_s
 /* Every "kind.name" in options must name a known kind and one of its options. */
 smx_status mixer_options_validate(const char *options);
 
+/* The op configuration ("T=...,d=...,E=...") a MoE layer runs, shared by the CPU and CUDA sides
+ * (tasks/mixer_moe.c, tasks/mixer_cdmoe.c): whether the shared GLU is there, and moe's aux weight. */
+void mixer_moe_op_spec(const mixer_shape *s, char *spec, size_t n, int *shared, float *aux_weight);
+void mixer_cdmoe_op_spec(const mixer_shape *s, char *spec, size_t n, int *shared);
+
 /* tasks/mixer_util.c: shared helpers */
 /* N(0, std) by Box-Muller from the seed's Philox words (stream = tensor index): the model's init */
 void mixer_fill_normal(float *x, size_t n, uint64_t seed, uint32_t stream, float std);

@@ -72,6 +72,12 @@ static smx_status tensors(const mixer_shape *s, mixer_tensor *t, int *n) {
   return SMX_OK;
 }
 
+void mixer_cdmoe_op_spec(const mixer_shape *s, char *spec, size_t n, int *shared) {
+  snprintf(spec, n, "T=%lld,d=%lld,E=%d,H=%d,kh=%d,kp=%lld,S=%lld", (long long)s->T, (long long)s->d, (int)s->opt[O_E],
+           (int)s->opt[O_H], (int)s->opt[O_KH], (long long)candidates(s), (long long)shared_width(s));
+  *shared = shared_width(s) > 0;
+}
+
 static void destroy(void *p) {
   cdmoe *m = p;
   if (!m) return;
@@ -83,10 +89,8 @@ static smx_status create(const mixer_shape *s, void **out) {
   cdmoe *m = smx_host_alloc(sizeof *m);
   if (!m) return smx_fail(SMX_ERR_NOMEM, "cdmoe: cannot allocate the layer");
   m->s = *s;
-  m->shared = shared_width(s) > 0;
   char spec[192];
-  snprintf(spec, sizeof spec, "T=%lld,d=%lld,E=%d,H=%d,kh=%d,kp=%lld,S=%lld", (long long)s->T, (long long)s->d, (int)s->opt[O_E],
-           (int)s->opt[O_H], (int)s->opt[O_KH], (long long)candidates(s), (long long)shared_width(s));
+  mixer_cdmoe_op_spec(s, spec, sizeof spec, &m->shared);
   smx_status st = op_layer_create(&m->op, "cdmoe", "cpu.pk", spec);
   /* the slots a pass leaves to the layer, allocated now so a step allocates nothing */
   static const int own[] = {CD_Y, CD_DY, CD_DX, CD_DR, CD_DDOWN, CD_DUP, CD_SG, CD_SU, CD_SD, CD_DSG, CD_DSU, CD_DSD};

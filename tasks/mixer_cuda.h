@@ -17,7 +17,8 @@ typedef struct mixer_cuda_kind {
   const char *name; /* the CPU kind's name */
   smx_status (*create)(const mixer_shape *s, void **state);
   void (*destroy)(void *state);
-  smx_status (*forward)(void *state, float *const *w, const float *x, float *y);
+  /* adds the layer's weighted auxiliary loss (MoE load balancing) to *aux, one device float */
+  smx_status (*forward)(void *state, float *const *w, const float *x, float *y, float *aux);
   smx_status (*backward)(void *state, float *const *w, const float *x, const float *dy, float *dx, float *const *g);
 } mixer_cuda_kind;
 

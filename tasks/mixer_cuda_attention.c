@@ -71,7 +71,8 @@ static smx_status linear(op_layer *l, smx_pass p, const float *x, const float *w
   return op_layer_run(l, p);
 }
 
-static smx_status forward(void *p, float *const *w, const float *x, float *y) {
+static smx_status forward(void *p, float *const *w, const float *x, float *y, float *aux) {
+  (void)aux;
   attn_cuda *a = p;
   smx_status s;
   if ((s = linear(&a->lin, SMX_FWD, x, w[WQ], NULL, a->q, NULL)) || (s = linear(&a->lin, SMX_FWD, x, w[WK], NULL, a->k, NULL)) ||

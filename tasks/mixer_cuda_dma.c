@@ -85,7 +85,8 @@ static void attn_inputs(dma_cuda *l) {
   a->t[DMA_LSE] = l->lse;
 }
 
-static smx_status forward(void *p, float *const *w, const float *x, float *y) {
+static smx_status forward(void *p, float *const *w, const float *x, float *y, float *aux) {
+  (void)aux;
   dma_cuda *l = p;
   smx_status s;
   if ((s = lin_fwd(l, x, w[WQ], l->q)) || (s = lin_fwd(l, x, w[WK], l->k)) || (s = lin_fwd(l, x, w[WV], l->v))) return s;

@@ -43,7 +43,8 @@ static void weights(op_layer *l, float *const *w, const float *x) {
   l->t[MLP_X] = (float *)x, l->t[MLP_WG] = w[WG], l->t[MLP_WU] = w[WU], l->t[MLP_WD] = w[WD];
 }
 
-static smx_status forward(void *p, float *const *w, const float *x, float *y) {
+static smx_status forward(void *p, float *const *w, const float *x, float *y, float *aux) {
+  (void)aux;
   mlp_cuda *m = p;
   weights(&m->op, w, x);
   m->op.t[MLP_Y] = y;

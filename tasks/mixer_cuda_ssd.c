@@ -106,7 +106,8 @@ static void ssd_inputs(ssd_cuda *l, float *const *w) {
   o->t[SSD_D] = w[D_SKIP], o->t[SSD_Z] = l->z, o->t[SSD_DTBIAS] = w[DT_BIAS], o->t[SSD_Y] = l->y;
 }
 
-static smx_status forward(void *p, float *const *w, const float *x, float *out) {
+static smx_status forward(void *p, float *const *w, const float *x, float *out, float *aux) {
+  (void)aux;
   ssd_cuda *l = p;
   const ssd_layer_dims *k = &l->k;
   int64_t T = l->s.T, d = l->s.d, B = l->s.B, L = l->s.L, E = k->E, C = k->C, GN = k->G * k->N;

@@ -46,6 +46,13 @@ static int64_t width(const mixer_shape *s) {
   return F ? F : s->d_ff / (int64_t)s->opt[O_K];
 }
 
+void mixer_moe_op_spec(const mixer_shape *s, char *spec, size_t n, int *shared, float *aux_weight) {
+  snprintf(spec, n, "T=%lld,d=%lld,E=%d,k=%d,F=%lld,S=%d,renorm=%d", (long long)s->T, (long long)s->d, (int)s->opt[O_E],
+           (int)s->opt[O_K], (long long)width(s), (int)s->opt[O_S], (int)s->opt[O_RENORM]);
+  *shared = s->opt[O_S] > 0;
+  *aux_weight = (float)s->opt[O_AUX];
+}
+
 static smx_status tensors(const mixer_shape *s, mixer_tensor *t, int *n) {
   int64_t E = (int64_t)s->opt[O_E], k = (int64_t)s->opt[O_K], F = width(s), S = (int64_t)s->opt[O_S];
   if (k > E)
@@ -79,11 +86,8 @@ static smx_status create(const mixer_shape *s, void **out) {
   moe *m = smx_host_alloc(sizeof *m);
   if (!m) return smx_fail(SMX_ERR_NOMEM, "moe: cannot allocate the layer");
   m->s = *s;
-  m->shared = s->opt[O_S] > 0;
-  m->weight = (float)s->opt[O_AUX];
   char spec[192];
-  snprintf(spec, sizeof spec, "T=%lld,d=%lld,E=%d,k=%d,F=%lld,S=%d,renorm=%d", (long long)s->T, (long long)s->d, (int)s->opt[O_E],
-           (int)s->opt[O_K], (long long)width(s), (int)s->opt[O_S], (int)s->opt[O_RENORM]);
+  mixer_moe_op_spec(s, spec, sizeof spec, &m->shared, &m->weight);
   smx_status st = op_layer_create(&m->op, "moe", "cpu.grouped", spec);
   /* the slots a pass leaves to the layer, allocated now so a step allocates nothing */
   static const int own[] = {MOE_Y, MOE_AUX, MOE_DY, MOE_DAUX, MOE_DX, MOE_DWR, MOE_DWG, MOE_DWU, MOE_DWD,

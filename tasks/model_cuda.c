@@ -27,7 +27,7 @@ struct model_cuda {
   float **hx, **hn, **hmean, **hrstd; /* per half: its input, its norm and the norm's statistics */
   op_layer emb, ln, ce;
   float *p, *g, *m1, *m2;
-  float *ids, *labels, *loss, *dloss, *pred;
+  float *ids, *labels, *loss, *dloss, *pred; /* loss: the cross-entropy, then the auxiliary losses */
   float *xf, *nf, *meanf, *rstdf, *y, *dx, *dn, *dtmp, *demb;
   float *h_ids, *h_labels, *h_pred; /* host staging */
 };
@@ -64,7 +64,7 @@ static smx_status create_layers(model_cuda *g) {
   TRY(op_layer_create(&g->ce, "lm_head_ce", "cuda.gather", spec));
   size_t T = (size_t)d->T, Td = (size_t)(d->T * d->d);
   TRY(mixer_cuda_alloc("model", &g->p, d->n_params, &g->g, d->n_params, &g->m1, d->n_params, &g->m2, d->n_params, &g->ids, T,
-                       &g->labels, T, &g->loss, (size_t)1, &g->dloss, (size_t)1, &g->pred, T, &g->xf, Td, &g->nf, Td,
+                       &g->labels, T, &g->loss, (size_t)2, &g->dloss, (size_t)1, &g->pred, T, &g->xf, Td, &g->nf, Td,
                        &g->meanf, T, &g->rstdf, T, &g->y, Td, &g->dx, Td, &g->dn, Td, &g->dtmp, Td, &g->demb,
                        (size_t)(d->V * d->d), (float **)NULL));
   const float one = 1.0f;
@@ -153,13 +153,14 @@ static smx_status forward(model_cuda *g) {
   e->t[EMB_IDS] = g->ids, e->t[EMB_TABLE] = g->p + d->emb, e->t[EMB_Y] = g->xf;
   TRY(op_layer_run(e, SMX_FWD));
   if (d->max_len > 0) TRY(smx_cuda_add_positions(d->T, d->L, d->d, g->p + d->pos, g->xf));
+  TRY(smx_gpu_memset(g->loss + 1, 0, sizeof(float)));
   for (int i = 0; i < d->n_halves; i++) {
     const model_cuda_half *h = &g->halves[i];
     float *w[MIXER_MAX_TENSORS];
     ptrs(g->p, h, w);
     TRY(smx_cuda_copy(g->hx[i], g->xf, Td));
     TRY(norm(g, SMX_FWD, g->hx[i], h->norm_w, h->norm_b, g->hmean[i], g->hrstd[i], NULL, g->hn[i]));
-    TRY(g->kinds[i]->forward(g->states[i], w, g->hn[i], g->y));
+    TRY(g->kinds[i]->forward(g->states[i], w, g->hn[i], g->y, g->loss + 1));
     TRY(smx_cuda_add(g->xf, g->y, Td));
   }
   return norm(g, SMX_FWD, g->xf, d->norm_f_w, d->norm_f_b, g->meanf, g->rstdf, NULL, g->nf);
@@ -209,7 +210,10 @@ smx_status model_cuda_step(model_cuda *g, const int32_t *ids, const int32_t *lab
       for (int64_t t = 0; t < T; t++) pred[t] = (int32_t)g->h_pred[t];
     }
   }
-  return smx_gpu_memcpy_d2h(loss, g->loss, sizeof *loss); /* waits for the step */
+  float l[2];
+  TRY(smx_gpu_memcpy_d2h(l, g->loss, sizeof l)); /* waits for the step */
+  *loss = l[0] + l[1];
+  return SMX_OK;
 }
 
 smx_status model_cuda_adamw(model_cuda *g, int64_t step, const smx_adamw_hparams *h, size_t off, size_t n) {

@@ -21,6 +21,11 @@ __global__ void k_add(int64_t n, const float *x, float *y) {
     y[i] += x[i];
 }
 
+__global__ void k_axpy(int64_t n, float a, const float *x, float *y) {
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
+    y[i] += a * x[i];
+}
+
 __global__ void k_add_positions(int64_t T, int64_t L, int64_t d, const float *pos, float *x) {
   for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < T * d; i += (int64_t)gridDim.x * blockDim.x)
     x[i] += pos[((i / d) % L) * d + i % d];
@@ -39,6 +44,13 @@ __global__ void k_positions_grad(int64_t T, int64_t L, int64_t d, const float *d
 extern "C" smx_status smx_cuda_add(float *y, const float *x, int64_t n) {
   if (n <= 0) return SMX_OK;
   k_add<<<grid_for(n), 256>>>(n, x, y);
+  SMX_CUDA_CHECK_LAUNCH();
+  return SMX_OK;
+}
+
+extern "C" smx_status smx_cuda_axpy(int64_t n, float a, const float *x, float *y) {
+  if (n <= 0) return SMX_OK;
+  k_axpy<<<grid_for(n), 256>>>(n, a, x, y);
   SMX_CUDA_CHECK_LAUNCH();
   return SMX_OK;
 }

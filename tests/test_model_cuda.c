@@ -90,7 +90,10 @@ Test(model_cuda, cpu_adamw_step_is_the_per_tensor_update) {
  * (B = 3, L = 37) for both attention cores (heads 1: P = 64, flash; heads 3 of d = 66: P = 22,
  * the unfused kernels) with and without the MLP, dma (every key, and the top 16 by bias: the
  * selection is detached and the same on both devices unless two biases tie across rounding), and
- * the ssd layer alone and in a hybrid (with RoPE, chunks that do not divide L). Tolerances: fp32 sums in another order (tol: of each
+ * the ssd layer alone and in a hybrid (with RoPE, chunks that do not divide L), moe (with its
+ * load-balancing loss in the loss and a shared expert) and cdmoe on every other layer. Routing is
+ * detached; a near-tie that rounds the other way on one device would move an expert choice, which
+ * random initial weights make unlikely at these sizes. Tolerances: fp32 sums in another order (tol: of each
  * gradient tensor's largest magnitude). */
 static void compare(const char *mixer, const char *channel, int64_t heads, int64_t d, const char *options, double tol) {
   need_gpu();
@@ -147,6 +150,10 @@ Test(model_cuda, matches_cpu_flash_attention_mlp) { compare("attention", "mlp", 
 Test(model_cuda, matches_cpu_unfused_attention_mlp) { compare("attention", "mlp", 3, 66, "", 2e-4); }
 Test(model_cuda, matches_cpu_dma_flash_sparse) { compare("dma", "none", 1, 64, "", 5e-4); }
 Test(model_cuda, matches_cpu_dma_dense_bias_selection) { compare("dma", "mlp", 3, 66, "dma.w=16", 5e-4); }
+Test(model_cuda, matches_cpu_moe_aux_shared) {
+  compare("attention", "moe", 1, 64, "moe.E=4,moe.k=2,moe.S=32,moe.aux=0.5", 5e-4);
+}
+Test(model_cuda, matches_cpu_cdmoe) { compare("attention", "none,cdmoe", 1, 64, "cdmoe.E=16,cdmoe.kh=4,cdmoe.H=2", 5e-4); }
 Test(model_cuda, matches_cpu_ssd) { compare("ssd", "none", 1, 64, "ssd.P=16,ssd.N=16,ssd.G=2,ssd.chunk=16", 1e-3); }
 Test(model_cuda, matches_cpu_attention_ssd_rope_mlp) {
   compare("attention,ssd", "mlp", 1, 64, "ssd.N=32,ssd.rope=1,ssd.chunk=8", 1e-3);

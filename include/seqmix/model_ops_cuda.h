@@ -37,6 +37,8 @@ smx_status smx_lm_head_ce_cuda_gather_argmax(void *state, float *pred);
 /* Glue of the residual stream (tasks/model_cuda_glue.cu): y += x over n floats; dst = src. */
 smx_status smx_cuda_add(float *y, const float *x, int64_t n);
 smx_status smx_cuda_copy(float *dst, const float *src, int64_t n);
+/* y += a x over n floats */
+smx_status smx_cuda_axpy(int64_t n, float a, const float *x, float *y);
 /* x (T, d) += pos[t mod L] (learned positions, pos (L, d)). */
 smx_status smx_cuda_add_positions(int64_t T, int64_t L, int64_t d, const float *pos, float *x);
 /* dpos (L, d) += the sum over sequences of dx (T, d), rows summed in sequence order (repeatable). */
