@@ -98,6 +98,8 @@ smx_status mixer_options_validate(const char *options);
  * (tasks/mixer_moe.c, tasks/mixer_cdmoe.c): whether the shared GLU is there, and moe's aux weight. */
 void mixer_moe_op_spec(const mixer_shape *s, char *spec, size_t n, int *shared, float *aux_weight);
 void mixer_cdmoe_op_spec(const mixer_shape *s, char *spec, size_t n, int *shared);
+/* The conba op configuration of a conba layer (tasks/mixer_conba.c); its weights are the op's slots. */
+void mixer_conba_op_spec(const mixer_shape *s, char *spec, size_t n);
 
 /* tasks/mixer_util.c: shared helpers */
 /* N(0, std) by Box-Muller from the seed's Philox words (stream = tensor index): the model's init */

@@ -47,7 +47,7 @@ typedef struct conba {
   op_layer op;
 } conba;
 
-static void spec(const mixer_shape *s, char *buf, size_t n) {
+void mixer_conba_op_spec(const mixer_shape *s, char *buf, size_t n) {
   snprintf(buf, n, "B=%lld,L=%lld,d=%lld,expand=%d,N=%d,K=%d,delay=%d,scaling=%d,feedback=%d", (long long)s->B,
            (long long)s->L, (long long)s->d, (int)s->opt[O_EXPAND], (int)s->opt[O_N], (int)s->opt[O_K],
            (int)s->opt[O_DELAY], (int)s->opt[O_SCALING], (int)s->opt[O_FEEDBACK]);
@@ -69,7 +69,7 @@ static smx_status tensors(const mixer_shape *s, mixer_tensor *t, int *n) {
   const smx_op *op;
   smx_config cfg;
   char sp[256];
-  spec(s, sp, sizeof sp);
+  mixer_conba_op_spec(s, sp, sizeof sp);
   smx_status st;
   if ((st = smx_op_lookup("conba", &op)) != SMX_OK || (st = smx_config_parse(op, sp, &cfg)) != SMX_OK) return st;
   for (int w = 0; w < CW_COUNT; w++) {
@@ -92,7 +92,7 @@ static smx_status create(const mixer_shape *s, void **out) {
   if (!c) return smx_fail(SMX_ERR_NOMEM, "conba: cannot allocate the layer");
   c->s = *s;
   char sp[256];
-  spec(s, sp, sizeof sp);
+  mixer_conba_op_spec(s, sp, sizeof sp);
   smx_status st = op_layer_create(&c->op, "conba", "cpu.scan", sp);
   if (st != SMX_OK) {
     destroy(c);

@@ -91,7 +91,8 @@ Test(model_cuda, cpu_adamw_step_is_the_per_tensor_update) {
  * the unfused kernels) with and without the MLP, dma (every key, and the top 16 by bias: the
  * selection is detached and the same on both devices unless two biases tie across rounding), and
  * the ssd layer alone and in a hybrid (with RoPE, chunks that do not divide L), moe (with its
- * load-balancing loss in the loss and a shared expert) and cdmoe on every other layer. Routing is
+ * load-balancing loss in the loss and a shared expert), cdmoe on every other layer, and a MixCon
+ * style attention + conba hybrid with top-1 MoE. Routing is
  * detached; a near-tie that rounds the other way on one device would move an expert choice, which
  * random initial weights make unlikely at these sizes. Tolerances: fp32 sums in another order (tol: of each
  * gradient tensor's largest magnitude). */
@@ -154,6 +155,9 @@ Test(model_cuda, matches_cpu_moe_aux_shared) {
   compare("attention", "moe", 1, 64, "moe.E=4,moe.k=2,moe.S=32,moe.aux=0.5", 5e-4);
 }
 Test(model_cuda, matches_cpu_cdmoe) { compare("attention", "none,cdmoe", 1, 64, "cdmoe.E=16,cdmoe.kh=4,cdmoe.H=2", 5e-4); }
+Test(model_cuda, matches_cpu_mixcon_conba_attention) {
+  compare("attention,conba", "moe", 1, 64, "conba.N=8,conba.K=3,moe.E=4,moe.k=1", 1e-3);
+}
 Test(model_cuda, matches_cpu_ssd) { compare("ssd", "none", 1, 64, "ssd.P=16,ssd.N=16,ssd.G=2,ssd.chunk=16", 1e-3); }
 Test(model_cuda, matches_cpu_attention_ssd_rope_mlp) {
   compare("attention,ssd", "mlp", 1, 64, "ssd.N=32,ssd.rope=1,ssd.chunk=8", 1e-3);
@@ -161,11 +165,11 @@ Test(model_cuda, matches_cpu_attention_ssd_rope_mlp) {
 
 Test(model_cuda, refuses_a_mixer_without_cuda_path) {
   need_gpu();
-  smx_model_config c = config("attention,conba", "none", 1, SMX_DEV_CUDA);
+  smx_model_config c = config("attention,h3", "none", 1, SMX_DEV_CUDA);
   smx_model *m = NULL;
   cr_assert_eq(smx_model_create(&c, 2, 16, &m), SMX_ERR_UNSUPPORTED);
   cr_assert_null(m);
-  cr_assert(strstr(smx_last_error(), "'conba'"), "%s", smx_last_error());
+  cr_assert(strstr(smx_last_error(), "'h3'"), "%s", smx_last_error());
 }
 
 /* Training end to end: MQAR on both devices to the same accuracy (the calibrated setting of the
