@@ -256,6 +256,7 @@ smx_status smx_model_sync(smx_model *m) {
 }
 
 smx_status smx_model_adamw_step(smx_model *m, int64_t step, const smx_adamw_hparams *hp) {
+  if (!hp || step < 1) return smx_fail(SMX_ERR_INVALID, "smx_model_adamw_step: step %lld must be >= 1 with hyperparameters", (long long)step);
   smx_adamw_hparams h = *hp;
   for (int i = 0; i < m->n_tensors; i++) {
     const tensor_info *t = &m->tens[i];
@@ -369,6 +370,7 @@ static smx_status backward_blocks(smx_model *m, const int32_t *ids) {
 smx_status smx_model_step(smx_model *m, const int32_t *ids, const int32_t *labels, int backward, float *loss,
                           int32_t *pred) {
   int64_t T = m->T, d = m->c.d, V = m->c.vocab;
+  if (!ids || !labels || !loss) return smx_fail(SMX_ERR_INVALID, "smx_model_step: ids, labels and loss are required");
   for (int64_t t = 0; t < T; t++) {
     if (ids[t] < 0 || ids[t] >= V)
       return smx_fail(SMX_ERR_INVALID, "token %d at position %lld is outside the vocabulary [0, %lld)", ids[t],

@@ -198,9 +198,9 @@ smx_status model_cuda_step(model_cuda *g, const int32_t *ids, const int32_t *lab
   TRY(smx_gpu_memcpy_h2d(g->ids, g->h_ids, (size_t)T * sizeof(float)));
   TRY(smx_gpu_memcpy_h2d(g->labels, g->h_labels, (size_t)T * sizeof(float)));
   TRY(forward(g));
-  if (bwd) {
-    TRY(backward(g));
-  } else {
+  /* The head's forward when the loss or the predictions need it: a backward pass overwrites the
+   * logits with their gradient, so predictions of a training step take one more logits GEMM. */
+  if (!bwd || pred) {
     op_layer *c = &g->ce;
     c->t[CE_X] = g->nf, c->t[CE_W] = g->p + g->d.emb, c->t[CE_LABELS] = g->labels, c->t[CE_LOSS] = g->loss;
     TRY(op_layer_run(c, SMX_FWD));
@@ -210,6 +210,7 @@ smx_status model_cuda_step(model_cuda *g, const int32_t *ids, const int32_t *lab
       for (int64_t t = 0; t < T; t++) pred[t] = (int32_t)g->h_pred[t];
     }
   }
+  if (bwd) TRY(backward(g));
   float l[2];
   TRY(smx_gpu_memcpy_d2h(l, g->loss, sizeof l)); /* waits for the step */
   *loss = l[0] + l[1];

@@ -4,7 +4,8 @@
  * the registered CUDA variants (embedding cuda.sorted, layernorm cuda.rows, lm_head_ce
  * cuda.gather, the mixers' own, tasks/mixer_cuda.h) and the glue of include/seqmix/model_ops_cuda.h.
  * The host sends the batch's ids and labels and reads back the loss (and the predictions when
- * asked): one synchronisation per step. Built only with CUDA.
+ * asked): one synchronisation per step. Slots a layer leaves to its op (tasks/op_layer.h) get their
+ * device buffers on first use, so the first step allocates; later steps do not. Built only with CUDA.
  */
 #ifndef SEQMIX_TASKS_MODEL_CUDA_H
 #define SEQMIX_TASKS_MODEL_CUDA_H

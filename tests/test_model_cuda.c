@@ -86,21 +86,33 @@ Test(model_cuda, cpu_adamw_step_is_the_per_tensor_update) {
   smx_model_destroy(m);
 }
 
-/* One step's loss and gradients, three AdamW steps, then predictions, at an awkward batch
- * (B = 3, L = 37) for both attention cores (heads 1: P = 64, flash; heads 3 of d = 66: P = 22,
- * the unfused kernels) with and without the MLP, dma (every key, and the top 16 by bias: the
- * selection is detached and the same on both devices unless two biases tie across rounding), and
- * the ssd layer alone and in a hybrid (with RoPE, chunks that do not divide L), moe (with its
- * load-balancing loss in the loss and a shared expert), cdmoe on every other layer, and a MixCon
- * style attention + conba hybrid with top-1 MoE. Routing is
- * detached; a near-tie that rounds the other way on one device would move an expert choice, which
- * random initial weights make unlikely at these sizes. Tolerances: fp32 sums in another order (tol: of each
- * gradient tensor's largest magnitude). */
+/* Predictions of the two devices at the same labelled positions; near-ties may flip, not more. */
+static void same_predictions(int64_t T, const int32_t *pc, const int32_t *pg, const char *when) {
+  int64_t differ = 0;
+  for (int64_t t = 0; t < T; t++) {
+    cr_assert_eq(pc[t] < 0, pg[t] < 0, "%s: position %lld labelled on one device only", when, (long long)t);
+    differ += pc[t] != pg[t];
+  }
+  cr_assert(differ <= T / 50, "%s: %lld of %lld predictions differ", when, (long long)differ, (long long)T);
+}
+
+/* Three training steps at an awkward batch (B = 3, L = 37), each preceded by an evaluation: the
+ * losses, every gradient, the predictions of both passes and the parameters after AdamW against the
+ * CPU model; then a batch with no label at all. Configurations: both attention cores (heads 1:
+ * P = 64, flash; heads 3 of d = 66: P = 22, the unfused kernels) with and without the MLP, dma
+ * (every key, and the top 16 by bias), the ssd layer alone and in a hybrid (with RoPE, chunks that
+ * do not divide L), moe (its load-balancing loss in the loss, a shared expert), cdmoe on every other
+ * layer, and a MixCon style attention + conba hybrid with top-1 MoE. Learned positions only for
+ * attention-only models, as the trainer gives them. Selections (dma's keys, the experts) are
+ * detached; a near-tie that rounds the other way on one device would move one, which random
+ * weights make unlikely at these sizes. tol: of each gradient tensor's largest magnitude (fp32
+ * sums in another order). */
 static void compare(const char *mixer, const char *channel, int64_t heads, int64_t d, const char *options, double tol) {
   need_gpu();
   const int64_t B = 3, L = 37, T = B * L;
   smx_model_config cc = config(mixer, channel, heads, SMX_DEV_CPU), gc;
   cc.d = d;
+  cc.max_len = smx_model_attention_only(&cc) ? 64 : 0;
   snprintf(cc.options, sizeof cc.options, "%s", options);
   gc = cc;
   gc.device = SMX_DEV_CUDA;
@@ -116,9 +128,14 @@ static void compare(const char *mixer, const char *channel, int64_t heads, int64
   smx_adamw_hparams h = {1e-3f, 0.9f, 0.999f, 1e-8f, 0.1f};
   for (int64_t step = 1; step <= 3; step++) {
     float lc, lg;
-    cr_assert_eq(smx_model_step(cpu, ids, labels, 1, &lc, NULL), SMX_OK, "%s", smx_last_error());
-    cr_assert_eq(smx_model_step(gpu, ids, labels, 1, &lg, NULL), SMX_OK, "%s", smx_last_error());
+    cr_assert_eq(smx_model_step(cpu, ids, labels, 0, &lc, pc), SMX_OK, "%s", smx_last_error());
+    cr_assert_eq(smx_model_step(gpu, ids, labels, 0, &lg, pg), SMX_OK, "%s", smx_last_error());
+    cr_assert(fabsf(lc - lg) <= 1e-5f * fabsf(lc), "step %lld: eval loss cpu %.8g cuda %.8g", (long long)step, lc, lg);
+    same_predictions(T, pc, pg, "eval");
+    cr_assert_eq(smx_model_step(cpu, ids, labels, 1, &lc, pc), SMX_OK, "%s", smx_last_error());
+    cr_assert_eq(smx_model_step(gpu, ids, labels, 1, &lg, pg), SMX_OK, "%s", smx_last_error());
     cr_assert(fabsf(lc - lg) <= 1e-5f * fabsf(lc), "step %lld: loss cpu %.8g cuda %.8g", (long long)step, lc, lg);
+    same_predictions(T, pc, pg, "training step");
     cr_assert_eq(smx_model_sync(gpu), SMX_OK, "%s", smx_last_error());
     size_t off, size;
     for (int i = 0; smx_model_param_name(cpu, i, &off, &size); i++) {
@@ -128,19 +145,17 @@ static void compare(const char *mixer, const char *channel, int64_t heads, int64
     }
     cr_assert_eq(smx_model_adamw_step(cpu, step, &h), SMX_OK);
     cr_assert_eq(smx_model_adamw_step(gpu, step, &h), SMX_OK, "%s", smx_last_error());
+    cr_assert_eq(smx_model_sync(gpu), SMX_OK);
+    cr_assert(rel_err(smx_model_params(gpu), smx_model_params(cpu), n) <= tol, "parameters after step %lld differ",
+              (long long)step);
   }
-  cr_assert_eq(smx_model_sync(gpu), SMX_OK);
-  cr_assert(rel_err(smx_model_params(gpu), smx_model_params(cpu), n) <= tol, "parameters after three steps differ");
+  /* no labelled position: the cross-entropy is 0 on both devices (only an auxiliary loss remains) */
+  for (int64_t t = 0; t < T; t++) labels[t] = -100;
   float lc, lg;
-  cr_assert_eq(smx_model_step(cpu, ids, labels, 0, &lc, pc), SMX_OK);
-  cr_assert_eq(smx_model_step(gpu, ids, labels, 0, &lg, pg), SMX_OK, "%s", smx_last_error());
-  cr_assert(fabsf(lc - lg) <= 1e-5f * fabsf(lc), "eval loss cpu %.8g cuda %.8g", lc, lg);
-  int64_t differ = 0;
-  for (int64_t t = 0; t < T; t++) {
-    cr_assert_eq(pc[t] < 0, pg[t] < 0, "position %lld: labelled on one device only", (long long)t);
-    differ += pc[t] != pg[t];
-  }
-  cr_assert(differ <= T / 50, "%lld of %lld predictions differ (near-ties may flip, not more)", (long long)differ, (long long)T);
+  cr_assert_eq(smx_model_step(cpu, ids, labels, 1, &lc, pc), SMX_OK, "%s", smx_last_error());
+  cr_assert_eq(smx_model_step(gpu, ids, labels, 1, &lg, pg), SMX_OK, "%s", smx_last_error());
+  cr_assert(fabsf(lc - lg) <= 1e-5f * fabsf(lc) + 1e-7f, "unlabelled: loss cpu %.8g cuda %.8g", lc, lg);
+  for (int64_t t = 0; t < T; t++) cr_assert(pc[t] == -1 && pg[t] == -1, "unlabelled: a prediction at %lld", (long long)t);
   free(ids), free(labels), free(pc), free(pg);
   smx_model_destroy(cpu);
   smx_model_destroy(gpu);
@@ -172,24 +187,20 @@ Test(model_cuda, refuses_a_mixer_without_cuda_path) {
   cr_assert(strstr(smx_last_error(), "'h3'"), "%s", smx_last_error());
 }
 
-/* Training end to end: MQAR on both devices to the same accuracy (the calibrated setting of the
- * time-to-0.99 measurement, which the CPU solves in 2-3 epochs; docs/sweeps.md). */
-Test(model_cuda, trains_mqar_like_the_cpu, .timeout = 600) {
+/* Training end to end: MQAR on the GPU to the accuracy the CPU reaches in the calibrated setting
+ * of the time-to-0.99 measurement (0.98 after 2 epochs on the 2-core EPYC; docs/sweeps.md). */
+Test(model_cuda, trains_mqar, .timeout = 600) {
   need_gpu();
-  double acc[2];
-  for (int dev = 0; dev < 2; dev++) {
-    smx_train_config c;
-    smx_train_defaults(&c);
-    const smx_task *t;
-    cr_assert_eq(smx_task_lookup("mqar", &t), SMX_OK);
-    cr_assert_eq(smx_task_config_parse(t, "L=64,N=4,V=8192", &c.task), SMX_OK, "%s", smx_last_error());
-    c.n_train = 20000, c.n_test = 500, c.epochs = 3, c.lr = 3e-3f, c.threads = 0;
-    snprintf(c.model.mixer, sizeof c.model.mixer, "attention");
-    snprintf(c.model.channel, sizeof c.model.channel, "none");
-    c.model.device = dev ? SMX_DEV_CUDA : SMX_DEV_CPU;
-    smx_train_result r;
-    cr_assert_eq(smx_train(&c, &r), SMX_OK, "%s", smx_last_error());
-    acc[dev] = r.best_acc;
-  }
-  cr_assert(acc[0] > 0.9 && fabs(acc[0] - acc[1]) <= 0.05, "best accuracy cpu %.3f cuda %.3f", acc[0], acc[1]);
+  smx_train_config c;
+  smx_train_defaults(&c);
+  const smx_task *t;
+  cr_assert_eq(smx_task_lookup("mqar", &t), SMX_OK);
+  cr_assert_eq(smx_task_config_parse(t, "L=64,N=4,V=8192", &c.task), SMX_OK, "%s", smx_last_error());
+  c.n_train = 20000, c.n_test = 500, c.epochs = 3, c.lr = 3e-3f;
+  snprintf(c.model.mixer, sizeof c.model.mixer, "attention");
+  snprintf(c.model.channel, sizeof c.model.channel, "none");
+  c.model.device = SMX_DEV_CUDA;
+  smx_train_result r;
+  cr_assert_eq(smx_train(&c, &r), SMX_OK, "%s", smx_last_error());
+  cr_assert(r.best_acc > 0.9, "best accuracy %.3f after %lld epochs", r.best_acc, (long long)r.epochs_run);
 }

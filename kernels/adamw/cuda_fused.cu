@@ -47,6 +47,10 @@ extern "C" smx_status smx_adamw_step_cuda(int64_t n, int64_t step, const smx_ada
                                           const float *g, const float *m, const float *v, float *p_out, float *m_out,
                                           float *v_out) {
   if (n < 0 || step < 1 || !h) return smx_fail(SMX_ERR_INVALID, "smx_adamw_step_cuda: n=%lld, step=%lld", (long long)n, (long long)step);
+  if (!(h->lr >= 0) || !(h->weight_decay >= 0) || !(h->beta1 >= 0 && h->beta1 < 1) || !(h->beta2 >= 0 && h->beta2 < 1) ||
+      !(h->eps > 0))
+    return smx_fail(SMX_ERR_INVALID, "smx_adamw_step_cuda: lr=%g, weight_decay=%g must be >= 0, beta1=%g, beta2=%g in [0, 1), eps=%g > 0",
+                    (double)h->lr, (double)h->weight_decay, (double)h->beta1, (double)h->beta2, (double)h->eps);
   if (n == 0) return SMX_OK;
   double st = (double)step;
   float decay = (float)(1.0 - (double)h->lr * (double)h->weight_decay);
