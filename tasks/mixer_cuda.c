@@ -6,9 +6,10 @@
 
 #include "core/gpu.h"
 
-extern const mixer_cuda_kind mixer_cuda_attention, mixer_cuda_dma, mixer_cuda_ssd, mixer_cuda_conba, mixer_cuda_mlp,
-    mixer_cuda_moe, mixer_cuda_cdmoe;
-static const mixer_cuda_kind *const kinds[] = {&mixer_cuda_attention, &mixer_cuda_dma, &mixer_cuda_ssd, &mixer_cuda_conba,
+extern const mixer_cuda_kind mixer_cuda_attention, mixer_cuda_dma, mixer_cuda_ssd, mixer_cuda_h3, mixer_cuda_m2,
+    mixer_cuda_conba, mixer_cuda_mlp, mixer_cuda_moe, mixer_cuda_cdmoe;
+static const mixer_cuda_kind *const kinds[] = {&mixer_cuda_attention, &mixer_cuda_dma, &mixer_cuda_ssd,
+                                               &mixer_cuda_h3,        &mixer_cuda_m2,  &mixer_cuda_conba,
                                                &mixer_cuda_mlp,       &mixer_cuda_moe, &mixer_cuda_cdmoe};
 #define N_KINDS (int)(sizeof kinds / sizeof kinds[0])
 
@@ -18,7 +19,7 @@ const mixer_cuda_kind *mixer_cuda_find(const char *name) {
   return NULL;
 }
 
-const char *mixer_cuda_names(void) { return "attention, dma, ssd, conba, mlp, moe, cdmoe"; }
+const char *mixer_cuda_names(void) { return "attention, dma, ssd, h3, m2, conba, mlp, moe, cdmoe"; }
 
 smx_status mixer_cuda_alloc(const char *what, ...) {
   va_list ap;

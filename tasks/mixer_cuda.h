@@ -30,12 +30,16 @@ const char *mixer_cuda_names(void);
 smx_status mixer_cuda_alloc(const char *what, ...);
 void mixer_cuda_free(float *p);
 
-/* The ssd layer's elementwise glue (tasks/mixer_cuda_ssd_glue.cu), the loops of tasks/mixer_ssd.c:
- * (B, L, C) <-> (B, C, L); silu of the conv output split into x (T, E), B and C (T, G N), and the
+/* The mixers' elementwise glue (tasks/mixer_cuda_glue.cu), the loops of the CPU layers:
+ * token-major (B, L, C) <-> channel rows (B, C, L), time contiguous; x (B, 3, n) <-> a, b, c (B, n)
+ * (m2's three channel blocks). */
+smx_status mixer_cuda_to_channels(int64_t B, int64_t L, int64_t C, const float *src, float *dst);
+smx_status mixer_cuda_to_tokens(int64_t B, int64_t L, int64_t C, const float *src, float *dst);
+smx_status mixer_cuda_split3(int64_t B, int64_t n, const float *x, float *a, float *b, float *c);
+smx_status mixer_cuda_merge3(int64_t B, int64_t n, const float *a, const float *b, const float *c, float *x);
+/* ssd (tasks/mixer_ssd.c): silu of the conv output split into x (T, E), B and C (T, G N), and the
  * silu's backward joining their gradients into (B, C, L); y = -exp(x); y = a b; y[t, e] = x[t, e]
  * w[e]; out[e] = sum over t in order of a[t, e] b[t, e]; y = v. */
-smx_status ssd_cuda_to_time_major(int64_t B, int64_t L, int64_t C, const float *src, float *dst);
-smx_status ssd_cuda_to_token_major(int64_t B, int64_t L, int64_t C, const float *src, float *dst);
 smx_status ssd_cuda_silu_split(int64_t B, int64_t L, int64_t C, int64_t E, int64_t GN, const float *convT, float *xs,
                                float *bm, float *cm);
 smx_status ssd_cuda_silu_join_bwd(int64_t B, int64_t L, int64_t C, int64_t E, int64_t GN, const float *dxs,
@@ -45,5 +49,12 @@ smx_status ssd_cuda_mul(int64_t n, const float *a, const float *b, float *y);
 smx_status ssd_cuda_scale_cols(int64_t T, int64_t E, const float *x, const float *w, float *y);
 smx_status ssd_cuda_col_dot(int64_t T, int64_t E, const float *a, const float *b, float *out);
 smx_status ssd_cuda_fill(int64_t n, float v, float *y);
+/* h3 (tasks/mixer_h3.c shift_kernel / shift_kernel_bwd): the shift SSM's kernel k_shift (d, S) from
+ * shift_B, shift_C and the op weight w (shortconv: reversed taps plus D_k; else padded to L); and
+ * back from the weight's gradient dw to shift_B's, shift_C's and (shortconv) D_k's gradients. */
+smx_status h3_cuda_shift_kernel(int64_t d, int64_t S, int64_t L, int shortconv, const float *sb, const float *sc,
+                                const float *dk_skip, float *ksh, float *w);
+smx_status h3_cuda_shift_kernel_bwd(int64_t d, int64_t S, int64_t L, int shortconv, const float *dw, const float *sb,
+                                    const float *sc, float *dksh, float *gsb, float *gsc, float *gdk);
 
 #endif

@@ -1,7 +1,7 @@
 /* Sequence mixer `ssd` on CUDA: the Mamba-2 block of tasks/mixer_ssd.c (same tensors, options and
  * math; see there) with in_proj and out_proj by linear `cuda.cublas`, the causal conv by shortconv
  * `cuda.direct`, the SSD by ssd `cuda.chunked` (chunk <= 256), the grouped RMSNorm by rmsnorm
- * `cuda.rows` with a unit gain, and the elementwise steps in tasks/mixer_cuda_ssd_glue.cu.
+ * `cuda.rows` with a unit gain, and the elementwise steps in tasks/mixer_cuda_glue.cu.
  *
  *   build/tests/seqmix_tests --filter model_cuda/'*'      (needs a GPU; skipped otherwise)
  */
@@ -113,7 +113,7 @@ static smx_status forward(void *p, float *const *w, const float *x, float *out, 
   int64_t T = l->s.T, d = l->s.d, B = l->s.B, L = l->s.L, E = k->E, C = k->C, GN = k->G * k->N;
   smx_status s;
   if ((s = lin_fwd(&l->in_z, x, w[W_IN], l->z)) || (s = lin_fwd(&l->in_xbc, x, w[W_IN] + E * d, l->xbc)) ||
-      (s = lin_fwd(&l->in_dt, x, w[W_IN] + (E + C) * d, l->dt)) || (s = ssd_cuda_to_time_major(B, L, C, l->xbc, l->xbcT)))
+      (s = lin_fwd(&l->in_dt, x, w[W_IN] + (E + C) * d, l->dt)) || (s = mixer_cuda_to_channels(B, L, C, l->xbc, l->xbcT)))
     return s;
   op_layer *cv = &l->conv;
   cv->t[SHORTCONV_X] = l->xbcT, cv->t[SHORTCONV_W] = w[CONV_W], cv->t[SHORTCONV_BIAS] = w[CONV_B], cv->t[SHORTCONV_Y] = l->convT;
@@ -149,7 +149,7 @@ static smx_status backward(void *p, float *const *w, const float *x, const float
   op_layer *cv = &l->conv;
   cv->t[SHORTCONV_X] = l->xbcT, cv->t[SHORTCONV_W] = w[CONV_W], cv->t[SHORTCONV_BIAS] = w[CONV_B], cv->t[SHORTCONV_Y] = l->convT;
   cv->t[SHORTCONV_DY] = l->dconvT, cv->t[SHORTCONV_DX] = l->dxbcT, cv->t[SHORTCONV_DW] = g[CONV_W], cv->t[SHORTCONV_DBIAS] = g[CONV_B];
-  if ((s = op_layer_run(cv, SMX_BWD)) || (s = ssd_cuda_to_token_major(B, L, C, l->dxbcT, l->xbc)) ||
+  if ((s = op_layer_run(cv, SMX_BWD)) || (s = mixer_cuda_to_tokens(B, L, C, l->dxbcT, l->xbc)) ||
       (s = lin_bwd(&l->in_z, x, w[W_IN], l->dz, dx, g[W_IN])) ||
       (s = lin_bwd(&l->in_xbc, x, w[W_IN] + E * d, l->xbc, l->dtmp, g[W_IN] + E * d)) || (s = smx_cuda_add(dx, l->dtmp, T * d)) ||
       (s = lin_bwd(&l->in_dt, x, w[W_IN] + (E + C) * d, l->ddt, l->dtmp, g[W_IN] + (E + C) * d)))

@@ -90,7 +90,7 @@ void smx_model_describe_mixers(FILE *out) {
     }
   }
 #if SMX_HAVE_CUDA
-  fprintf(out, "on CUDA (--device cuda): %s, and channel none; the others train on the CPU\n", mixer_cuda_names());
+  fprintf(out, "on CUDA (--device cuda): %s, and channel none\n", mixer_cuda_names());
 #else
   fprintf(out, "on CUDA: none (this seqmix was built without CUDA)\n");
 #endif

@@ -173,18 +173,30 @@ Test(model_cuda, matches_cpu_cdmoe) { compare("attention", "none,cdmoe", 1, 64, 
 Test(model_cuda, matches_cpu_mixcon_conba_attention) {
   compare("attention,conba", "moe", 1, 64, "conba.N=8,conba.K=3,moe.E=4,moe.k=1", 1e-3);
 }
+Test(model_cuda, matches_cpu_h3_shortconv_shift) { compare("h3", "none", 1, 64, "h3.N=8,h3.shift=4", 1e-3); }
+Test(model_cuda, matches_cpu_h3_fft_shift_m2_hyena_mlp) {
+  compare("h3,m2", "mlp", 1, 64, "h3.N=8,h3.shift=6,m2.order=8", 1e-3);
+}
+Test(model_cuda, matches_cpu_m2_explicit_kernel) { compare("m2", "none", 1, 64, "m2.filter=1", 1e-3); }
 Test(model_cuda, matches_cpu_ssd) { compare("ssd", "none", 1, 64, "ssd.P=16,ssd.N=16,ssd.G=2,ssd.chunk=16", 1e-3); }
 Test(model_cuda, matches_cpu_attention_ssd_rope_mlp) {
   compare("attention,ssd", "mlp", 1, 64, "ssd.N=32,ssd.rope=1,ssd.chunk=8", 1e-3);
 }
 
-Test(model_cuda, refuses_a_mixer_without_cuda_path) {
+/* What the CUDA variants cannot do is refused in one line at creation: conba's scan keeps at most
+ * 64 states per channel in registers, and layernorm cuda.rows has the op's epsilon only. */
+Test(model_cuda, refuses_what_the_gpu_variants_cannot_run) {
   need_gpu();
-  smx_model_config c = config("attention,h3", "none", 1, SMX_DEV_CUDA);
+  smx_model_config c = config("attention,conba", "none", 1, SMX_DEV_CUDA);
+  snprintf(c.options, sizeof c.options, "conba.N=128");
   smx_model *m = NULL;
-  cr_assert_eq(smx_model_create(&c, 2, 16, &m), SMX_ERR_UNSUPPORTED);
+  cr_assert_neq(smx_model_create(&c, 2, 16, &m), SMX_OK);
   cr_assert_null(m);
-  cr_assert(strstr(smx_last_error(), "'h3'"), "%s", smx_last_error());
+  cr_assert(strstr(smx_last_error(), "cuda.scan"), "%s", smx_last_error());
+  c = config("attention", "none", 1, SMX_DEV_CUDA);
+  c.norm_eps = 1e-6f;
+  cr_assert_eq(smx_model_create(&c, 2, 16, &m), SMX_ERR_UNSUPPORTED);
+  cr_assert(strstr(smx_last_error(), "eps"), "%s", smx_last_error());
 }
 
 /* Training end to end: MQAR on the GPU to the accuracy the CPU reaches in the calibrated setting

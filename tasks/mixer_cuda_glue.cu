@@ -1,8 +1,8 @@
-/* The elementwise glue of the ssd layer on CUDA (tasks/mixer_cuda_ssd.c): the layout changes
- * around the short conv, silu and the split into x, B, C, A = -exp(A_log), the norm's gain and its
- * gradient. Each is the loop of tasks/mixer_ssd.c with one thread per element; the gain's
- * gradient is one thread per channel summing the tokens in order (repeatable, no atomics).
- * Built only with CUDA.
+/* The elementwise glue of the mixers on CUDA (tasks/mixer_cuda_<kind>.c), each the loop of the CPU
+ * layer it mirrors with one thread per element: token-major <-> channel rows, the split of three
+ * channel blocks (m2), ssd's silu and split into x, B, C, A = -exp(A_log), the norm's gain, and
+ * h3's shift kernel from its parameters. Sums (a gain's gradient, the shift kernel's correlations)
+ * run in the CPU's order, one thread per output: repeatable, no atomics. Built only with CUDA.
  *
  *   build/tests/seqmix_tests --filter model_cuda/'*'      (needs a GPU; skipped otherwise)
  */
@@ -82,6 +82,62 @@ __global__ void k_fill(int64_t n, float v, float *y) {
   FOR_N(i, n) y[i] = v;
 }
 
+/* x (B, 3, n) <-> a, b, c (B, n) */
+__global__ void k_split3(int64_t B, int64_t n, const float *x, float *a, float *b, float *c) {
+  FOR_N(i, B * n) {
+    const float *xi = x + 3 * (i / n) * n + i % n;
+    a[i] = xi[0], b[i] = xi[n], c[i] = xi[2 * n];
+  }
+}
+
+__global__ void k_merge3(int64_t B, int64_t n, const float *a, const float *b, const float *c, float *x) {
+  FOR_N(i, B * n) {
+    float *xi = x + 3 * (i / n) * n + i % n;
+    xi[0] = a[i], xi[n] = b[i], xi[2 * n] = c[i];
+  }
+}
+
+/* h3: one thread per channel, tasks/mixer_h3.c's shift_kernel and shift_kernel_bwd */
+__global__ void k_h3_shift(int64_t d, int64_t S, int64_t L, int shortconv, const float *sb, const float *sc,
+                           const float *dk_skip, float *ksh, float *w) {
+  FOR_N(c, d) {
+    const float *Bc = sb + c * S, *Cc = sc + c * S;
+    float *k = ksh + c * S;
+    for (int64_t m = 0; m < S; m++) {
+      double acc = 0;
+      for (int64_t i = 0; i + m < S; i++) acc += (double)Bc[i] * Cc[i + m];
+      k[m] = (float)acc;
+    }
+    if (shortconv) {
+      for (int64_t m = 0; m < S; m++) w[c * S + S - 1 - m] = k[m];
+      w[c * S + S - 1] += dk_skip[c];
+    } else {
+      for (int64_t m = 0; m < L; m++) w[c * L + m] = m < S ? k[m] : 0.0f;
+    }
+  }
+}
+
+__global__ void k_h3_shift_bwd(int64_t d, int64_t S, int64_t L, int shortconv, const float *dw, const float *sb,
+                               const float *sc, float *dksh, float *gsb, float *gsc, float *gdk) {
+  FOR_N(c, d) {
+    float *dk = dksh + c * S;
+    if (shortconv) {
+      for (int64_t m = 0; m < S; m++) dk[m] = dw[c * S + S - 1 - m];
+      gdk[c] = dw[c * S + S - 1];
+    } else {
+      for (int64_t m = 0; m < S; m++) dk[m] = m < L ? dw[c * L + m] : 0.0f;
+    }
+    const float *Bc = sb + c * S, *Cc = sc + c * S;
+    for (int64_t j = 0; j < S; j++) {
+      double db = 0, dc = 0;
+      for (int64_t m = 0; j + m < S; m++) db += (double)dk[m] * Cc[j + m];
+      for (int64_t m = 0; m <= j; m++) dc += (double)dk[m] * Bc[j - m];
+      gsb[c * S + j] = (float)db;
+      gsc[c * S + j] = (float)dc;
+    }
+  }
+}
+
 } // namespace
 
 #define LAUNCH(n, kernel, ...)                                                                                         \
@@ -93,10 +149,10 @@ __global__ void k_fill(int64_t n, float v, float *y) {
     return SMX_OK;                                                                                                     \
   } while (0)
 
-extern "C" smx_status ssd_cuda_to_time_major(int64_t B, int64_t L, int64_t C, const float *src, float *dst) {
+extern "C" smx_status mixer_cuda_to_channels(int64_t B, int64_t L, int64_t C, const float *src, float *dst) {
   LAUNCH(B * L * C, k_to_time_major, B, L, C, src, dst);
 }
-extern "C" smx_status ssd_cuda_to_token_major(int64_t B, int64_t L, int64_t C, const float *src, float *dst) {
+extern "C" smx_status mixer_cuda_to_tokens(int64_t B, int64_t L, int64_t C, const float *src, float *dst) {
   LAUNCH(B * L * C, k_to_token_major, B, L, C, src, dst);
 }
 extern "C" smx_status ssd_cuda_silu_split(int64_t B, int64_t L, int64_t C, int64_t E, int64_t GN, const float *convT,
@@ -116,3 +172,18 @@ extern "C" smx_status ssd_cuda_col_dot(int64_t T, int64_t E, const float *a, con
   LAUNCH(E, k_col_dot, T, E, a, b, out);
 }
 extern "C" smx_status ssd_cuda_fill(int64_t n, float v, float *y) { LAUNCH(n, k_fill, n, v, y); }
+extern "C" smx_status mixer_cuda_split3(int64_t B, int64_t n, const float *x, float *a, float *b, float *c) {
+  LAUNCH(B * n, k_split3, B, n, x, a, b, c);
+}
+extern "C" smx_status mixer_cuda_merge3(int64_t B, int64_t n, const float *a, const float *b, const float *c, float *x) {
+  LAUNCH(B * n, k_merge3, B, n, a, b, c, x);
+}
+extern "C" smx_status h3_cuda_shift_kernel(int64_t d, int64_t S, int64_t L, int shortconv, const float *sb,
+                                           const float *sc, const float *dk_skip, float *ksh, float *w) {
+  LAUNCH(d, k_h3_shift, d, S, L, shortconv, sb, sc, dk_skip, ksh, w);
+}
+extern "C" smx_status h3_cuda_shift_kernel_bwd(int64_t d, int64_t S, int64_t L, int shortconv, const float *dw,
+                                               const float *sb, const float *sc, float *dksh, float *gsb, float *gsc,
+                                               float *gdk) {
+  LAUNCH(d, k_h3_shift_bwd, d, S, L, shortconv, dw, sb, sc, dksh, gsb, gsc, gdk);
+}
