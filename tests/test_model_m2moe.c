@@ -12,6 +12,7 @@
 
 #include "seqmix/model.h"
 #include "seqmix/philox.h"
+#include "test_model_helpers.h"
 
 /* every candidate selected (k = E, kh = E, kp = K): finite differences cannot move a selection */
 #define FULL_SELECTION "moe.E=3,moe.k=3,moe.F=4,moe.S=5,cdmoe.E=9,cdmoe.H=2,cdmoe.kh=9,cdmoe.kp=3,cdmoe.S=5"
@@ -27,52 +28,17 @@ static smx_status make(int64_t B, int64_t L, const char *mixer, const char *chan
   return s;
 }
 
-static void batch(int64_t T, int32_t *ids, int32_t *labels) {
-  for (int64_t t = 0; t < T; t++) {
-    ids[t] = (int32_t)(smx_philox_word(3, 0, (uint64_t)t) % 13);
-    labels[t] = t % 3 == 1 ? -100 : (int32_t)(smx_philox_word(3, 1, (uint64_t)t) % 13);
-  }
-}
+static void batch(int64_t T, int32_t *ids, int32_t *labels) { model_test_batch(T, 13, ids, labels); }
 
-/* tests/test_model.c's check: 6 sampled entries of every tensor against central differences */
+/* tests/test_model_helpers.h's check: 6 sampled entries of every tensor against central differences */
 static void gradient_check(const char *mixer, const char *channel, const char *options) {
-  const int64_t B = 2, L = 7, T = B * L;
   smx_model *m;
-  cr_assert_eq(make(B, L, mixer, channel, options, &m), SMX_OK, "%s", smx_last_error());
+  cr_assert_eq(make(2, 7, mixer, channel, options, &m), SMX_OK, "%s", smx_last_error());
   int32_t ids[14], labels[14];
-  batch(T, ids, labels);
-  float loss;
-  cr_assert_eq(smx_model_step(m, ids, labels, 1, &loss, NULL), SMX_OK, "%s", smx_last_error());
-  cr_assert(isfinite(loss) && loss > 0);
-  float *p = smx_model_params(m), *g = smx_model_grads(m);
-  size_t n = smx_model_param_count(m);
-  float *an = malloc(n * sizeof *an);
-  memcpy(an, g, n * sizeof *an);
-  size_t off, size;
-  const char *name;
-  int checked = 0;
-  for (int i = 0; (name = smx_model_param_name(m, i, &off, &size)); i++) {
-    if (!size) continue;
-    double worst = 0, scale = 0;
-    for (size_t j = 0; j < size; j++) scale = fmax(scale, fabs(an[off + j]));
-    for (int s = 0; s < 6; s++) {
-      size_t j = off + smx_philox_word(5, (uint32_t)i, (uint64_t)s) % size;
-      const float h = 1e-2f, keep = p[j];
-      float lp, lm;
-      p[j] = keep + h;
-      cr_assert_eq(smx_model_step(m, ids, labels, 0, &lp, NULL), SMX_OK);
-      p[j] = keep - h;
-      cr_assert_eq(smx_model_step(m, ids, labels, 0, &lm, NULL), SMX_OK);
-      p[j] = keep;
-      double fd = ((double)lp - (double)lm) / (2.0 * h);
-      worst = fmax(worst, fabs(fd - an[j]));
-      checked++;
-    }
-    /* fp32 loss differences over 2h: ~1e-5 of rounding; the rest is O(h^2) truncation */
-    cr_expect(worst <= 2e-2 * scale + 2e-4, "%s: finite differences differ by %.3g (max |grad| %.3g)", name, worst, scale);
-  }
-  cr_assert_gt(checked, 100);
-  free(an);
+  batch(14, ids, labels);
+  char what[256];
+  snprintf(what, sizeof what, "%s / %s", mixer, channel);
+  cr_assert_gt(model_gradient_check(m, ids, labels, 0, what), 100);
   smx_model_destroy(m);
 }
 

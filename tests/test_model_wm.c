@@ -12,6 +12,7 @@
 
 #include "seqmix/model.h"
 #include "seqmix/philox.h"
+#include "test_model_helpers.h"
 
 /* E = 16 channels in 4 heads of P = 4 at d = 8; chunk 4, so L = 7 crosses a chunk boundary */
 #define SMALL_SSD "ssd.P=4,ssd.N=4,ssd.chunk=4"
@@ -27,62 +28,20 @@ static smx_status make(int64_t B, int64_t L, const char *mixer, const char *opti
   return s;
 }
 
-static void batch(int64_t T, int32_t *ids, int32_t *labels) {
-  for (int64_t t = 0; t < T; t++) {
-    ids[t] = (int32_t)(smx_philox_word(3, 0, (uint64_t)t) % 13);
-    labels[t] = t % 3 == 1 ? -100 : (int32_t)(smx_philox_word(3, 1, (uint64_t)t) % 13);
-  }
-}
+static void batch(int64_t T, int32_t *ids, int32_t *labels) { model_test_batch(T, 13, ids, labels); }
 
-/* (L(v + h) - L(v - h)) / 2h at the parameter v */
-static double central(smx_model *m, const int32_t *ids, const int32_t *labels, float *v, float h) {
-  const float keep = *v;
-  float lp, lm;
-  *v = keep + h;
-  cr_assert_eq(smx_model_step(m, ids, labels, 0, &lp, NULL), SMX_OK);
-  *v = keep - h;
-  cr_assert_eq(smx_model_step(m, ids, labels, 0, &lm, NULL), SMX_OK);
-  *v = keep;
-  return ((double)lp - (double)lm) / (2.0 * (double)h);
-}
-
-/* tests/test_model.c's check (6 sampled entries of every tensor against central differences),
- * with the differences at h and h / 2 combined (Richardson) to cancel their O(h^2) error: a
- * residual projection of a Mamba-2 block, whose normalized input reaches |y| ~ 3, curves the loss
- * enough that plain differences at h = 1e-2 miss by 2% of the largest gradient, and by 11x less
- * at h = 3e-3 (truncation, not a wrong gradient) */
+/* tests/test_model_helpers.h's check with Richardson extrapolation: a residual projection of a
+ * Mamba-2 block, whose normalized input reaches |y| ~ 3, curves the loss enough that plain
+ * differences at h = 1e-2 miss by 2% of the largest gradient, and by 11x less at h = 3e-3
+ * (truncation, not a wrong gradient) */
 static void gradient_check(const char *mixer, const char *options) {
-  const int64_t B = 2, L = 7, T = B * L;
   smx_model *m;
-  cr_assert_eq(make(B, L, mixer, options, &m), SMX_OK, "%s", smx_last_error());
+  cr_assert_eq(make(2, 7, mixer, options, &m), SMX_OK, "%s", smx_last_error());
   int32_t ids[14], labels[14];
-  batch(T, ids, labels);
-  float loss;
-  cr_assert_eq(smx_model_step(m, ids, labels, 1, &loss, NULL), SMX_OK, "%s", smx_last_error());
-  cr_assert(isfinite(loss) && loss > 0);
-  float *p = smx_model_params(m), *g = smx_model_grads(m);
-  size_t n = smx_model_param_count(m);
-  float *an = malloc(n * sizeof *an);
-  memcpy(an, g, n * sizeof *an);
-  size_t off, size;
-  const char *name;
-  int checked = 0;
-  for (int i = 0; (name = smx_model_param_name(m, i, &off, &size)); i++) {
-    if (!size) continue;
-    double worst = 0, scale = 0;
-    for (size_t j = 0; j < size; j++) scale = fmax(scale, fabs(an[off + j]));
-    for (int s = 0; s < 6; s++) {
-      size_t j = off + smx_philox_word(5, (uint32_t)i, (uint64_t)s) % size;
-      double fd = (4.0 * central(m, ids, labels, p + j, 5e-3f) - central(m, ids, labels, p + j, 1e-2f)) / 3.0;
-      worst = fmax(worst, fabs(fd - an[j]));
-      checked++;
-    }
-    /* fp32 loss differences over 2h: ~1e-4 of rounding after the extrapolation; O(h^4) truncation */
-    cr_expect(worst <= 2e-2 * scale + 2e-4, "%s (%s, %s): finite differences differ by %.3g (max |grad| %.3g)", name, mixer,
-              options, worst, scale);
-  }
-  cr_assert_gt(checked, 100);
-  free(an);
+  batch(14, ids, labels);
+  char what[256];
+  snprintf(what, sizeof what, "%s, %s", mixer, options);
+  cr_assert_gt(model_gradient_check(m, ids, labels, 1, what), 100);
   smx_model_destroy(m);
 }
 
