@@ -204,13 +204,13 @@ smx_status model_cuda_step(model_cuda *g, const int32_t *ids, const int32_t *lab
     op_layer *c = &g->ce;
     c->t[CE_X] = g->nf, c->t[CE_W] = g->p + g->d.emb, c->t[CE_LABELS] = g->labels, c->t[CE_LOSS] = g->loss;
     TRY(op_layer_run(c, SMX_FWD));
-    if (pred) {
-      TRY(smx_lm_head_ce_cuda_gather_argmax(c->state, g->pred));
-      TRY(smx_gpu_memcpy_d2h(g->h_pred, g->pred, (size_t)T * sizeof(float)));
-      for (int64_t t = 0; t < T; t++) pred[t] = (int32_t)g->h_pred[t];
-    }
+    if (pred) TRY(smx_lm_head_ce_cuda_gather_argmax(c->state, g->pred));
   }
   if (bwd) TRY(backward(g));
+  if (pred) { /* after the backward is queued: one wait per step */
+    TRY(smx_gpu_memcpy_d2h(g->h_pred, g->pred, (size_t)T * sizeof(float)));
+    for (int64_t t = 0; t < T; t++) pred[t] = (int32_t)g->h_pred[t];
+  }
   float l[2];
   TRY(smx_gpu_memcpy_d2h(l, g->loss, sizeof l)); /* waits for the step */
   *loss = l[0] + l[1];

