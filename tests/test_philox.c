@@ -1,7 +1,10 @@
-/* Philox4x32-10 against the Random123 known-answer vectors, and the uniform mapping. */
+/* Philox4x32-10 against the Random123 known-answer vectors, the uniform mapping, and the
+ * harness's input filler. */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdlib.h>
 
+#include "seqmix/op.h"
 #include "seqmix/philox.h"
 
 Test(philox, random123_known_answers) {
@@ -39,4 +42,23 @@ Test(philox, uniform_range_grid_and_streams) {
   }
   cr_assert(fabs(sum / 100000) < 0.01, "mean %g is not near 0", sum / 100000);
   cr_assert(differ > 99000, "streams 3 and 4 agree too often (%d differ)", differ);
+}
+
+/* The harness's input filler (blocks of four words, OpenMP threads) gives every element the value
+ * smx_philox_uniform gives it, at a length that is not a multiple of four and is long enough to be
+ * spread over the threads. */
+Test(philox, input_values_are_the_elementwise_uniforms) {
+  const smx_op *op = smx_op_find("linear");
+  cr_assert_not_null(op);
+  smx_config c;
+  cr_assert_eq(smx_config_parse(op, "T=4,din=4,dout=4", &c), SMX_OK);
+  const size_t n = 1000003;
+  const uint64_t seed = 0x123456789abcdefull;
+  float *x = malloc(n * sizeof *x);
+  cr_assert_not_null(x);
+  smx_input_values(&c, seed, 3, x, n);
+  size_t bad = 0;
+  for (size_t i = 0; i < n; i++) bad += x[i] != smx_philox_uniform(seed, 3, i, -1.0f, 1.0f);
+  cr_assert_eq(bad, 0, "%zu of %zu values differ", bad, n);
+  free(x);
 }

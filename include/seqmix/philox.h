@@ -52,9 +52,13 @@ SMX_HD uint32_t smx_philox_word(uint64_t seed, uint32_t stream, uint64_t i) {
 
 /* Uniform in [lo, hi) on a 24-bit grid, identical on CPU and GPU: the product of two floats is
  * exact in double, so FMA contraction (which nvcc does by default) cannot change the result. */
-SMX_HD float smx_philox_uniform(uint64_t seed, uint32_t stream, uint64_t i, float lo, float hi) {
-  double u = (double)(smx_philox_word(seed, stream, i) >> 8) * (1.0 / 16777216.0);
+SMX_HD float smx_philox_word_to_uniform(uint32_t word, float lo, float hi) {
+  double u = (double)(word >> 8) * (1.0 / 16777216.0);
   return (float)((double)lo + (double)(hi - lo) * u);
+}
+
+SMX_HD float smx_philox_uniform(uint64_t seed, uint32_t stream, uint64_t i, float lo, float hi) {
+  return smx_philox_word_to_uniform(smx_philox_word(seed, stream, i), lo, hi);
 }
 
 #endif
