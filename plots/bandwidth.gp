@@ -2,6 +2,7 @@
 # measured copy bandwidth (a dashed line per device present: cpu_peak, gpu_peak in GB/s; 0 = absent).
 #   gnuplot -e "dir='plots'; in='b.csv'; out='b.png'; title='...'; xlabel='L'; ncol=3; cpu_peak=12.5; gpu_peak=0" plots/bandwidth.gp
 load dir.'/common.gp'
+load dir.'/single_x.gp'
 set logscale y
 set ylabel 'achieved bandwidth [GB/s]'
 extra = ''

@@ -94,8 +94,23 @@ smx_status mixer_options_parse(const mixer_kind *k, const char *options, mixer_s
 /* Every "kind.name" in options must name a known kind and one of its options. */
 smx_status mixer_options_validate(const char *options);
 
-/* The op configuration ("T=...,d=...,E=...") a MoE layer runs, shared by the CPU and CUDA sides
- * (tasks/mixer_moe.c, tasks/mixer_cdmoe.c): whether the shared GLU is there, and moe's aux weight. */
+/* The op configurations ("K=V,..." specs) of the layers built on registered ops, written by each
+ * CPU layer (tasks/mixer_<kind>.c) and used by its CUDA side too (tasks/mixer_cuda_<kind>.c), so
+ * both run the same ops on the same shapes. */
+#define MIXER_SPEC_LEN 256
+typedef char mixer_spec[MIXER_SPEC_LEN];
+/* ssd: the short conv and the SSD (options validated by the kind's tensors()) */
+void mixer_ssd_op_specs(const mixer_shape *s, mixer_spec conv, mixer_spec ssd);
+/* dma: the per-key bias and the attention */
+void mixer_dma_op_specs(const mixer_shape *s, mixer_spec bias, mixer_spec attn);
+/* h3: the gated long conv (fftconv), the SSM kernel, and the shift filter: shortconv when
+ * *shortconv = 1, else an ungated fftconv */
+void mixer_h3_op_specs(const mixer_shape *s, mixer_spec conv, mixer_spec kern, mixer_spec shift, int *shortconv);
+/* m2: the short conv, the gated long conv, and the filter: longconv_kernel when *explicit_kernel =
+ * 1, else hyena_filter */
+void mixer_m2_op_specs(const mixer_shape *s, mixer_spec conv, mixer_spec fft, mixer_spec filt, int *explicit_kernel);
+/* moe and cdmoe (tasks/mixer_moe.c, tasks/mixer_cdmoe.c): the op's configuration, whether the
+ * shared GLU is there, and moe's aux weight. */
 void mixer_moe_op_spec(const mixer_shape *s, char *spec, size_t n, int *shared, float *aux_weight);
 void mixer_cdmoe_op_spec(const mixer_shape *s, char *spec, size_t n, int *shared);
 /* The conba op configuration of a conba layer (tasks/mixer_conba.c); its weights are the op's slots. */

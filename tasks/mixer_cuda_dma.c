@@ -15,9 +15,8 @@
 #include "tasks/mixer_cuda.h"
 #include "tasks/op_layer.h"
 
-/* tasks/mixer_dma.c's tensor and option order */
+/* tasks/mixer_dma.c's tensor order */
 enum { WQ, WK, WV, WDT, A_DECAY, WO };
-enum { O_W, O_SELECT };
 
 typedef struct dma_cuda {
   mixer_shape s;
@@ -41,21 +40,15 @@ static smx_status create(const mixer_shape *s, void **out) {
   dma_cuda *l = smx_host_alloc(sizeof *l);
   if (!l) return smx_fail(SMX_ERR_NOMEM, "dma: cannot allocate the layer");
   l->s = *s;
-  int64_t H = s->heads, P = s->d / s->heads, w = (int64_t)s->opt[O_W];
-  if (w == 0 || w > s->L) w = s->L;
+  int64_t H = s->heads, P = s->d / s->heads;
   char spec[192];
   snprintf(spec, sizeof spec, "T=%lld,din=%lld,dout=%lld,bias=0", (long long)s->T, (long long)s->d, (long long)s->d);
   smx_status st = op_layer_create(&l->lin, "linear", "cuda.cublas", spec);
-  if (st == SMX_OK) {
-    snprintf(spec, sizeof spec, "B=%lld,L=%lld,Hkv=%lld,P=%lld,form=%d", (long long)s->B, (long long)s->L, (long long)H,
-             (long long)P, DMA_FORM_EXP);
-    st = op_layer_create(&l->bias_op, "dma_bias", "cuda.direct", spec);
-  }
-  if (st == SMX_OK) {
-    snprintf(spec, sizeof spec, "B=%lld,L=%lld,H=%lld,Hkv=%lld,P=%lld,w=%lld,select=%d", (long long)s->B, (long long)s->L,
-             (long long)H, (long long)H, (long long)P, (long long)w, s->opt[O_SELECT] != 0);
-    st = op_layer_create(&l->attn_op, "dma", P == 32 || P == 64 || P == 128 ? "cuda.flash_sparse" : "cuda.dense_bias", spec);
-  }
+  mixer_spec bias_spec, attn_spec;
+  mixer_dma_op_specs(s, bias_spec, attn_spec);
+  if (st == SMX_OK) st = op_layer_create(&l->bias_op, "dma_bias", "cuda.direct", bias_spec);
+  if (st == SMX_OK)
+    st = op_layer_create(&l->attn_op, "dma", P == 32 || P == 64 || P == 128 ? "cuda.flash_sparse" : "cuda.dense_bias", attn_spec);
   size_t Td = (size_t)(s->T * s->d), TH = (size_t)(s->T * H);
   if (st == SMX_OK)
     st = mixer_cuda_alloc("dma", &l->q, Td, &l->k, Td, &l->v, Td, &l->o, Td, &l->lse, TH, &l->bias, TH, &l->dproj, Td,

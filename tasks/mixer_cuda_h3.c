@@ -46,28 +46,18 @@ static smx_status create(const mixer_shape *s, void **out) {
   if (!h) return smx_fail(SMX_ERR_NOMEM, "h3: cannot allocate the layer");
   h->s = *s;
   h->M = (int64_t)s->opt[O_N] / 2, h->S = (int64_t)s->opt[O_SHIFT];
-  h->shortconv = h->S <= 4;
-  long long B = s->B, L = s->L, d = s->d, T = s->T;
+  long long d = s->d, T = s->T;
   char sp[160];
   snprintf(sp, sizeof sp, "T=%lld,din=%lld,dout=%lld,bias=1", T, d, d);
   smx_status st = op_layer_create(&h->lin, "linear", "cuda.cublas", sp);
-  if (st == SMX_OK) {
-    snprintf(sp, sizeof sp, "B=%lld,H=%lld,L=%lld,gelu=0,gates=1", B, d, L);
-    st = op_layer_create(&h->conv, "fftconv", "cuda.cufft", sp);
-  }
-  if (st == SMX_OK) {
-    snprintf(sp, sizeof sp, "H=%lld,N=%lld,L=%lld", d, (long long)h->M, L);
-    st = op_layer_create(&h->kern, "ssm_kernel", "cuda.vandermonde", sp);
-  }
-  if (st == SMX_OK) {
-    if (h->shortconv) {
-      snprintf(sp, sizeof sp, "B=%lld,H=%lld,L=%lld,K=%lld,bias=0", B, d, L, (long long)h->S);
-      st = op_layer_create(&h->shift, "shortconv", "cuda.direct", sp);
-    } else {
-      snprintf(sp, sizeof sp, "B=%lld,H=%lld,L=%lld,gelu=0,gates=0", B, d, L);
-      st = op_layer_create(&h->shift, "fftconv", "cuda.cufft", sp);
-    }
-  }
+  mixer_spec conv_spec, kern_spec, shift_spec;
+  mixer_h3_op_specs(s, conv_spec, kern_spec, shift_spec, &h->shortconv);
+  if (st == SMX_OK) st = op_layer_create(&h->conv, "fftconv", "cuda.cufft", conv_spec);
+  if (st == SMX_OK) st = op_layer_create(&h->kern, "ssm_kernel", "cuda.vandermonde", kern_spec);
+  if (st == SMX_OK)
+    st = h->shortconv ? op_layer_create(&h->shift, "shortconv", "cuda.direct", shift_spec)
+                      : op_layer_create(&h->shift, "fftconv", "cuda.cufft", shift_spec);
+  long long L = s->L;
   size_t Td = (size_t)(T * d), dL = (size_t)(d * L), dS = (size_t)(d * h->S), wn = h->shortconv ? dS : dL;
   if (st == SMX_OK)
     st = mixer_cuda_alloc("h3", &h->tm, Td, &h->ym, Td, &h->qT, Td, &h->kT, Td, &h->vT, Td, &h->ksT, Td, &h->yT, Td, &h->kssm,

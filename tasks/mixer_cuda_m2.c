@@ -17,11 +17,10 @@
 #include "tasks/mixer_cuda.h"
 #include "tasks/op_layer.h"
 
-/* tasks/mixer_m2.c's tensor and option order */
+/* tasks/mixer_m2.c's tensor order */
 enum { W_IN, B_IN, CONV_W, CONV_B, W_OUT, B_OUT, DSKIP, F0 };
 enum { HW1 = F0 };
 enum { KERNEL = F0 };
-enum { O_FILTER, O_EMB, O_ORDER, O_W, O_LAM };
 
 typedef struct m2_cuda {
   mixer_shape s;
@@ -47,8 +46,7 @@ static smx_status create(const mixer_shape *s, void **out) {
   m2_cuda *m = smx_host_alloc(sizeof *m);
   if (!m) return smx_fail(SMX_ERR_NOMEM, "m2: cannot allocate the layer");
   m->s = *s;
-  m->filter = (int)s->opt[O_FILTER];
-  long long B = s->B, L = s->L, d = s->d, T = s->T;
+  long long d = s->d, T = s->T;
   char spec[160];
   snprintf(spec, sizeof spec, "T=%lld,din=%lld,dout=%lld,bias=1", T, d, 3 * d);
   smx_status st = op_layer_create(&m->lin_in, "linear", "cuda.cublas", spec);
@@ -56,23 +54,13 @@ static smx_status create(const mixer_shape *s, void **out) {
     snprintf(spec, sizeof spec, "T=%lld,din=%lld,dout=%lld,bias=1", T, d, d);
     st = op_layer_create(&m->lin_out, "linear", "cuda.cublas", spec);
   }
-  if (st == SMX_OK) {
-    snprintf(spec, sizeof spec, "B=%lld,H=%lld,L=%lld,K=3,bias=1", B, 3 * d, L);
-    st = op_layer_create(&m->conv, "shortconv", "cuda.direct", spec);
-  }
-  if (st == SMX_OK) {
-    snprintf(spec, sizeof spec, "B=%lld,H=%lld,L=%lld,gelu=0,gates=1", B, d, L);
-    st = op_layer_create(&m->fft, "fftconv", "cuda.cufft", spec);
-  }
-  if (st == SMX_OK) {
-    if (m->filter == 1) {
-      snprintf(spec, sizeof spec, "H=%lld,L=%lld,lam_milli=%d", d, L, (int)s->opt[O_LAM]);
-      st = op_layer_create(&m->filt, "longconv_kernel", "cuda.elementwise", spec);
-    } else {
-      snprintf(spec, sizeof spec, "H=%lld,L=%lld,emb=%d,order=%d", d, L, (int)s->opt[O_EMB], (int)s->opt[O_ORDER]);
-      st = op_layer_create(&m->filt, "hyena_filter", "cuda.blas", spec);
-    }
-  }
+  mixer_spec conv_spec, fft_spec, filt_spec;
+  mixer_m2_op_specs(s, conv_spec, fft_spec, filt_spec, &m->filter);
+  if (st == SMX_OK) st = op_layer_create(&m->conv, "shortconv", "cuda.direct", conv_spec);
+  if (st == SMX_OK) st = op_layer_create(&m->fft, "fftconv", "cuda.cufft", fft_spec);
+  if (st == SMX_OK)
+    st = m->filter == 1 ? op_layer_create(&m->filt, "longconv_kernel", "cuda.elementwise", filt_spec)
+                        : op_layer_create(&m->filt, "hyena_filter", "cuda.blas", filt_spec);
   size_t Td = (size_t)(s->T * s->d), dL = (size_t)(s->d * s->L);
   if (st == SMX_OK)
     st = mixer_cuda_alloc("m2", &m->u, 3 * Td, &m->ub, 3 * Td, &m->uc, 3 * Td, &m->x1, Td, &m->x2, Td, &m->v, Td, &m->k, dL,

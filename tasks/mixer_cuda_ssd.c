@@ -58,18 +58,11 @@ static smx_status create(const mixer_shape *s, void **out) {
   if (st == SMX_OK) st = linear_op(&l->in_xbc, T, d, k->C);
   if (st == SMX_OK) st = linear_op(&l->in_dt, T, d, k->H);
   if (st == SMX_OK) st = linear_op(&l->out, T, k->E, d);
-  char spec[256];
-  if (st == SMX_OK) {
-    snprintf(spec, sizeof spec, "B=%lld,H=%lld,L=%lld,K=%lld,bias=1", (long long)s->B, (long long)k->C, (long long)s->L,
-             (long long)k->K);
-    st = op_layer_create(&l->conv, "shortconv", "cuda.direct", spec);
-  }
-  if (st == SMX_OK) {
-    snprintf(spec, sizeof spec, "B=%lld,L=%lld,H=%lld,P=%lld,G=%lld,N=%lld,chunk=%lld,rope=%d,gate=1,init=0,softplus=1",
-             (long long)s->B, (long long)s->L, (long long)k->H, (long long)k->P, (long long)k->G, (long long)k->N,
-             (long long)k->chunk, k->rope);
-    st = op_layer_create(&l->ssd, "ssd", "cuda.chunked", spec);
-  }
+  mixer_spec conv_spec, ssd_spec;
+  mixer_ssd_op_specs(s, conv_spec, ssd_spec);
+  if (st == SMX_OK) st = op_layer_create(&l->conv, "shortconv", "cuda.direct", conv_spec);
+  if (st == SMX_OK) st = op_layer_create(&l->ssd, "ssd", "cuda.chunked", ssd_spec);
+  char spec[128];
   if (st == SMX_OK) {
     snprintf(spec, sizeof spec, "T=%lld,d=%lld", (long long)(T * k->G), (long long)(k->E / k->G));
     st = op_layer_create(&l->norm, "rmsnorm", "cuda.rows", spec);

@@ -66,6 +66,15 @@ static smx_status tensors(const mixer_shape *s, mixer_tensor *t, int *n) {
   return SMX_OK;
 }
 
+void mixer_dma_op_specs(const mixer_shape *s, mixer_spec bias, mixer_spec attn) {
+  int64_t H = s->heads, P = s->d / s->heads, w = (int64_t)s->opt[O_W];
+  if (w == 0 || w > s->L) w = s->L;
+  snprintf(bias, MIXER_SPEC_LEN, "B=%lld,L=%lld,Hkv=%lld,P=%lld,form=%d", (long long)s->B, (long long)s->L, (long long)H,
+           (long long)P, DMA_FORM_EXP);
+  snprintf(attn, MIXER_SPEC_LEN, "B=%lld,L=%lld,H=%lld,Hkv=%lld,P=%lld,w=%lld,select=%d", (long long)s->B, (long long)s->L,
+           (long long)H, (long long)H, (long long)P, (long long)w, s->opt[O_SELECT] != 0);
+}
+
 static void destroy(void *p) {
   dma_layer *l = p;
   if (!l) return;
@@ -80,22 +89,14 @@ static smx_status create(const mixer_shape *s, void **out) {
   dma_layer *l = smx_host_alloc(sizeof *l);
   if (!l) return smx_fail(SMX_ERR_NOMEM, "dma: cannot allocate the layer");
   l->s = *s;
-  int64_t H = s->heads, P = s->d / s->heads, w = (int64_t)s->opt[O_W];
-  if (w == 0 || w > s->L) w = s->L;
+  int64_t H = s->heads;
   size_t Td = (size_t)(s->T * s->d), TH = (size_t)(s->T * H);
   smx_status st = mixer_alloc("dma", &l->q, Td, &l->k, Td, &l->v, Td, &l->o, Td, &l->lse, TH, &l->bias, TH, &l->dproj, Td,
                               &l->dq, Td, &l->dk, Td, &l->dv, Td, &l->dvb, Td, &l->dbias, TH, &l->dtmp, Td, (float **)NULL);
-  char spec[192];
-  if (st == SMX_OK) {
-    snprintf(spec, sizeof spec, "B=%lld,L=%lld,Hkv=%lld,P=%lld,form=%d", (long long)s->B, (long long)s->L, (long long)H,
-             (long long)P, DMA_FORM_EXP);
-    st = op_layer_create(&l->bias_op, "dma_bias", "reference", spec);
-  }
-  if (st == SMX_OK) {
-    snprintf(spec, sizeof spec, "B=%lld,L=%lld,H=%lld,Hkv=%lld,P=%lld,w=%lld,select=%d", (long long)s->B, (long long)s->L,
-             (long long)H, (long long)H, (long long)P, (long long)w, s->opt[O_SELECT] != 0);
-    st = op_layer_create(&l->attn_op, "dma", "cpu.sparse", spec);
-  }
+  mixer_spec bias_spec, attn_spec;
+  mixer_dma_op_specs(s, bias_spec, attn_spec);
+  if (st == SMX_OK) st = op_layer_create(&l->bias_op, "dma_bias", "reference", bias_spec);
+  if (st == SMX_OK) st = op_layer_create(&l->attn_op, "dma", "cpu.sparse", attn_spec);
   /* the token-major buffers are the ops' (B, L, H, P) and (B, H, L) tensors: check their sizes */
   if (st == SMX_OK &&
       (op_layer_numel(&l->bias_op, DMAB_V) != Td || op_layer_numel(&l->bias_op, DMAB_W) != (size_t)(s->d * H) ||

@@ -95,6 +95,15 @@ static smx_status tensors(const mixer_shape *s, mixer_tensor *t, int *n) {
   return SMX_OK;
 }
 
+void mixer_h3_op_specs(const mixer_shape *s, mixer_spec conv, mixer_spec kern, mixer_spec shift, int *shortconv) {
+  long long B = (long long)s->B, L = (long long)s->L, d = (long long)s->d, S = (long long)s->opt[O_SHIFT];
+  *shortconv = S <= 4;
+  snprintf(conv, MIXER_SPEC_LEN, "B=%lld,H=%lld,L=%lld,gelu=0,gates=1", B, d, L);
+  snprintf(kern, MIXER_SPEC_LEN, "H=%lld,N=%lld,L=%lld", d, (long long)s->opt[O_N] / 2, L);
+  if (*shortconv) snprintf(shift, MIXER_SPEC_LEN, "B=%lld,H=%lld,L=%lld,K=%lld,bias=0", B, d, L, S);
+  else snprintf(shift, MIXER_SPEC_LEN, "B=%lld,H=%lld,L=%lld,gelu=0,gates=0", B, d, L);
+}
+
 static void destroy(void *p) {
   h3 *h = p;
   if (!h) return;
@@ -110,31 +119,19 @@ static smx_status create(const mixer_shape *s, void **out) {
   if (!h) return smx_fail(SMX_ERR_NOMEM, "h3: cannot allocate the layer");
   h->s = *s;
   h->M = (int64_t)s->opt[O_N] / 2, h->S = (int64_t)s->opt[O_SHIFT];
-  h->shortconv = h->S <= 4;
-  long long B = (long long)s->B, L = (long long)s->L, d = (long long)s->d;
+  long long L = (long long)s->L, d = (long long)s->d;
   size_t Td = (size_t)(s->T * s->d), dL = (size_t)(d * L), dS = (size_t)(d * h->S);
+  mixer_spec conv_spec, kern_spec, shift_spec;
+  mixer_h3_op_specs(s, conv_spec, kern_spec, shift_spec, &h->shortconv);
   size_t wn = h->shortconv ? dS : dL;
-  char sp[128];
   smx_status st = mixer_alloc("h3", &h->tm, Td, &h->ym, Td, &h->qT, Td, &h->kT, Td, &h->vT, Td, &h->ksT, Td, &h->yT, Td,
                               &h->kssm, dL, &h->dkssm, dL, &h->ksh, dS, &h->dksh, dS, &h->w, wn, &h->dw, wn, &h->dyT, Td,
                               &h->dvT, Td, &h->dksT, Td, &h->dqT, Td, &h->dkT, Td, &h->dtmp, Td, (float **)NULL);
-  if (st == SMX_OK) {
-    snprintf(sp, sizeof sp, "B=%lld,H=%lld,L=%lld,gelu=0,gates=1", B, d, L);
-    st = op_layer_create(&h->conv, "fftconv", "cpu.fftw", sp);
-  }
-  if (st == SMX_OK) {
-    snprintf(sp, sizeof sp, "H=%lld,N=%lld,L=%lld", d, (long long)h->M, L);
-    st = op_layer_create(&h->kern, "ssm_kernel", "cpu.vandermonde", sp);
-  }
-  if (st == SMX_OK) {
-    if (h->shortconv) {
-      snprintf(sp, sizeof sp, "B=%lld,H=%lld,L=%lld,K=%lld,bias=0", B, d, L, (long long)h->S);
-      st = op_layer_create(&h->shift, "shortconv", "cpu.direct", sp);
-    } else {
-      snprintf(sp, sizeof sp, "B=%lld,H=%lld,L=%lld,gelu=0,gates=0", B, d, L);
-      st = op_layer_create(&h->shift, "fftconv", "cpu.fftw", sp);
-    }
-  }
+  if (st == SMX_OK) st = op_layer_create(&h->conv, "fftconv", "cpu.fftw", conv_spec);
+  if (st == SMX_OK) st = op_layer_create(&h->kern, "ssm_kernel", "cpu.vandermonde", kern_spec);
+  if (st == SMX_OK)
+    st = h->shortconv ? op_layer_create(&h->shift, "shortconv", "cpu.direct", shift_spec)
+                      : op_layer_create(&h->shift, "fftconv", "cpu.fftw", shift_spec);
   if (st != SMX_OK) {
     destroy(h);
     return st;

@@ -108,6 +108,15 @@ static void init(const mixer_shape *s, int i, float *t, size_t n, uint64_t seed,
   }
 }
 
+void mixer_m2_op_specs(const mixer_shape *s, mixer_spec conv, mixer_spec fft, mixer_spec filt, int *explicit_kernel) {
+  long long B = s->B, L = s->L, d = s->d;
+  *explicit_kernel = (int)s->opt[O_FILTER] == 1;
+  snprintf(conv, MIXER_SPEC_LEN, "B=%lld,H=%lld,L=%lld,K=3,bias=1", B, 3 * d, L);
+  snprintf(fft, MIXER_SPEC_LEN, "B=%lld,H=%lld,L=%lld,gelu=0,gates=1", B, d, L);
+  if (*explicit_kernel) snprintf(filt, MIXER_SPEC_LEN, "H=%lld,L=%lld,lam_milli=%d", d, L, (int)s->opt[O_LAM]);
+  else snprintf(filt, MIXER_SPEC_LEN, "H=%lld,L=%lld,emb=%d,order=%d", d, L, (int)s->opt[O_EMB], (int)s->opt[O_ORDER]);
+}
+
 static void destroy(void *p) {
   m2 *m = p;
   if (!m) return;
@@ -129,30 +138,17 @@ static smx_status create(const mixer_shape *s, void **out) {
   m2 *m = smx_host_alloc(sizeof *m);
   if (!m) return smx_fail(SMX_ERR_NOMEM, "m2: cannot allocate the layer");
   m->s = *s;
-  m->filter = (int)s->opt[O_FILTER];
-  long long B = s->B, L = s->L, d = s->d;
   size_t Td = (size_t)(s->T * s->d), dL = (size_t)(s->d * s->L);
   smx_status st = mixer_alloc("m2", &m->u, 3 * Td, &m->ub, 3 * Td, &m->uc, 3 * Td, &m->x1, Td, &m->x2, Td, &m->v, Td, &m->k, dL,
                               &m->yc, Td, &m->yt, Td, &m->dyt, Td, &m->dyc, Td, &m->dv, Td, &m->dx1, Td, &m->dx2, Td, &m->dk,
                               dL, &m->duc, 3 * Td, &m->dub, 3 * Td, (float **)NULL);
-  char spec[160];
-  if (st == SMX_OK) {
-    snprintf(spec, sizeof spec, "B=%lld,H=%lld,L=%lld,K=3,bias=1", B, 3 * d, L);
-    st = op_layer_create(&m->conv, "shortconv", "cpu.direct", spec);
-  }
-  if (st == SMX_OK) {
-    snprintf(spec, sizeof spec, "B=%lld,H=%lld,L=%lld,gelu=0,gates=1", B, d, L);
-    st = op_layer_create(&m->fft, "fftconv", "cpu.fftw", spec);
-  }
-  if (st == SMX_OK) {
-    if (m->filter == 1) {
-      snprintf(spec, sizeof spec, "H=%lld,L=%lld,lam_milli=%d", d, L, (int)s->opt[O_LAM]);
-      st = op_layer_create(&m->filt, "longconv_kernel", "cpu.omp", spec);
-    } else {
-      snprintf(spec, sizeof spec, "H=%lld,L=%lld,emb=%d,order=%d", d, L, (int)s->opt[O_EMB], (int)s->opt[O_ORDER]);
-      st = op_layer_create(&m->filt, "hyena_filter", "cpu.blas", spec);
-    }
-  }
+  mixer_spec conv_spec, fft_spec, filt_spec;
+  mixer_m2_op_specs(s, conv_spec, fft_spec, filt_spec, &m->filter);
+  if (st == SMX_OK) st = op_layer_create(&m->conv, "shortconv", "cpu.direct", conv_spec);
+  if (st == SMX_OK) st = op_layer_create(&m->fft, "fftconv", "cpu.fftw", fft_spec);
+  if (st == SMX_OK)
+    st = m->filter == 1 ? op_layer_create(&m->filt, "longconv_kernel", "cpu.omp", filt_spec)
+                        : op_layer_create(&m->filt, "hyena_filter", "cpu.blas", filt_spec);
   if (st == SMX_OK) {
     static const int conv_own[] = {SHORTCONV_Y, SHORTCONV_DY, SHORTCONV_DX, SHORTCONV_DW, SHORTCONV_DBIAS};
     static const int fft_own[] = {FFTCONV_Y, FFTCONV_DY, FFTCONV_DU, FFTCONV_DK, FFTCONV_DD, FFTCONV_DPRE, FFTCONV_DPOST};

@@ -89,6 +89,16 @@ smx_status mixer_ssd_dims(const mixer_shape *s, ssd_layer_dims *o) {
   return SMX_OK;
 }
 
+void mixer_ssd_op_specs(const mixer_shape *s, mixer_spec conv, mixer_spec ssd) {
+  ssd_layer_dims k = {0};
+  (void)mixer_ssd_dims(s, &k); /* validated by tensors() before any layer is made */
+  snprintf(conv, MIXER_SPEC_LEN, "B=%lld,H=%lld,L=%lld,K=%lld,bias=1", (long long)s->B, (long long)k.C, (long long)s->L,
+           (long long)k.K);
+  snprintf(ssd, MIXER_SPEC_LEN, "B=%lld,L=%lld,H=%lld,P=%lld,G=%lld,N=%lld,chunk=%lld,rope=%d,gate=1,init=0,softplus=1",
+           (long long)s->B, (long long)s->L, (long long)k.H, (long long)k.P, (long long)k.G, (long long)k.N,
+           (long long)k.chunk, k.rope);
+}
+
 static smx_status tensors(const mixer_shape *s, mixer_tensor *t, int *n) {
   int64_t E = 0, H = 0, P = 0, G = 0, N = 0;
   smx_status st = dims(s, &E, &H, &P, &G, &N);
@@ -151,18 +161,10 @@ static smx_status create(const mixer_shape *s, void **out) {
                    &l->ones, E / (size_t)l->G, &l->xbc, T * C, &l->dyo, T * E, &l->dyn, T * E, &l->dy, T * E, &l->dxs, T * E,
                    &l->dbm, T * GN, &l->dcm, T * GN, &l->ddt, T * H, &l->dz, T * E, &l->dA, H, &l->dconvT, T * C,
                    &l->dxbcT, T * C, &l->dtmp, T * (size_t)s->d, (float **)NULL);
-  char spec[256];
-  if (st == SMX_OK) {
-    snprintf(spec, sizeof spec, "B=%lld,H=%lld,L=%lld,K=%lld,bias=1", (long long)s->B, (long long)l->C, (long long)s->L,
-             (long long)l->K);
-    st = op_layer_create(&l->conv, "shortconv", "cpu.direct", spec);
-  }
-  if (st == SMX_OK) {
-    snprintf(spec, sizeof spec, "B=%lld,L=%lld,H=%lld,P=%lld,G=%lld,N=%lld,chunk=%lld,rope=%d,gate=1,init=0,softplus=1",
-             (long long)s->B, (long long)s->L, (long long)l->H, (long long)l->P, (long long)l->G, (long long)l->N,
-             (long long)s->opt[O_CHUNK], s->opt[O_ROPE] != 0);
-    st = op_layer_create(&l->ssd, "ssd", "cpu.chunked", spec);
-  }
+  mixer_spec conv_spec, ssd_spec;
+  mixer_ssd_op_specs(s, conv_spec, ssd_spec);
+  if (st == SMX_OK) st = op_layer_create(&l->conv, "shortconv", "cpu.direct", conv_spec);
+  if (st == SMX_OK) st = op_layer_create(&l->ssd, "ssd", "cpu.chunked", ssd_spec);
   /* the layouts above are the ops': check the slot sizes once */
   if (st == SMX_OK &&
       (op_layer_numel(&l->conv, SHORTCONV_X) != T * C || op_layer_numel(&l->conv, SHORTCONV_W) != C * (size_t)l->K ||
