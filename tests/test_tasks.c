@@ -47,7 +47,8 @@ static int same(const data *a, const data *b, int64_t e, int64_t f) {
 
 static const char *const all[][2] = {{"mqar", ""},           {"mqar", "random_non_queries=1"},
                                      {"induction_head", ""}, {"assoc_recall", ""},
-                                     {"selective_copy", ""}, {"selective_copy_mamba", "L=512"}};
+                                     {"selective_copy", ""}, {"selective_copy_mamba", "L=512"},
+                                     {"listops", "min_len=20,max_len=120"}};
 #define N_ALL (sizeof all / sizeof all[0])
 
 Test(tasks, deterministic_and_seeded) {
@@ -319,6 +320,74 @@ static void bad(const char *task, const char *spec, const char *needle) {
   cr_assert(strstr(m, needle) != NULL, "'%s' lacks '%s'", m, needle);
 }
 
+/* ListOps read back with an evaluator written from listops.py's semantics, independent of the
+ * generator: the label at the classify token is the expression's value; tree lengths are strictly
+ * inside the window; the four operators and the ten classes all occur; examples are distinct. */
+typedef struct lo_parse {
+  const int32_t *t;
+  int64_t i, n;
+} lo_parse;
+
+static int lo_cmp(const void *a, const void *b) { return *(const int *)a - *(const int *)b; }
+
+/* the value at t[i], advancing i; -1 on a malformed expression */
+static int lo_eval(lo_parse *p) {
+  if (p->i >= p->n) return -1;
+  int32_t tok = p->t[p->i++];
+  if (tok >= 1 && tok <= 10) return tok - 1;
+  if (tok < 11 || tok > 14) return -1;
+  int v[64], k = 0;
+  while (p->i < p->n && p->t[p->i] != 15) {
+    if (k == 64 || (v[k++] = lo_eval(p)) < 0) return -1;
+  }
+  if (p->i >= p->n || k < 2) return -1;
+  p->i++; /* the closing X */
+  int r = v[0];
+  if (tok == 11) for (int j = 1; j < k; j++) r = v[j] < r ? v[j] : r;
+  if (tok == 12) for (int j = 1; j < k; j++) r = v[j] > r ? v[j] : r;
+  if (tok == 14) { for (int j = 1; j < k; j++) r += v[j]; r %= 10; }
+  if (tok == 13) {
+    qsort(v, (size_t)k, sizeof *v, lo_cmp);
+    r = (int)(k % 2 ? (double)v[k / 2] : ((double)v[k / 2 - 1] + (double)v[k / 2]) / 2.0); /* int(np.median) */
+  }
+  return r;
+}
+
+static void listops_check(const char *spec, int64_t lo, int64_t hi, int64_t n) {
+  data d = gen("listops", spec, SMX_SPLIT_TRAIN, 5, n);
+  cr_assert_eq(d.T, hi);
+  cr_assert_eq(d.V, 17);
+  int ops[4] = {0}, classes[10] = {0};
+  for (int64_t e = 0; e < n; e++) {
+    const int32_t *in = d.in + e * d.T, *lb = d.lb + e * d.T;
+    int64_t cls = 0;
+    while (cls < d.T && in[cls] != 16) cls++;
+    cr_assert(cls > lo && cls < hi, "example %lld: tree length %lld outside (%lld, %lld)", (long long)e, (long long)cls,
+              (long long)lo, (long long)hi);
+    for (int64_t t = cls + 1; t < d.T; t++) cr_assert_eq(in[t], 0, "example %lld: no padding at %lld", (long long)e, (long long)t);
+    for (int64_t t = 0; t < d.T; t++)
+      if (t != cls) cr_assert_eq(lb[t], SMX_IGNORE_LABEL, "example %lld: a label at %lld", (long long)e, (long long)t);
+    for (int64_t t = 0; t < cls; t++)
+      if (in[t] >= 11 && in[t] <= 14) ops[in[t] - 11]++;
+    lo_parse p = {in, 0, cls};
+    int v = lo_eval(&p);
+    cr_assert(v >= 0 && p.i == cls, "example %lld is not one well-formed expression", (long long)e);
+    cr_assert_eq(lb[cls], 1 + v, "example %lld: label %d, the expression's value is %d", (long long)e, lb[cls] - 1, v);
+    classes[v]++;
+    for (int64_t f = 0; f < e; f++)
+      cr_assert(memcmp(in, d.in + f * d.T, (size_t)d.T * sizeof *in) != 0, "examples %lld and %lld are equal", (long long)f,
+                (long long)e);
+  }
+  for (int k = 0; k < 4; k++) cr_assert_gt(ops[k], 0, "operator %d never occurs", k);
+  for (int k = 0; k < 10; k++) cr_expect_gt(classes[k], 0, "class %d never occurs in %lld examples", k, (long long)n);
+  drop(&d);
+}
+
+Test(tasks, listops_spec) {
+  listops_check("min_len=20,max_len=120", 20, 120, 600);
+  listops_check("", 500, 2000, 40); /* LRA's window */
+}
+
 Test(tasks, bad_parameters) {
   bad("nosuch", "", "unknown task 'nosuch' (known: mqar, induction_head, assoc_recall, selective_copy");
   bad("mqar", "X=1", "no parameter 'X' (parameters: V, L, N, a, random_non_queries)");
@@ -339,6 +408,8 @@ Test(tasks, bad_parameters) {
   bad("selective_copy", "L=33,N=16", "must exceed 2N+1");
   bad("selective_copy_mamba", "L=31,N=16", "at least 2N");
   bad("selective_copy_mamba", "L=99999999999", "out of range");
+  bad("listops", "min_len=100,max_len=101", "no length lies strictly between min_len=100 and max_len=101");
+  bad("listops", "args=1", "args=1 is out of range");
 
   smx_task_config c = cfg("mqar", "");
   int32_t in[64], lb[64];

@@ -1,5 +1,6 @@
 /* Synthetic task generators (tasks/): MQAR (Zoology), induction head and associative recall
- * (H3 / safari), selective copying in MAD's and in Mamba's form. docs/tasks.md gives each spec.
+ * (H3 / safari), selective copying in MAD's and in Mamba's form, and Long Range Arena's ListOps.
+ * docs/tasks.md gives each spec.
  *
  * A generator fills a dataset of n examples: inputs int32 [n, T] and labels int32 [n, T], where
  * T = smx_task_seq_len(config) and labels are SMX_IGNORE_LABEL (-100) wherever no loss is taken.
