@@ -5,6 +5,7 @@
  */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,7 +49,8 @@ static int same(const data *a, const data *b, int64_t e, int64_t f) {
 static const char *const all[][2] = {{"mqar", ""},           {"mqar", "random_non_queries=1"},
                                      {"induction_head", ""}, {"assoc_recall", ""},
                                      {"selective_copy", ""}, {"selective_copy_mamba", "L=512"},
-                                     {"listops", "min_len=20,max_len=120"}};
+                                     {"listops", "min_len=20,max_len=120"}, {"passkey", "L=64"},
+                                     {"niah", "L=256,K=4,Q=2"}, {"niah", "L=256,K=2,NV=2,Q=2,haystack=1"}};
 #define N_ALL (sizeof all / sizeof all[0])
 
 Test(tasks, deterministic_and_seeded) {
@@ -388,6 +390,99 @@ Test(tasks, listops_spec) {
   listops_check("", 500, 2000, 40); /* LRA's window */
 }
 
+/* passkey and niah read back: the needles found in the context, the answers the labels ask for,
+ * and where the depth puts them. Tokens (tasks/needle.c): digits 1..10, NEEDLE 11, IS 12, Q 13,
+ * noise 14..21, keys from 22. */
+Test(tasks, passkey_spec) {
+  const int64_t L = 64, D = 5, F = L - 2 * D - 2, n = 2000;
+  data d = gen("passkey", "L=64", SMX_SPLIT_TRAIN, 9, n);
+  double mean_pre = 0;
+  for (int64_t e = 0; e < n; e++) {
+    const int32_t *in = d.in + e * L, *lb = d.lb + e * L;
+    int64_t a = 0;
+    while (a < L && in[a] != 11) a++;
+    cr_assert(a < L - D - 1 && in[a + D + 1] == 11, "example %lld: no NEEDLE d1..d5 NEEDLE", (long long)e);
+    for (int64_t t = 0; t < a; t++) cr_assert_eq(in[t], 14 + t % 8, "example %lld: prefix noise at %lld", (long long)e, (long long)t);
+    mean_pre += (double)a;
+    int64_t q = L - D;
+    cr_assert_eq(in[q], 13, "example %lld: Q at %lld", (long long)e, (long long)q);
+    for (int64_t j = 0; j < D; j++) {
+      cr_assert(in[a + 1 + j] >= 1 && in[a + 1 + j] <= 10);
+      cr_assert_eq(lb[q + j], in[a + 1 + j], "example %lld: answer digit %lld", (long long)e, (long long)j);
+      if (j > 0) cr_assert_eq(in[q + j], in[a + j], "example %lld: teacher-forced digit %lld", (long long)e, (long long)j);
+    }
+    for (int64_t t = 0; t < q; t++) cr_assert_eq(lb[t], SMX_IGNORE_LABEL);
+  }
+  mean_pre /= (double)n; /* uniform on 0..F: mean F/2, sd F/sqrt(12) per draw */
+  cr_assert(fabs(mean_pre - F / 2.0) < 4 * (F / sqrt(12.0)) / sqrt((double)n), "mean prefix %.2f, F/2 = %.1f", mean_pre, F / 2.0);
+  drop(&d);
+  for (int k = 0; k <= 2; k++) { /* depth 0, 50, 100: the needle at round(depth F / 100) */
+    char spec[64];
+    snprintf(spec, sizeof spec, "L=64,depth=%d", 50 * k);
+    data g = gen("passkey", spec, SMX_SPLIT_TEST, 2, 3);
+    for (int64_t e = 0; e < 3; e++) cr_assert_eq(g.in[e * L + (int64_t)llround(0.5 * k * F)], 11, "%s example %lld", spec, (long long)e);
+    drop(&g);
+  }
+}
+
+static void niah_check(const char *spec, int64_t L, int64_t K, int64_t NV, int64_t Q, int64_t klen, int64_t vlen, int64_t n) {
+  data d = gen("niah", spec, SMX_SPLIT_TRAIN, 4, n);
+  const int64_t nl = 2 + klen + vlen;
+  for (int64_t e = 0; e < n; e++) {
+    const int32_t *in = d.in + e * L, *lb = d.lb + e * L;
+    int64_t q0 = 0;
+    while (q0 < L && in[q0] != 13) q0++;
+    cr_assert(q0 < L, "%s example %lld: no question", spec, (long long)e);
+    int64_t t = q0, asked = 0;
+    while (t < L) {
+      cr_assert_eq(in[t], 13, "%s example %lld: question layout at %lld", spec, (long long)e, (long long)t);
+      const int32_t *key = in + t + 1;
+      int64_t is = t + 1 + klen, found = 0;
+      cr_assert_eq(in[is], 12);
+      /* the key's needles before the questions, in position order: their values are the answer */
+      int64_t pos = is;
+      for (int64_t s = 0; s + nl <= q0; s++) {
+        if (in[s] != 11 || memcmp(in + s + 1, key, (size_t)klen * sizeof *key) != 0 || in[s + 1 + klen] != 12) continue;
+        for (int64_t j = 0; j < vlen; j++, pos++) {
+          cr_assert_eq(lb[pos], in[s + 2 + klen + j], "%s example %lld: answer at %lld", spec, (long long)e, (long long)pos);
+          if (pos > is) cr_assert_eq(in[pos], lb[pos - 1], "%s example %lld: teacher forcing at %lld", spec, (long long)e, (long long)pos);
+        }
+        found++;
+        s += nl - 1;
+      }
+      cr_assert_eq(found, NV, "%s example %lld: the asked key has %lld needles, not NV = %lld", spec, (long long)e, (long long)found,
+                   (long long)NV);
+      t = pos;
+      asked++;
+    }
+    cr_assert_eq(asked, Q, "%s example %lld: %lld questions", spec, (long long)e, (long long)asked);
+    for (int64_t u = 0; u < q0 + 1 + klen; u++) cr_assert_eq(lb[u], SMX_IGNORE_LABEL);
+    int64_t needles = 0;
+    for (int64_t u = 0; u < q0; u++) needles += in[u] == 11;
+    if (strstr(spec, "haystack=1") == NULL) cr_assert_eq(needles, K * NV, "%s example %lld: %lld needles", spec, (long long)e, (long long)needles);
+  }
+  drop(&d);
+}
+
+Test(tasks, niah_spec) {
+  niah_check("L=256", 256, 1, 1, 1, 2, 7, 200);                                  /* RULER single */
+  niah_check("L=512,K=4,Q=4", 512, 4, 1, 4, 2, 7, 100);                          /* multiquery */
+  niah_check("L=512,NV=4", 512, 1, 4, 1, 2, 7, 100);                             /* multivalue */
+  niah_check("L=512,K=4,haystack=1", 512, 4, 1, 1, 2, 7, 100);                   /* multikey, needle haystack */
+  niah_check("L=128,K=3,NV=2,Q=2,klen=1,vlen=3,keys=16,haystack=1", 128, 3, 2, 2, 1, 3, 300);
+  /* depth 0 and 100: the needle first after the padding, last before the questions */
+  data a = gen("niah", "L=256,depth=0", SMX_SPLIT_TRAIN, 1, 4), b = gen("niah", "L=256,depth=100", SMX_SPLIT_TRAIN, 1, 4);
+  for (int64_t e = 0; e < 4; e++) {
+    int64_t s = 0;
+    while (a.in[e * 256 + s] == 0) s++;
+    cr_assert_eq(a.in[e * 256 + s], 11, "depth 0: example %lld starts with noise", (long long)e);
+    int64_t q = 0;
+    while (b.in[e * 256 + q] != 13) q++;
+    cr_assert_eq(b.in[e * 256 + q - 11], 11, "depth 100: example %lld's needle is not last", (long long)e);
+  }
+  drop(&a), drop(&b);
+}
+
 Test(tasks, bad_parameters) {
   bad("nosuch", "", "unknown task 'nosuch' (known: mqar, induction_head, assoc_recall, selective_copy");
   bad("mqar", "X=1", "no parameter 'X' (parameters: V, L, N, a, random_non_queries)");
@@ -410,6 +505,11 @@ Test(tasks, bad_parameters) {
   bad("selective_copy_mamba", "L=99999999999", "out of range");
   bad("listops", "min_len=100,max_len=101", "no length lies strictly between min_len=100 and max_len=101");
   bad("listops", "args=1", "args=1 is out of range");
+  bad("passkey", "L=11", "L=11 is shorter than the needle and the answer (2D + 2 = 12 tokens)");
+  bad("niah", "K=2,Q=3", "Q=3 queried keys is more than K=2 keys");
+  bad("niah", "K=41", "41 needles need more than RULER's 40 depths");
+  bad("niah", "L=20", "L=20 cannot hold 1 needles and the questions (21 tokens)");
+  bad("niah", "keys=2,klen=1,K=1", "cannot give 1 distinct keys");
 
   smx_task_config c = cfg("mqar", "");
   int32_t in[64], lb[64];

@@ -28,7 +28,7 @@ extern "C" {
 #endif
 
 #define SMX_IGNORE_LABEL (-100)
-#define SMX_TASK_MAX_PARAMS 8
+#define SMX_TASK_MAX_PARAMS 12
 
 typedef enum smx_split { SMX_SPLIT_TRAIN = 0, SMX_SPLIT_TEST = 1 } smx_split;
 
