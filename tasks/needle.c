@@ -1,10 +1,11 @@
 /* Long-context retrieval in token form: the passkey test (Mohtashami & Jaggi 2023, "Landmark
- * Attention") and RULER's needle-in-a-haystack family (NVIDIA/RULER scripts/data/synthetic/niah.py;
- * Hsieh et al. 2024), with the natural-language templates replaced by special tokens as the
+ * Attention"), RULER's needle-in-a-haystack family (NVIDIA/RULER scripts/data/synthetic/niah.py;
+ * Hsieh et al. 2024) and RULER's variable tracking (variable_tracking.py), with the natural-language templates replaced by special tokens as the
  * project's reference notes recommend for small models (reference/tasks.md §4.1). docs/tasks.md#needle.
  *
  *   seqmix task gen --task passkey --param L=64,depth=50 --n 1
  *   seqmix task gen --task niah --param L=256,K=4,Q=2,haystack=1 --n 1
+ *   seqmix task gen --task vartrack --param L=256,hops=4 --n 1
  *
  * Tokens: pad 0, digits 0..9 -> 1..10, NEEDLE 11, IS 12, Q 13, the noise motif 14..21 (eight
  * tokens repeated: the landmark code's "The grass is green. The sky is blue. ..."), keys from 22 on.
@@ -25,6 +26,13 @@
  * labelled from IS on. A haystack
  * that does not fill the context whole is left-padded. RULER's configs: single (K = 1), multikey
  * (K = 4, Q = 1; haystack=1 is multikey_2/3), multivalue (NV = 4), multiquery (K = Q = 4).
+ *
+ * vartrack: `chains` chains of hops + 1 variables (names of nlen tokens, all distinct): VAR x0 EQ
+ * d1..d5 (RULER's 5-digit value, 10000..99999), then VAR x(i) EQ VAR x(i-1); the statements, chain
+ * after chain, go into the noise haystack in order at sorted random sentence boundaries (RULER
+ * inserts them at sorted random positions). Question: Q d1..d5 IS and the names of the first
+ * chain in order, teacher-forced (RULER asks for "all variables assigned the value" of chain 0).
+ * Tokens here: VAR 11, EQ 12, Q 13, noise 14..21, names from 22.
  *
  * Scores: the model's accuracy is Zoology's per-position rule over the labelled answer tokens;
  * exact match (passkey) and RULER's string_match_all (the share of answer values produced whole)
@@ -241,4 +249,109 @@ const smx_task smx_task_niah = {
     .seq_len = ni_seq_len,
     .vocab = ni_vocab,
     .generate = ni_generate,
+};
+
+/* ---- vartrack ---- */
+
+enum { VT_L, VT_CHAINS, VT_HOPS, VT_NLEN, VT_NAMES };
+enum { TOK_VAR = 11, TOK_EQ = 12, VT_VALUE_DIGITS = 5 };
+
+static int64_t vt_seq_len(const smx_task_config *c) { return task_int(c, VT_L); }
+static int64_t vt_vocab(const smx_task_config *c) { return TOK_KEY + task_int(c, VT_NAMES); }
+
+/* statement tokens of one chain, and the question with its answer */
+static int64_t vt_chain_len(const smx_task_config *c) {
+  int64_t nlen = task_int(c, VT_NLEN);
+  return (2 + nlen + VT_VALUE_DIGITS) + task_int(c, VT_HOPS) * (3 + 2 * nlen);
+}
+static int64_t vt_query_len(const smx_task_config *c) {
+  return 2 + VT_VALUE_DIGITS + (task_int(c, VT_HOPS) + 1) * task_int(c, VT_NLEN) - 1;
+}
+
+static smx_status vt_validate(const smx_task_config *c) {
+  int64_t L = task_int(c, VT_L), vars = task_int(c, VT_CHAINS) * (task_int(c, VT_HOPS) + 1);
+  if (pow((double)task_int(c, VT_NAMES), (double)task_int(c, VT_NLEN)) < 2.0 * (double)vars)
+    return smx_fail(SMX_ERR_INVALID, "vartrack: names=%lld^nlen=%lld cannot name %lld distinct variables comfortably",
+                    (long long)task_int(c, VT_NAMES), (long long)task_int(c, VT_NLEN), (long long)vars);
+  int64_t need = task_int(c, VT_CHAINS) * vt_chain_len(c) + vt_query_len(c);
+  if (L < need)
+    return smx_fail(SMX_ERR_INVALID, "vartrack: L=%lld cannot hold the statements and the question (%lld tokens)", (long long)L,
+                    (long long)need);
+  return SMX_OK;
+}
+
+static smx_status vt_generate(const smx_task_config *c, smx_split split, uint64_t seed, int64_t n, int32_t *inputs,
+                              int32_t *labels) {
+  const int64_t L = task_int(c, VT_L), chains = task_int(c, VT_CHAINS), hops = task_int(c, VT_HOPS);
+  const int64_t nlen = task_int(c, VT_NLEN), nnames = task_int(c, VT_NAMES), vars = chains * (hops + 1);
+  const int64_t H = L - chains * vt_chain_len(c) - vt_query_len(c), sents = H / NOISE_LEN, lead = H - sents * NOISE_LEN;
+  int32_t *names = malloc((size_t)(vars * nlen) * sizeof *names), *vals = malloc((size_t)(chains * VT_VALUE_DIGITS) * sizeof *vals);
+  int64_t *at = malloc((size_t)vars * sizeof *at);
+  if (!names || !vals || !at) {
+    free(names), free(vals), free(at);
+    return smx_fail(SMX_ERR_NOMEM, "vartrack: cannot allocate the chains");
+  }
+  for (int64_t e = 0; e < n; e++) {
+    task_rng r;
+    task_rng_init(&r, seed, split, TASK_PART_EXAMPLE, (uint64_t)e);
+    int32_t *in = inputs + e * L, *lb = labels + e * L;
+    for (int64_t v = 0; v < vars; v++)
+      do draw_key(&r, nlen, nnames, names + v * nlen);
+      while (!key_new(names, v, nlen, names + v * nlen));
+    for (int64_t k = 0; k < chains; k++) { /* 10000..99999 */
+      int64_t x = 10000 + (int64_t)task_rng_below(&r, 90000);
+      for (int j = VT_VALUE_DIGITS - 1; j >= 0; j--, x /= 10) vals[k * VT_VALUE_DIGITS + j] = TOK_DIGIT + (int32_t)(x % 10);
+    }
+    /* each statement's sentence boundary: sorted uniform draws, so the statements keep their order */
+    for (int64_t v = 0; v < vars; v++) {
+      int64_t b = (int64_t)task_rng_below(&r, (uint32_t)(sents + 1)), p = v;
+      for (; p > 0 && at[p - 1] > b; p--) at[p] = at[p - 1];
+      at[p] = b;
+    }
+    int64_t t = 0, next = 0;
+    for (; t < lead; t++) in[t] = 0;
+    for (int64_t s = 0; s <= sents; s++) {
+      for (; next < vars && at[next] == s; next++) { /* statement `next`: chain next / (hops + 1), hop next % (hops + 1) */
+        int64_t k = next / (hops + 1), h = next % (hops + 1);
+        in[t++] = TOK_VAR;
+        for (int64_t j = 0; j < nlen; j++) in[t++] = names[next * nlen + j];
+        in[t++] = TOK_EQ;
+        if (h == 0) {
+          for (int j = 0; j < VT_VALUE_DIGITS; j++) in[t++] = vals[k * VT_VALUE_DIGITS + j];
+        } else {
+          in[t++] = TOK_VAR;
+          for (int64_t j = 0; j < nlen; j++) in[t++] = names[(next - 1) * nlen + j];
+        }
+      }
+      if (s < sents) noise(in + t, NOISE_LEN), t += NOISE_LEN;
+    }
+    for (int64_t u = 0; u < L; u++) lb[u] = SMX_IGNORE_LABEL;
+    in[t++] = TOK_Q;
+    for (int j = 0; j < VT_VALUE_DIGITS; j++) in[t++] = vals[j];
+    in[t++] = TOK_IS;
+    for (int64_t v = 0; v <= hops; v++)
+      for (int64_t j = 0; j < nlen; j++) {
+        int32_t a = names[v * nlen + j];
+        lb[t - 1] = a;
+        if (v < hops || j < nlen - 1) in[t++] = a;
+      }
+  }
+  free(names), free(vals), free(at);
+  return SMX_OK;
+}
+
+const smx_task smx_task_vartrack = {
+    .name = "vartrack",
+    .summary = "RULER variable tracking (token form): chains of VAR x EQ value / VAR y EQ VAR x in noise; name the chain",
+    .source = "NVIDIA/RULER scripts/data/synthetic/variable_tracking.py (Hsieh et al. 2024), in tokens (reference/tasks.md 4.1)",
+    .n_params = 5,
+    .params = {{"L", 1024, 8, 16777216, 0, "sequence length (context and question)"},
+               {"chains", 1, 1, 64, 0, "num_chains (RULER: 1); the question is about the first"},
+               {"hops", 4, 1, 64, 0, "num_hops: variables per chain - 1 (RULER: 4)"},
+               {"nlen", 2, 1, 16, 0, "tokens per variable name (RULER: 5 upper-case letters)"},
+               {"names", 256, 2, 1 << 20, 0, "name-token vocabulary"}},
+    .validate = vt_validate,
+    .seq_len = vt_seq_len,
+    .vocab = vt_vocab,
+    .generate = vt_generate,
 };

@@ -14,6 +14,7 @@ extern const smx_task smx_task_selective_copy_mamba;
 extern const smx_task smx_task_listops;
 extern const smx_task smx_task_passkey;
 extern const smx_task smx_task_niah;
+extern const smx_task smx_task_vartrack;
 
 /* Parameter i of c as an integer (ranges are checked at parse time). */
 static inline int64_t task_int(const smx_task_config *c, int i) { return (int64_t)c->v[i]; }

@@ -50,7 +50,8 @@ static const char *const all[][2] = {{"mqar", ""},           {"mqar", "random_no
                                      {"induction_head", ""}, {"assoc_recall", ""},
                                      {"selective_copy", ""}, {"selective_copy_mamba", "L=512"},
                                      {"listops", "min_len=20,max_len=120"}, {"passkey", "L=64"},
-                                     {"niah", "L=256,K=4,Q=2"}, {"niah", "L=256,K=2,NV=2,Q=2,haystack=1"}};
+                                     {"niah", "L=256,K=4,Q=2"}, {"niah", "L=256,K=2,NV=2,Q=2,haystack=1"},
+                                     {"vartrack", "L=256,chains=2"}};
 #define N_ALL (sizeof all / sizeof all[0])
 
 Test(tasks, deterministic_and_seeded) {
@@ -483,6 +484,47 @@ Test(tasks, niah_spec) {
   drop(&a), drop(&b);
 }
 
+/* vartrack read back: follow the chain from the asked value through the statements in the context
+ * (VAR 11, EQ 12, Q 13, IS 12 in the question); the labels must name it in order. */
+static void vartrack_check(const char *spec, int64_t L, int64_t hops, int64_t nlen, int64_t n) {
+  data d = gen("vartrack", spec, SMX_SPLIT_TRAIN, 6, n);
+  for (int64_t e = 0; e < n; e++) {
+    const int32_t *in = d.in + e * L, *lb = d.lb + e * L;
+    int64_t q = 0;
+    while (q < L && in[q] != 13) q++;
+    cr_assert(q + 6 < L && in[q + 6] == 12, "%s example %lld: no Q d1..d5 IS", spec, (long long)e);
+    /* the statement assigning the value, then each statement assigning the previous name */
+    int64_t at = -1;
+    for (int64_t s = 0; s + 2 + nlen + 5 <= q; s++)
+      if (in[s] == 11 && in[s + 1 + nlen] == 12 && !memcmp(in + s + 2 + nlen, in + q + 1, 5 * sizeof *in)) at = s;
+    cr_assert(at >= 0, "%s example %lld: no statement assigns the asked value", spec, (long long)e);
+    int64_t pos = q + 6;
+    for (int64_t h = 0; h <= hops; h++) {
+      const int32_t *name = in + at + 1;
+      for (int64_t j = 0; j < nlen; j++, pos++) {
+        cr_assert_eq(lb[pos], name[j], "%s example %lld: hop %lld name token %lld", spec, (long long)e, (long long)h, (long long)j);
+        if (pos > q + 6) cr_assert_eq(in[pos], lb[pos - 1]);
+      }
+      if (h == hops) break;
+      int64_t next = -1; /* VAR y EQ VAR name */
+      for (int64_t s = 0; s + 3 + 2 * nlen <= q; s++)
+        if (in[s] == 11 && in[s + 1 + nlen] == 12 && in[s + 2 + nlen] == 11 &&
+            !memcmp(in + s + 3 + nlen, name, (size_t)nlen * sizeof *in))
+          next = s;
+      cr_assert(next > at, "%s example %lld: hop %lld has no later statement", spec, (long long)e, (long long)h + 1);
+      at = next;
+    }
+    for (int64_t t = 0; t < q + 6; t++) cr_assert_eq(lb[t], SMX_IGNORE_LABEL);
+  }
+  drop(&d);
+}
+
+Test(tasks, vartrack_spec) {
+  vartrack_check("L=256", 256, 4, 2, 200);
+  vartrack_check("L=512,chains=3,hops=6", 512, 6, 2, 100);
+  vartrack_check("L=96,hops=2,nlen=1,names=16", 96, 2, 1, 300);
+}
+
 Test(tasks, bad_parameters) {
   bad("nosuch", "", "unknown task 'nosuch' (known: mqar, induction_head, assoc_recall, selective_copy");
   bad("mqar", "X=1", "no parameter 'X' (parameters: V, L, N, a, random_non_queries)");
@@ -510,6 +552,8 @@ Test(tasks, bad_parameters) {
   bad("niah", "K=41", "41 needles need more than RULER's 40 depths");
   bad("niah", "L=20", "L=20 cannot hold 1 needles and the questions (21 tokens)");
   bad("niah", "keys=2,klen=1,K=1", "cannot give 1 distinct keys");
+  bad("vartrack", "L=40", "L=40 cannot hold the statements and the question");
+  bad("vartrack", "names=2,nlen=2", "cannot name 5 distinct variables");
 
   smx_task_config c = cfg("mqar", "");
   int32_t in[64], lb[64];
