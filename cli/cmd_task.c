@@ -125,8 +125,8 @@ int cmd_task(int argc, char **argv) {
   if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
     printf("usage: seqmix task <subcommand> [options]\n\n"
            "The synthetic tasks: MQAR (Zoology), induction head and associative recall (H3), selective\n"
-           "copying (MAD's and Mamba's forms), ListOps (Long Range Arena), passkey, RULER's needles and\n"
-           "variable tracking. docs/tasks.md gives each generator's spec.\n\n"
+           "copying (MAD's and Mamba's forms), ListOps (Long Range Arena), passkey, RULER's needles,\n"
+           "variable tracking and word extraction. docs/tasks.md gives each generator's spec.\n\n"
            "subcommands:\n"
            "  list     the tasks, their parameters (default [range]) and the code they follow\n"
            "  gen      print generated examples as text: --task NAME [--param K=V,...] [--n N] [--seed S]\n"

@@ -15,6 +15,8 @@ extern const smx_task smx_task_listops;
 extern const smx_task smx_task_passkey;
 extern const smx_task smx_task_niah;
 extern const smx_task smx_task_vartrack;
+extern const smx_task smx_task_cwe;
+extern const smx_task smx_task_fwe;
 
 /* Parameter i of c as an integer (ranges are checked at parse time). */
 static inline int64_t task_int(const smx_task_config *c, int i) { return (int64_t)c->v[i]; }

@@ -11,6 +11,7 @@
 static const smx_task *const all_tasks[] = {
     &smx_task_mqar, &smx_task_induction_head, &smx_task_assoc_recall, &smx_task_selective_copy,
     &smx_task_selective_copy_mamba, &smx_task_listops, &smx_task_passkey, &smx_task_niah, &smx_task_vartrack,
+    &smx_task_cwe, &smx_task_fwe,
 };
 #define N_TASKS ((int)(sizeof all_tasks / sizeof all_tasks[0]))
 

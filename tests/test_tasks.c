@@ -51,7 +51,7 @@ static const char *const all[][2] = {{"mqar", ""},           {"mqar", "random_no
                                      {"selective_copy", ""}, {"selective_copy_mamba", "L=512"},
                                      {"listops", "min_len=20,max_len=120"}, {"passkey", "L=64"},
                                      {"niah", "L=256,K=4,Q=2"}, {"niah", "L=256,K=2,NV=2,Q=2,haystack=1"},
-                                     {"vartrack", "L=256,chains=2"}};
+                                     {"vartrack", "L=256,chains=2"}, {"cwe", "L=256"}, {"fwe", "L=256"}};
 #define N_ALL (sizeof all / sizeof all[0])
 
 Test(tasks, deterministic_and_seeded) {
@@ -525,6 +525,78 @@ Test(tasks, vartrack_spec) {
   vartrack_check("L=96,hops=2,nlen=1,names=16", 96, 2, 1, 300);
 }
 
+/* cwe and fwe read back: count every word of the context; the labels must be the common words in
+ * order of first occurrence (cwe), or the three most frequent real words by count (fwe). Tokens:
+ * Q 1, noise 2, words from 3. */
+static void count_words(const int32_t *in, int64_t q, int64_t V, int64_t *count) {
+  memset(count, 0, (size_t)V * sizeof *count);
+  for (int64_t t = 0; t < q; t++)
+    if (in[t] >= 0 && in[t] < V) count[in[t]]++;
+}
+
+Test(tasks, cwe_spec) {
+  const char *specs[] = {"L=256", "L=512,cw=10,freq_cw=30,freq_ucw=3", "L=64,cw=3,freq_cw=5,freq_ucw=2,vocab=40"};
+  const int64_t Ls[] = {256, 512, 64}, cws[] = {10, 10, 3}, fcs[] = {6, 30, 5}, fus[] = {1, 3, 2};
+  for (int k = 0; k < 3; k++) {
+    data d = gen("cwe", specs[k], SMX_SPLIT_TRAIN, 3, 100);
+    int64_t *count = malloc((size_t)d.V * sizeof *count);
+    for (int64_t e = 0; e < 100; e++) {
+      const int32_t *in = d.in + e * Ls[k], *lb = d.lb + e * Ls[k];
+      int64_t q = Ls[k] - cws[k];
+      cr_assert_eq(in[q], 1, "%s example %lld: no Q", specs[k], (long long)e);
+      count_words(in, q, d.V, count);
+      int64_t common = 0;
+      for (int64_t w = 3; w < d.V; w++) {
+        cr_assert(count[w] == 0 || count[w] == fcs[k] || count[w] == fus[k], "%s: word %lld appears %lld times", specs[k],
+                  (long long)w, (long long)count[w]);
+        common += count[w] == fcs[k];
+      }
+      cr_assert_eq(common, cws[k]);
+      int64_t j = 0; /* the common words by first occurrence */
+      for (int64_t t = 0; t < q && j < cws[k]; t++)
+        if (in[t] >= 3 && count[in[t]] == fcs[k]) {
+          cr_assert_eq(lb[q + j], in[t], "%s example %lld: answer %lld", specs[k], (long long)e, (long long)j);
+          if (j > 0) cr_assert_eq(in[q + j], lb[q + j - 1]);
+          count[in[t]] = -1, j++;
+        }
+      cr_assert_eq(j, cws[k]);
+    }
+    free(count);
+    drop(&d);
+  }
+}
+
+Test(tasks, fwe_spec) {
+  const char *specs[] = {"L=256", "L=1024,alpha=1.5", "L=64,vocab=20"};
+  const int64_t Ls[] = {256, 1024, 64};
+  for (int k = 0; k < 3; k++) {
+    data d = gen("fwe", specs[k], SMX_SPLIT_TRAIN, 8, 100);
+    int64_t *count = malloc((size_t)d.V * sizeof *count);
+    for (int64_t e = 0; e < 100; e++) {
+      const int32_t *in = d.in + e * Ls[k], *lb = d.lb + e * Ls[k];
+      int64_t q = Ls[k] - 3;
+      cr_assert_eq(in[q], 1, "%s example %lld: no Q", specs[k], (long long)e);
+      count_words(in, q, d.V, count);
+      cr_assert_gt(count[2], 0, "%s: no noise word (rank 1)", specs[k]);
+      int64_t prev = count[2];
+      for (int j = 0; j < 3; j++) { /* the j-th most frequent real word, strictly ahead of the rest */
+        int64_t best = -1;
+        for (int64_t w = 3; w < d.V; w++)
+          if (count[w] > 0 && (best < 0 || count[w] > count[best])) best = w;
+        cr_assert(best >= 0 && count[best] <= prev, "%s example %lld: rank %d", specs[k], (long long)e, j + 2);
+        cr_assert_eq(lb[q + j], best, "%s example %lld: answer %d is %d, the word of rank %d is %lld", specs[k], (long long)e, j,
+                     lb[q + j], j + 2, (long long)best);
+        int64_t ties = 0;
+        for (int64_t w = 3; w < d.V; w++) ties += count[w] == count[best];
+        cr_assert_eq(ties, 1, "%s example %lld: %lld words share rank %d's count", specs[k], (long long)e, (long long)ties, j + 2);
+        prev = count[best], count[best] = 0;
+      }
+    }
+    free(count);
+    drop(&d);
+  }
+}
+
 Test(tasks, bad_parameters) {
   bad("nosuch", "", "unknown task 'nosuch' (known: mqar, induction_head, assoc_recall, selective_copy");
   bad("mqar", "X=1", "no parameter 'X' (parameters: V, L, N, a, random_non_queries)");
@@ -554,6 +626,10 @@ Test(tasks, bad_parameters) {
   bad("niah", "keys=2,klen=1,K=1", "cannot give 1 distinct keys");
   bad("vartrack", "L=40", "L=40 cannot hold the statements and the question");
   bad("vartrack", "names=2,nlen=2", "cannot name 5 distinct variables");
+  bad("cwe", "freq_cw=2,freq_ucw=2", "freq_cw=2 must exceed freq_ucw=2");
+  bad("cwe", "L=40", "L=40 cannot hold 10 common words x 6");
+  bad("cwe", "vocab=100", "distinct words are needed, vocab=100");
+  bad("fwe", "L=20", "L=20 is too short for ranks 4 and 5 to differ");
 
   smx_task_config c = cfg("mqar", "");
   int32_t in[64], lb[64];
