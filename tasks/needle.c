@@ -56,6 +56,8 @@ static int64_t pk_vocab(const smx_task_config *c) {
   return TOK_KEY;
 }
 
+static int64_t pk_span(const smx_task_config *c) { return task_int(c, PK_D); }
+
 static smx_status pk_validate(const smx_task_config *c) {
   int64_t L = task_int(c, PK_L), D = task_int(c, PK_D);
   if (L < 2 * D + 2)
@@ -102,6 +104,7 @@ const smx_task smx_task_passkey = {
     .validate = pk_validate,
     .seq_len = pk_seq_len,
     .vocab = pk_vocab,
+    .answer_span = pk_span,
     .generate = pk_generate,
 };
 
@@ -112,6 +115,7 @@ enum { NI_L, NI_K, NI_NV, NI_Q, NI_HAY, NI_DEPTH, NI_KLEN, NI_VLEN, NI_KEYS };
 static int64_t ni_seq_len(const smx_task_config *c) { return task_int(c, NI_L); }
 static int64_t ni_vocab(const smx_task_config *c) { return TOK_KEY + task_int(c, NI_KEYS); }
 
+static int64_t ni_span(const smx_task_config *c) { return task_int(c, NI_VLEN); }
 static int64_t ni_needle_len(const smx_task_config *c) { return 2 + task_int(c, NI_KLEN) + task_int(c, NI_VLEN); }
 static int64_t ni_query_len(const smx_task_config *c) {
   return task_int(c, NI_Q) * (task_int(c, NI_KLEN) + 1 + task_int(c, NI_NV) * task_int(c, NI_VLEN));
@@ -248,6 +252,7 @@ const smx_task smx_task_niah = {
     .validate = ni_validate,
     .seq_len = ni_seq_len,
     .vocab = ni_vocab,
+    .answer_span = ni_span,
     .generate = ni_generate,
 };
 
@@ -258,6 +263,8 @@ enum { TOK_VAR = 11, TOK_EQ = 12, VT_VALUE_DIGITS = 5 };
 
 static int64_t vt_seq_len(const smx_task_config *c) { return task_int(c, VT_L); }
 static int64_t vt_vocab(const smx_task_config *c) { return TOK_KEY + task_int(c, VT_NAMES); }
+
+static int64_t vt_span(const smx_task_config *c) { return task_int(c, VT_NLEN); }
 
 /* statement tokens of one chain, and the question with its answer */
 static int64_t vt_chain_len(const smx_task_config *c) {
@@ -353,5 +360,6 @@ const smx_task smx_task_vartrack = {
     .validate = vt_validate,
     .seq_len = vt_seq_len,
     .vocab = vt_vocab,
+    .answer_span = vt_span,
     .generate = vt_generate,
 };

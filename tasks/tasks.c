@@ -104,6 +104,11 @@ void smx_task_config_format(const smx_task_config *c, char *buf, size_t n) {
 int64_t smx_task_seq_len(const smx_task_config *c) { return c->task->seq_len(c); }
 int64_t smx_task_vocab(const smx_task_config *c) { return c->task->vocab(c); }
 
+int64_t smx_task_answer_span(const smx_task_config *c) {
+  int64_t s = c->task->answer_span ? c->task->answer_span(c) : 1;
+  return s > 0 ? s : 1;
+}
+
 smx_status smx_task_generate(const smx_task_config *c, smx_split split, uint64_t seed, int64_t n, int32_t *inputs,
                              int32_t *labels) {
   if (split != SMX_SPLIT_TRAIN && split != SMX_SPLIT_TEST)

@@ -49,9 +49,9 @@ json_t *smx_train_metrics_json(const smx_train_result *r) {
     json_array_append_new(loss, json_real(r->loss_curve[e]));
     json_array_append_new(acc, json_real(r->acc_curve[e]));
   }
-  return json_pack("{s:f, s:f, s:f, s:I, s:I, s:o, s:o}", "test_acc", r->test_acc, "best_acc", r->best_acc, "final_loss",
-                   r->final_loss, "epochs_run", (json_int_t)r->epochs_run, "steps", (json_int_t)r->steps, "loss_curve",
-                   loss, "acc_curve", acc);
+  return json_pack("{s:f, s:f, s:f, s:I, s:I, s:o, s:o, s:f, s:f}", "test_acc", r->test_acc, "best_acc", r->best_acc,
+                   "final_loss", r->final_loss, "epochs_run", (json_int_t)r->epochs_run, "steps", (json_int_t)r->steps,
+                   "loss_curve", loss, "acc_curve", acc, "exact_match", r->test_exact, "span_match", r->test_span_match);
 }
 
 double smx_task_accuracy(int64_t n, int64_t T, const int32_t *pred, const int32_t *labels) {
@@ -68,6 +68,28 @@ double smx_task_accuracy(int64_t n, int64_t T, const int32_t *pred, const int32_
     if (lab) sum += (double)right / (double)lab, counted++;
   }
   return counted ? sum / (double)counted : 0;
+}
+
+void smx_task_value_scores(int64_t n, int64_t T, int64_t span, const int32_t *pred, const int32_t *labels, double *exact,
+                           double *span_match) {
+  double sum = 0, all = 0;
+  int64_t counted = 0;
+  if (span < 1) span = 1;
+  for (int64_t e = 0; e < n; e++) {
+    int64_t in_value = 0, values = 0, right = 0;
+    int ok = 1;
+    for (int64_t t = 0; t < T; t++) {
+      int32_t y = labels[e * T + t];
+      if (y == SMX_IGNORE_LABEL) continue;
+      ok &= pred[e * T + t] == y;
+      if (++in_value == span) values++, right += ok, in_value = 0, ok = 1;
+    }
+    if (in_value) values++, right += ok; /* a last partial value */
+    if (!values) continue;
+    sum += (double)right / (double)values, all += right == values, counted++;
+  }
+  *exact = counted ? all / (double)counted : 0;
+  *span_match = counted ? sum / (double)counted : 0;
 }
 
 static smx_status validate(const smx_train_config *c) {
@@ -132,6 +154,7 @@ typedef struct run_state {
   int32_t *tr_in, *tr_lab, *te_in, *te_lab, *bi, *bl, *bp, *pred;
   int64_t *perm;
   smx_model *model;
+  double exact, span_match; /* the last evaluation's whole-value scores */
 } run_state;
 
 static void release(run_state *s) {
@@ -150,6 +173,7 @@ static smx_status evaluate(const smx_train_config *c, run_state *s, int64_t T, d
     memcpy(s->pred + first * T, s->bp, (size_t)(count * T) * sizeof *s->pred);
   }
   *acc = smx_task_accuracy(c->n_test, T, s->pred, s->te_lab);
+  smx_task_value_scores(c->n_test, T, smx_task_answer_span(&c->task), s->pred, s->te_lab, &s->exact, &s->span_match);
   return SMX_OK;
 }
 
@@ -219,6 +243,7 @@ static smx_status run(const smx_train_config *c, run_state *s, smx_train_result 
     r->epochs_run = epoch + 1;
     r->final_loss = r->loss_curve[epoch];
     r->test_acc = acc;
+    r->test_exact = s->exact, r->test_span_match = s->span_match;
     if (acc > r->best_acc) r->best_acc = acc;
     double elapsed = smx_now() - t0;
     if (c->progress)

@@ -13,6 +13,26 @@ Test(train, accuracy_is_the_mean_over_examples_of_labelled_accuracy) {
   cr_assert_float_eq(smx_task_accuracy(3, 3, pred, labels), 0.75, 1e-12);
 }
 
+/* Whole answer values: labelled positions in order, cut into values of `span` tokens. */
+Test(train, value_scores_count_whole_answer_values) {
+  /* example 0: values (5 6) right, (7 8) wrong; example 1: (1 2) right and a last partial value (3)
+   * right; example 2: no label (not counted) */
+  const int32_t labels[18] = {-100, 5, 6, 7, 8, -100, 1, 2, -100, -100, 3, -100, -100, -100, -100, -100, -100, -100};
+  const int32_t pred[18] = {-1, 5, 6, 7, 0, -1, 1, 2, -1, -1, 3, -1, -1, -1, -1, -1, -1, -1};
+  double exact, span;
+  smx_task_value_scores(3, 6, 2, pred, labels, &exact, &span);
+  cr_assert_float_eq(exact, 0.5, 1e-12);
+  cr_assert_float_eq(span, 0.75, 1e-12);
+  /* span 1: string_match_all is Zoology's accuracy */
+  smx_task_value_scores(3, 6, 1, pred, labels, &exact, &span);
+  cr_assert_float_eq(span, smx_task_accuracy(3, 6, pred, labels), 1e-12);
+  cr_assert_float_eq(exact, 0.5, 1e-12);
+  /* one value spanning every label: exact match and span match agree */
+  smx_task_value_scores(3, 6, 4, pred, labels, &exact, &span);
+  cr_assert_float_eq(exact, 0.5, 1e-12);
+  cr_assert_float_eq(span, 0.5, 1e-12);
+}
+
 static void small_run(smx_train_config *c, smx_train_result *r, int64_t n_train, int64_t epochs) {
   smx_train_defaults(c);
   const smx_task *t;

@@ -56,6 +56,10 @@ struct smx_task {
   smx_status (*validate)(const smx_task_config *c);
   int64_t (*seq_len)(const smx_task_config *c); /* T: length of inputs and labels */
   int64_t (*vocab)(const smx_task_config *c);   /* every token is in [0, vocab) */
+  /* Tokens per answer value (a passkey, a needle's value, a variable's name), the unit of exact
+   * match and of RULER's string_match_all: the labelled positions of an example, in order, cut into
+   * spans of this many. NULL: 1 (every labelled token its own value). */
+  int64_t (*answer_span)(const smx_task_config *c);
   /* Fills n examples. Deduplicating tasks need the whole set, so this is per dataset. */
   smx_status (*generate)(const smx_task_config *c, smx_split split, uint64_t seed, int64_t n, int32_t *inputs,
                          int32_t *labels);
@@ -74,6 +78,7 @@ double smx_task_get(const smx_task_config *c, const char *name);            /* 0
 
 int64_t smx_task_seq_len(const smx_task_config *c);
 int64_t smx_task_vocab(const smx_task_config *c);
+int64_t smx_task_answer_span(const smx_task_config *c); /* >= 1 */
 /* Validates n (1 .. 2^31, and n*T within 2^31 elements) and runs the generator. */
 smx_status smx_task_generate(const smx_task_config *c, smx_split split, uint64_t seed, int64_t n, int32_t *inputs,
                              int32_t *labels);

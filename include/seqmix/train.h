@@ -9,7 +9,8 @@
  *
  * Accuracy is Zoology's rule: per test example the share of labelled positions (label != -100)
  * whose argmax prediction is right, averaged over examples that have a label. On the H3 tasks the
- * test labels mark only the last token, so the same rule is last-token accuracy.
+ * test labels mark only the last token, so the same rule is last-token accuracy. Beside it, whole
+ * answer values (smx_task_value_scores): exact match and RULER's string_match_all.
  *
  * The last, partial batch of an epoch is padded with rows whose labels are all -100: they add
  * nothing to the loss or the gradients, so every example is used once per epoch.
@@ -58,6 +59,8 @@ typedef struct smx_train_config {
 typedef struct smx_train_result {
   int64_t epochs_run, steps, train_tokens;
   double test_acc;          /* at the last epoch run */
+  double test_exact;        /* at the last epoch: the share of test examples with every answer value right */
+  double test_span_match;   /* at the last epoch: RULER's string_match_all, the mean share of values right */
   double best_acc;
   double final_loss;        /* mean training loss of the last epoch */
   double wall_s, train_s;   /* all, and training steps only */
@@ -77,6 +80,13 @@ void smx_train_defaults(smx_train_config *c);
 smx_status smx_train(const smx_train_config *c, smx_train_result *r);
 /* Zoology's accuracy of predictions (n, T) against labels: see the top of this file. */
 double smx_task_accuracy(int64_t n, int64_t T, const int32_t *pred, const int32_t *labels);
+/* Whole answer values instead of tokens: each example's labelled positions, in order, cut into
+ * values of `span` tokens (smx_task_answer_span; a last partial value counts as one); a value is
+ * right when all its tokens are. *exact = the share of examples (with a label) whose values are all
+ * right (passkey's exact match); *span_match = the mean over those examples of the share of values
+ * right (RULER's string_match_all, as a fraction). */
+void smx_task_value_scores(int64_t n, int64_t T, int64_t span, const int32_t *pred, const int32_t *labels, double *exact,
+                           double *span_match);
 
 #ifdef __cplusplus
 }
