@@ -87,8 +87,8 @@ static smx_status pk_generate(const smx_task_config *c, smx_split split, uint64_
     in[t++] = TOK_NEEDLE;
     noise(in + t, F - pre), t += F - pre;
     for (int64_t u = 0; u < L; u++) lb[u] = SMX_IGNORE_LABEL;
-    lb[t] = key[0], in[t++] = TOK_Q;
-    for (int64_t j = 0; j + 1 < D; j++) lb[t] = key[j + 1], in[t++] = key[j];
+    in[t++] = TOK_Q;
+    task_answer(in, lb, t, key, D);
   }
   return SMX_OK;
 }
@@ -165,10 +165,10 @@ static smx_status ni_generate(const smx_task_config *c, smx_split split, uint64_
   const int64_t sent_len = hay ? nl : NOISE_LEN, sents = H / sent_len, lead = H - sents * sent_len;
   int32_t *keys = malloc((size_t)(K * klen) * sizeof *keys), *vals = malloc((size_t)(needles * vlen) * sizeof *vals);
   int32_t *tmp = malloc((size_t)(klen > vlen ? klen : vlen) * sizeof *tmp), *at = malloc((size_t)needles * sizeof *at);
-  int32_t *qk = malloc((size_t)K * sizeof *qk);
+  int32_t *qk = malloc((size_t)K * sizeof *qk), *answer = malloc((size_t)(NV * vlen) * sizeof *answer);
   int32_t *slots = malloc((size_t)(NV > RULER_DEPTHS ? NV : RULER_DEPTHS) * sizeof *slots);
-  if (!keys || !vals || !tmp || !at || !qk || !slots) {
-    free(keys), free(vals), free(tmp), free(at), free(qk), free(slots);
+  if (!keys || !vals || !tmp || !at || !qk || !slots || !answer) {
+    free(keys), free(vals), free(tmp), free(at), free(qk), free(slots), free(answer);
     return smx_fail(SMX_ERR_NOMEM, "niah: cannot allocate the needles");
   }
   for (int64_t e = 0; e < n; e++) {
@@ -223,15 +223,11 @@ static smx_status ni_generate(const smx_task_config *c, smx_split split, uint64_
         for (; p > 0 && (at[ord[p - 1]] > at[i] || (at[ord[p - 1]] == at[i] && ord[p - 1] > i)); p--) ord[p] = ord[p - 1];
         ord[p] = (int32_t)i;
       }
-      for (int64_t v = 0; v < NV; v++)
-        for (int64_t j = 0; j < vlen; j++) {
-          int32_t a = vals[ord[v] * vlen + j];
-          lb[t - 1] = a;
-          if (v < NV - 1 || j < vlen - 1) in[t++] = a;
-        }
+      for (int64_t v = 0; v < NV; v++) memcpy(answer + v * vlen, vals + ord[v] * vlen, (size_t)vlen * sizeof *answer);
+      t = task_answer(in, lb, t, answer, NV * vlen);
     }
   }
-  free(keys), free(vals), free(tmp), free(at), free(qk), free(slots);
+  free(keys), free(vals), free(tmp), free(at), free(qk), free(slots), free(answer);
   return SMX_OK;
 }
 
@@ -336,12 +332,7 @@ static smx_status vt_generate(const smx_task_config *c, smx_split split, uint64_
     in[t++] = TOK_Q;
     for (int j = 0; j < VT_VALUE_DIGITS; j++) in[t++] = vals[j];
     in[t++] = TOK_IS;
-    for (int64_t v = 0; v <= hops; v++)
-      for (int64_t j = 0; j < nlen; j++) {
-        int32_t a = names[v * nlen + j];
-        lb[t - 1] = a;
-        if (v < hops || j < nlen - 1) in[t++] = a;
-      }
+    task_answer(in, lb, t, names, (hops + 1) * nlen); /* the first chain's names, in chain order */
   }
   free(names), free(vals), free(at);
   return SMX_OK;

@@ -21,6 +21,17 @@ extern const smx_task smx_task_fwe;
 /* Parameter i of c as an integer (ranges are checked at parse time). */
 static inline int64_t task_int(const smx_task_config *c, int i) { return (int64_t)c->v[i]; }
 
+/* Appends a teacher-forced answer of n tokens after a question whose last token is at t - 1: that
+ * position's label is answer[0], then answer[i] is the input whose label is answer[i + 1] (the last
+ * answer token is only a label). Returns the position after the answer's inputs. */
+static inline int64_t task_answer(int32_t *in, int32_t *lb, int64_t t, const int32_t *answer, int64_t n) {
+  for (int64_t i = 0; i < n; i++) {
+    lb[t - 1] = answer[i];
+    if (i + 1 < n) in[t++] = answer[i];
+  }
+  return t;
+}
+
 /* Writes one full sequence of T + 1 tokens (inputs = seq[0..T), shifted LM targets = seq[1..T]).
  * scratch holds scratch_len int32 that are all -1 on entry and must be all -1 on return. */
 typedef void (*task_full_seq_fn)(const smx_task_config *c, task_rng *r, int32_t *seq, int32_t *scratch);

@@ -94,16 +94,15 @@ static smx_status cw_generate(const smx_task_config *c, smx_split split, uint64_
     shuffle(&r, in + lead, ctx);
     for (int64_t u = 0; u < L; u++) lb[u] = SMX_IGNORE_LABEL;
     in[t++] = TOK_Q;
-    int64_t given = 0; /* the common words by first occurrence */
+    int64_t given = 0; /* the common words by first occurrence: written over words[0..cw), which are marked */
     for (int64_t w = 0; w < cw; w++) seen[words[w]] = 1;
     for (int64_t s = lead; s < lead + ctx && given < cw; s++) {
       int32_t x = in[s] - TOK_WORD;
       if (seen[x] != 1) continue;
-      seen[x] = 2;
-      lb[t - 1] = in[s];
-      if (++given < cw) in[t++] = in[s];
+      seen[x] = 0;
+      words[given++] = in[s];
     }
-    for (int64_t w = 0; w < cw; w++) seen[words[w]] = 0;
+    task_answer(in, lb, t, words, cw);
   }
   free(table), free(words), free(seen);
   return SMX_OK;
@@ -191,10 +190,9 @@ static smx_status fw_generate(const smx_task_config *c, smx_split split, uint64_
     shuffle(&r, in + lead, ctx);
     for (int64_t u = 0; u < L; u++) lb[u] = SMX_IGNORE_LABEL;
     in[t++] = TOK_Q;
-    for (int j = 0; j < FW_ANSWER; j++) {
-      lb[t - 1] = TOK_WORD + rank[1 + j];
-      if (j < FW_ANSWER - 1) in[t++] = TOK_WORD + rank[1 + j];
-    }
+    int32_t answer[FW_ANSWER];
+    for (int j = 0; j < FW_ANSWER; j++) answer[j] = TOK_WORD + rank[1 + j];
+    task_answer(in, lb, t, answer, FW_ANSWER);
   }
   free(counts), free(table), free(rank);
   return SMX_OK;
