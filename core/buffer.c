@@ -16,6 +16,15 @@ void *smx_host_alloc(size_t bytes) {
 
 void smx_host_free(void *p) { free(p); }
 
+smx_status smx_gpu_calloc(void **p, size_t bytes) {
+  smx_status s = smx_gpu_malloc(p, bytes);
+  if (s == SMX_OK && (s = smx_gpu_memset(*p, 0, bytes)) != SMX_OK) {
+    smx_gpu_free(*p);
+    *p = NULL;
+  }
+  return s;
+}
+
 smx_status smx_buffer_alloc(smx_buffer *b, smx_device d, size_t bytes) {
   b->ptr = NULL;
   b->bytes = 0;

@@ -20,6 +20,8 @@ extern "C" {
 int smx_gpu_probe(char *why, size_t n);
 
 smx_status smx_gpu_malloc(void **p, size_t bytes);
+/* smx_gpu_malloc then zeroed (core/buffer.c); *p = NULL on failure */
+smx_status smx_gpu_calloc(void **p, size_t bytes);
 void smx_gpu_free(void *p);
 smx_status smx_gpu_memcpy_h2d(void *dst, const void *src, size_t bytes);
 smx_status smx_gpu_memcpy_d2h(void *dst, const void *src, size_t bytes);

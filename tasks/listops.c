@@ -89,15 +89,6 @@ static int node(tree_gen *g, int depth) {
   return value_of(op, vals, n);
 }
 
-static uint64_t hash_tokens(const int32_t *s, int64_t n) {
-  uint64_t h = 1469598103934665603ull; /* FNV-1a */
-  for (int64_t i = 0; i < n; i++) {
-    h ^= (uint64_t)(uint32_t)s[i];
-    h *= 1099511628211ull;
-  }
-  return h;
-}
-
 static smx_status lo_generate(const smx_task_config *c, smx_split split, uint64_t seed, int64_t n, int32_t *inputs,
                               int32_t *labels) {
   const int64_t T = task_int(c, P_MAX_LEN), lo = task_int(c, P_MIN_LEN);
@@ -120,7 +111,7 @@ static smx_status lo_generate(const smx_task_config *c, smx_split split, uint64_
     tree_gen g = {&r, buf, 0, T - 1, (int)task_int(c, P_DEPTH), (int)task_int(c, P_ARGS)};
     int v = node(&g, 1);
     if (v < 0 || g.len <= lo || g.len >= T) continue; /* keep lo < length < max_len */
-    int64_t slot = (int64_t)(hash_tokens(buf, g.len) & (uint64_t)(cap - 1)), dup = 0;
+    int64_t slot = (int64_t)(task_seq_hash(buf, g.len) & (uint64_t)(cap - 1)), dup = 0;
     for (; table[slot] >= 0; slot = (slot + 1) & (cap - 1)) {
       int64_t q = table[slot];
       if (lens[q] == g.len && memcmp(inputs + q * T, buf, (size_t)g.len * sizeof *buf) == 0) {

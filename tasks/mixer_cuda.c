@@ -2,6 +2,7 @@
 #include "tasks/mixer_cuda.h"
 
 #include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "core/gpu.h"
@@ -19,7 +20,12 @@ const mixer_cuda_kind *mixer_cuda_find(const char *name) {
   return NULL;
 }
 
-const char *mixer_cuda_names(void) { return "attention, dma, ssd, h3, m2, conba, mlp, moe, cdmoe"; }
+const char *mixer_cuda_names(void) {
+  static char names[256];
+  if (!names[0])
+    for (int i = 0, o = 0; i < N_KINDS; i++) o += snprintf(names + o, sizeof names - (size_t)o, "%s%s", i ? ", " : "", kinds[i]->name);
+  return names;
+}
 
 smx_status mixer_cuda_alloc(const char *what, ...) {
   va_list ap;
@@ -28,12 +34,8 @@ smx_status mixer_cuda_alloc(const char *what, ...) {
   float **p;
   while ((p = va_arg(ap, float **))) {
     size_t n = va_arg(ap, size_t);
-    size_t bytes = (n ? n : 1) * sizeof(float);
     void *d = NULL;
-    if (st == SMX_OK && (st = smx_gpu_malloc(&d, bytes)) == SMX_OK && (st = smx_gpu_memset(d, 0, bytes)) != SMX_OK) {
-      smx_gpu_free(d);
-      d = NULL;
-    }
+    if (st == SMX_OK) st = smx_gpu_calloc(&d, (n ? n : 1) * sizeof(float));
     *p = d;
   }
   va_end(ap);

@@ -27,13 +27,7 @@ float *op_layer_own(op_layer *l, int slot) {
   if (!l->own[slot]) {
     size_t bytes = (op_layer_numel(l, slot) ? op_layer_numel(l, slot) : 1) * sizeof(float);
     if (l->v->device == SMX_DEV_CUDA) { /* zeroed too, on the device */
-      void *d = NULL;
-      if (smx_gpu_malloc(&d, bytes) != SMX_OK) return NULL;
-      if (smx_gpu_memset(d, 0, bytes) != SMX_OK) {
-        smx_gpu_free(d);
-        return NULL;
-      }
-      l->own[slot] = d;
+      if (smx_gpu_calloc(&l->own[slot], bytes) != SMX_OK) return NULL;
     } else {
       l->own[slot] = smx_host_alloc(bytes); /* zeroed */
     }

@@ -21,6 +21,9 @@ extern const smx_task smx_task_fwe;
 /* Parameter i of c as an integer (ranges are checked at parse time). */
 static inline int64_t task_int(const smx_task_config *c, int i) { return (int64_t)c->v[i]; }
 
+/* FNV-1a (64-bit) over a token sequence: the de-duplicating generators' hash-table key. */
+uint64_t task_seq_hash(const int32_t *s, int64_t len);
+
 /* Appends a teacher-forced answer of n tokens after a question whose last token is at t - 1: that
  * position's label is answer[0], then answer[i] is the input whose label is answer[i + 1] (the last
  * answer token is only a label). Returns the position after the answer's inputs. */

@@ -123,7 +123,7 @@ smx_status smx_task_generate(const smx_task_config *c, smx_split split, uint64_t
 
 /* ---- safari's unique-examples dataset ---- */
 
-static uint64_t seq_hash(const int32_t *s, int64_t len) {
+uint64_t task_seq_hash(const int32_t *s, int64_t len) {
   uint64_t h = 1469598103934665603ull; /* FNV-1a, 64-bit */
   for (int64_t i = 0; i < len; i++) {
     uint32_t x = (uint32_t)s[i];
@@ -161,7 +161,7 @@ smx_status task_unique_dataset(const smx_task_config *c, smx_split split, uint64
     task_rng r;
     task_rng_init(&r, seed, split, TASK_PART_EXAMPLE, (uint64_t)draws++);
     gen(c, &r, seq, scratch);
-    uint64_t h = seq_hash(seq, T + 1);
+    uint64_t h = task_seq_hash(seq, T + 1);
     int64_t slot = (int64_t)(h & (uint64_t)(cap - 1)), dup = 0;
     for (; table[slot] >= 0; slot = (slot + 1) & (cap - 1)) {
       int64_t q = table[slot];
