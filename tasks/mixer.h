@@ -99,6 +99,9 @@ smx_status mixer_options_validate(const char *options);
  * both run the same ops on the same shapes. */
 #define MIXER_SPEC_LEN 256
 typedef char mixer_spec[MIXER_SPEC_LEN];
+/* attention: 1 when attention.rope=1, and the rotation of q and k then */
+int mixer_attention_rope(const mixer_shape *s);
+void mixer_attention_rope_spec(const mixer_shape *s, mixer_spec rope);
 /* ssd: the short conv and the SSD (options validated by the kind's tensors()) */
 void mixer_ssd_op_specs(const mixer_shape *s, mixer_spec conv, mixer_spec ssd);
 /* dma: the per-key bias and the attention */

@@ -44,14 +44,16 @@ smx_status smx_lr_schedule_parse(const char *name, smx_lr_schedule *out) {
 }
 
 json_t *smx_train_metrics_json(const smx_train_result *r) {
-  json_t *loss = json_array(), *acc = json_array();
+  json_t *loss = json_array(), *acc = json_array(), *test_loss = json_array();
   for (int64_t e = 0; e < r->epochs_run; e++) {
     json_array_append_new(loss, json_real(r->loss_curve[e]));
     json_array_append_new(acc, json_real(r->acc_curve[e]));
+    json_array_append_new(test_loss, json_real(r->test_loss_curve[e]));
   }
-  return json_pack("{s:f, s:f, s:f, s:I, s:I, s:o, s:o, s:f, s:f}", "test_acc", r->test_acc, "best_acc", r->best_acc,
+  return json_pack("{s:f, s:f, s:f, s:I, s:I, s:o, s:o, s:f, s:f, s:f, s:o}", "test_acc", r->test_acc, "best_acc", r->best_acc,
                    "final_loss", r->final_loss, "epochs_run", (json_int_t)r->epochs_run, "steps", (json_int_t)r->steps,
-                   "loss_curve", loss, "acc_curve", acc, "exact_match", r->test_exact, "span_match", r->test_span_match);
+                   "loss_curve", loss, "acc_curve", acc, "exact_match", r->test_exact, "span_match", r->test_span_match,
+                   "test_loss", r->test_loss, "test_loss_curve", test_loss);
 }
 
 double smx_task_accuracy(int64_t n, int64_t T, const int32_t *pred, const int32_t *labels) {
@@ -163,15 +165,22 @@ static void release(run_state *s) {
   smx_model_destroy(s->model);
 }
 
-static smx_status evaluate(const smx_train_config *c, run_state *s, int64_t T, double *acc) {
+/* *acc, the whole-value scores into s, and *loss = the mean cross-entropy over every labelled
+ * test position (each batch's mean weighted by its labelled count) */
+static smx_status evaluate(const smx_train_config *c, run_state *s, int64_t T, double *acc, double *loss_mean) {
+  double loss_sum = 0;
+  int64_t loss_n = 0;
   for (int64_t first = 0; first < c->n_test; first += c->batch) {
     int64_t count = c->n_test - first < c->batch ? c->n_test - first : c->batch;
     fill_batch(c->batch, T, s->te_in, s->te_lab, NULL, first, count, s->bi, s->bl);
     float loss;
     smx_status st = smx_model_step(s->model, s->bi, s->bl, 0, &loss, s->bp);
     if (st != SMX_OK) return st;
+    int64_t nl = labelled(c->batch * T, s->bl);
+    loss_sum += (double)loss * (double)nl, loss_n += nl;
     memcpy(s->pred + first * T, s->bp, (size_t)(count * T) * sizeof *s->pred);
   }
+  *loss_mean = loss_n ? loss_sum / (double)loss_n : 0;
   *acc = smx_task_accuracy(c->n_test, T, s->pred, s->te_lab);
   smx_task_value_scores(c->n_test, T, smx_task_answer_span(&c->task), s->pred, s->te_lab, &s->exact, &s->span_match);
   return SMX_OK;
@@ -236,8 +245,10 @@ static smx_status run(const smx_train_config *c, run_state *s, smx_train_result 
       r->train_tokens += count * T;
     }
     r->train_s += smx_now() - ts;
-    double acc;
-    if ((st = evaluate(c, s, T, &acc)) != SMX_OK) return st;
+    double acc, test_loss;
+    if ((st = evaluate(c, s, T, &acc, &test_loss)) != SMX_OK) return st;
+    r->test_loss_curve[epoch] = test_loss;
+    r->test_loss = test_loss;
     r->loss_curve[epoch] = loss_n ? loss_sum / (double)loss_n : 0;
     r->acc_curve[epoch] = acc;
     r->epochs_run = epoch + 1;
@@ -247,8 +258,8 @@ static smx_status run(const smx_train_config *c, run_state *s, smx_train_result 
     if (acc > r->best_acc) r->best_acc = acc;
     double elapsed = smx_now() - t0;
     if (c->progress)
-      fprintf(c->progress, "  epoch %lld/%lld  loss %.4f  test accuracy %.4f  lr %.3g  %.1f s  ETA %.0f s\n",
-              (long long)epoch + 1, (long long)c->epochs, r->loss_curve[epoch], acc, lr_at(c, epoch, r->steps - 1, steps_per_epoch * c->epochs),
+      fprintf(c->progress, "  epoch %lld/%lld  loss %.4f  test loss %.4f  test accuracy %.4f  lr %.3g  %.1f s  ETA %.0f s\n",
+              (long long)epoch + 1, (long long)c->epochs, r->loss_curve[epoch], test_loss, acc, lr_at(c, epoch, r->steps - 1, steps_per_epoch * c->epochs),
               elapsed, elapsed / (double)(epoch + 1) * (double)(c->epochs - epoch - 1));
     if (acc > c->target_acc) {
       r->time_to_target_s = r->train_s;

@@ -189,6 +189,10 @@ Test(model_cuda, matches_cpu_ssd) { compare("ssd", "none", 1, 64, "ssd.P=16,ssd.
 Test(model_cuda, matches_cpu_attention_ssd_rope_mlp) {
   compare("attention,ssd", "mlp", 1, 64, "ssd.N=32,ssd.rope=1,ssd.chunk=8", 1e-3);
 }
+/* the RoPE-in-SSD experiment's third model: RoPE on attention's q, k and on SSD's C, B */
+Test(model_cuda, matches_cpu_attention_rope_ssd_rope) {
+  compare("attention,ssd", "none", 2, 64, "attention.rope=1,ssd.N=16,ssd.rope=1,ssd.chunk=8", 1e-3);
+}
 
 /* What the CUDA variants cannot do is refused in one line at creation: conba's scan keeps at most
  * 64 states per channel in registers, and layernorm cuda.rows has the op's epsilon only. */

@@ -2,6 +2,7 @@
  * task, repeatability, bad configurations.
  *   build/tests/seqmix_tests --filter train/'*' */
 #include <criterion/criterion.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "seqmix/train.h"
@@ -86,4 +87,37 @@ Test(train, bad_configurations_are_refused) {
   c.epochs = 2, c.lr = -1;
   cr_assert_eq(smx_train(&c, &r), SMX_ERR_INVALID);
   cr_assert(strstr(smx_last_error(), "lr -1 is out of range"), "%s", smx_last_error());
+}
+
+/* test_loss is the mean cross-entropy over every labelled test position: with lr = 1e-30 the model
+ * stays at its initialization (every AdamW change rounds away in fp32), so one forward over the whole test set
+ * in a single batch, with a model initialized from the same seed, gives the same mean. The batch
+ * of 32 in training leaves a partial last batch (200 = 6 x 32 + 8), which must not bias it. */
+Test(train, test_loss_is_the_mean_over_labelled_test_positions, .timeout = 120) {
+  smx_train_config c;
+  smx_train_defaults(&c);
+  const smx_task *t;
+  cr_assert_eq(smx_task_lookup("mqar", &t), SMX_OK);
+  cr_assert_eq(smx_task_config_parse(t, "V=64,L=16,N=2", &c.task), SMX_OK, "%s", smx_last_error());
+  c.n_train = 64, c.n_test = 200, c.batch = 32, c.epochs = 1, c.lr = 1e-30f, c.threads = 1;
+  c.model.d = 32, c.model.layers = 1, c.model.heads = 1;
+  static smx_train_result r;
+  cr_assert_eq(smx_train(&c, &r), SMX_OK, "%s", smx_last_error());
+
+  int64_t T = smx_task_seq_len(&c.task);
+  int32_t *in = malloc((size_t)(200 * T) * 4), *lab = malloc((size_t)(200 * T) * 4);
+  cr_assert_eq(smx_task_generate(&c.task, SMX_SPLIT_TEST, c.seed, 200, in, lab), SMX_OK);
+  smx_model_config mc = c.model;
+  mc.vocab = smx_task_vocab(&c.task);
+  mc.max_len = T; /* the trainer gives attention-only models learned positions */
+  smx_model *m;
+  cr_assert_eq(smx_model_create(&mc, 200, T, &m), SMX_OK, "%s", smx_last_error());
+  cr_assert_eq(smx_model_init(m, c.seed), SMX_OK);
+  float loss;
+  cr_assert_eq(smx_model_step(m, in, lab, 0, &loss, NULL), SMX_OK, "%s", smx_last_error());
+  cr_expect_float_eq(r.test_loss, (double)loss, 1e-5 * loss, "test_loss %.7g, one forward over the test set %.7g", r.test_loss,
+                     (double)loss);
+  cr_expect_eq(r.test_loss_curve[0], r.test_loss);
+  smx_model_destroy(m);
+  free(in), free(lab);
 }

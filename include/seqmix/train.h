@@ -63,16 +63,19 @@ typedef struct smx_train_result {
   double test_span_match;   /* at the last epoch: RULER's string_match_all, the mean share of values right */
   double best_acc;
   double final_loss;        /* mean training loss of the last epoch */
+  double test_loss;         /* at the last epoch: mean cross-entropy (nats) over the labelled test positions;
+                               exp(test_loss) is the test perplexity per labelled token */
   double wall_s, train_s;   /* all, and training steps only */
   double tokens_per_s;      /* training tokens (padding excluded) per second of training */
   double time_to_target_s;  /* training seconds until test accuracy first exceeded target_acc; < 0: never */
-  double loss_curve[SMX_TRAIN_MAX_EPOCHS], acc_curve[SMX_TRAIN_MAX_EPOCHS];
+  double loss_curve[SMX_TRAIN_MAX_EPOCHS], acc_curve[SMX_TRAIN_MAX_EPOCHS], test_loss_curve[SMX_TRAIN_MAX_EPOCHS];
 } smx_train_result;
 
 /* "cosine", "warmup-linear", "warmup-cosine", "constant"; one error line naming them otherwise. */
 smx_status smx_lr_schedule_parse(const char *name, smx_lr_schedule *out);
 /* The run's deterministic metrics: test_acc, best_acc, final_loss, epochs_run, steps, loss_curve,
- * acc_curve (caller decrefs; NULL when out of memory). */
+ * acc_curve, exact_match, span_match, test_loss, test_loss_curve (caller decrefs; NULL when out of
+ * memory). */
 json_t *smx_train_metrics_json(const smx_train_result *r);
 /* Fills defaults (AdamW betas 0.9/0.999, eps 1e-8, weight decay 0.1, batch 64, ...) for a task. */
 void smx_train_defaults(smx_train_config *c);
