@@ -21,17 +21,21 @@ claim_verdict claim_judge(claim_kind kind, double paper, double measured);
 
 /* The verdict table in Markdown, judged against what this run holds (bench may be NULL). */
 void claims_table(FILE *f, json_t *bench);
-/* The same, with the task claims (3, 6, 11) judged from a scored sweep (NULL: not measured). */
+/* The same, with the task claims (3, 5, 6, 11) judged from a scored sweep (NULL: not measured). */
 struct smx_sweep_scores;
 void claims_table_sweep(FILE *f, json_t *bench, const struct smx_sweep_scores *sweep);
 
 /* The task claims from a scored sweep (cli/claims_sweep.c): fill `figure` and return the verdict,
  * or CLAIM_NOT_MEASURED with the reason (and what the sweep does hold) in `figure`.
  *   3   H3 vs attention on induction head and associative recall (a paper-h3 sweep)
+ *   5   RoPE on q/k and SSD's C/B vs on q/k only: the attention+ssd hybrid's test perplexity per
+ *       byte (a rope-ssd sweep); reproduced at <= -4% at every length, partly when only lower
+ *   6   DMA vs attention and SSD on MQAR at L = 2048, d >= 128 (a paper-wm sweep)
  *   6   DMA vs attention and SSD on MQAR at L = 2048, d >= 128 (a paper-wm sweep)
  *   11  attention >= 0.99 at every MQAR point and width; a non-attention mixer rising with d and
  *       falling with L (paper-zoology, or quick for the trend) */
 claim_verdict claim_sweep_h3(const struct smx_sweep_scores *s, char *figure, size_t n);
+claim_verdict claim_sweep_rope_ssd(const struct smx_sweep_scores *s, char *figure, size_t n);
 claim_verdict claim_sweep_wm_mqar(const struct smx_sweep_scores *s, char *figure, size_t n);
 claim_verdict claim_sweep_zoology(const struct smx_sweep_scores *s, char *figure, size_t n);
 

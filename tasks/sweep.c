@@ -52,6 +52,14 @@ static const struct {
      "\"lr\": [0.0005], \"seeds\": [1, 2, 3], \"layers\": 2, \"heads\": 1, \"mlp\": 128, \"epochs\": 200, "
      "\"batch\": 32, \"n_train\": 5000, \"n_test\": 500, \"schedule\": \"warmup-linear\", \"warmup\": 0.1, "
      "\"weight_decay\": 0.1, \"target\": 1}"},
+    {"rope-ssd", "Wonderful Matrices' RoPE in SSD: byte-level LM on ci/corpus.sh's text, attention+ssd hybrid without positions, RoPE on q/k, RoPE on q/k and C/B; L = 128, 512; 3 seeds",
+     "{\"name\": \"rope-ssd\", \"task\": \"bytes\", \"points\": [{\"params\": \"L=128\", \"batch\": 32, \"n_train\": 3500, "
+     "\"n_test\": 200}, {\"params\": \"L=512\", \"batch\": 8, \"n_train\": 875, \"n_test\": 50}], \"mixers\": "
+     "[{\"mixer\": \"attention,ssd\", \"options\": \"ssd.rope=0\"}, {\"mixer\": \"attention,ssd\", \"options\": "
+     "\"attention.rope=1,ssd.rope=0\"}, {\"mixer\": \"attention,ssd\", \"options\": \"attention.rope=1,ssd.rope=1\"}], "
+     "\"d\": [64], \"lr\": [0.003], \"seeds\": [1, 2, 3], \"layers\": 4, \"heads\": 2, \"mlp\": 128, \"epochs\": 4, "
+     "\"batch\": 32, \"n_train\": 3500, \"n_test\": 200, \"schedule\": \"cosine\", \"warmup\": 0, \"weight_decay\": 0.1, "
+     "\"target\": 1}"},
 };
 
 int smx_sweep_preset_count(void) { return (int)(sizeof presets / sizeof presets[0]); }
@@ -67,7 +75,7 @@ smx_status smx_sweep_preset(const char *name, json_t **spec) {
       if (!*spec) return smx_fail(SMX_ERR_INVALID, "preset %s does not parse: %s", name, err.text);
       return SMX_OK;
     }
-  return smx_fail(SMX_ERR_INVALID, "unknown sweep preset '%s' (presets: quick, paper-zoology, paper-wm, paper-h3)", name);
+  return smx_fail(SMX_ERR_INVALID, "unknown sweep preset '%s' (presets: quick, paper-zoology, paper-wm, paper-h3, rope-ssd)", name);
 }
 
 /* Keys a spec may hold; `points` entries may override the per-run ones marked 1. */

@@ -314,6 +314,67 @@ Test(sweep_score, claim_6_wonderful_matrices_mqar) {
   cr_assert(strstr(fig, "longest MQAR length is L = 512") && strstr(fig, "dma: 1.00 at L = 512, d = 256"), "%s", fig);
 }
 
+/* A rope-ssd run: the hybrid on the byte corpus with the arm's options and a test loss whose
+ * exponential is the perplexity ppl. */
+static void put_rope(const char *path, int L, const char *options, int seed, double ppl) {
+  char params[32];
+  snprintf(params, sizeof params, "L=%d", L);
+  json_t *config = json_pack("{s:s, s:s, s:s, s:s, s:i, s:f, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:s, s:f, s:f, s:f}",
+                             "task", "bytes", "params", params, "mixer", "attention,ssd", "options", options, "d", 64, "lr",
+                             0.003, "seed", seed, "layers", 4, "heads", 2, "mlp", 128, "epochs", 4, "batch", 8, "n_train", 16,
+                             "n_test", 8, "schedule", "cosine", "warmup", 0.0, "weight_decay", 0.1, "target", 1.0);
+  json_t *result = json_pack("{s:f, s:f, s:f, s:i, s:i, s:f}", "test_acc", 0.5, "best_acc", 0.5, "final_loss", 1.0,
+                             "epochs_run", 4, "steps", 8, "test_loss", log(ppl));
+  json_t *meta = json_pack("{s:s}", "hardware_id", "test-hw");
+  cr_assert(config && result && meta);
+  cr_assert_eq(smx_results_append(path, config, result, meta, NULL), SMX_OK, "%s", smx_last_error());
+  json_decref(config), json_decref(result), json_decref(meta);
+}
+
+/* Perplexities per arm at L = 128 and 512 (seeds 1..3 at ppl - 0.1, ppl, ppl + 0.1): none, q/k,
+ * q/k + C/B; arms = 2 leaves out the no-position arm. */
+static claim_verdict rope_verdict(const char *name, const double *ppl128, const double *ppl512, int seeds, char *fig,
+                                  size_t n) {
+  char path[600];
+  snprintf(path, sizeof path, "%s/runs.jsonl", test_dir(name));
+  static const char *const opts[3] = {"ssd.rope=0", "attention.rope=1,ssd.rope=0", "attention.rope=1,ssd.rope=1"};
+  for (int a = 0; a < 3; a++)
+    for (int s = 1; s <= seeds; s++) {
+      double dev = 0.1 * (s - 2);
+      if (ppl128[a] > 0) put_rope(path, 128, opts[a], s, ppl128[a] + dev);
+      if (ppl512[a] > 0) put_rope(path, 512, opts[a], s, ppl512[a] + dev);
+    }
+  smx_sweep_scores s;
+  score_file(path, &s);
+  claim_verdict v = claim_sweep_rope_ssd(&s, fig, n);
+  smx_sweep_scores_free(&s);
+  return v;
+}
+
+Test(sweep_score, claim_5_rope_in_ssd_perplexity) {
+  char fig[2048];
+  const double none[3] = {4.0, 3.5, 3.3}, small[3] = {4.0, 3.5, 3.45}, worse[3] = {4.0, 3.5, 3.6};
+  /* -5.7% and -4.3% (perplexity 3.3 vs 3.5; 3.35 vs 3.5): reproduced */
+  const double l512[3] = {3.8, 3.5, 3.35};
+  cr_assert_eq(rope_verdict("rope-ok", none, l512, 3, fig, sizeof fig), CLAIM_REPRODUCED, "%s", fig);
+  cr_assert(strstr(fig, "L = 128: perplexity per byte no positions 4.000 ± 0.100 (n = 3), RoPE q/k 3.500 ± 0.100 (n = 3), "
+                        "RoPE q/k + C/B 3.300 ± 0.100 (n = 3); RoPE in SSD -5.71% against RoPE on q/k only"),
+            "%s", fig);
+  cr_assert(strstr(fig, "L = 512:") && strstr(fig, "-4.29%"), "%s", fig);
+  /* lower, but by 1.4% at L = 128: partly */
+  cr_assert_eq(rope_verdict("rope-small", small, l512, 3, fig, sizeof fig), CLAIM_PARTLY, "%s", fig);
+  /* higher at L = 128: not reproduced */
+  cr_assert_eq(rope_verdict("rope-worse", worse, l512, 3, fig, sizeof fig), CLAIM_NOT_REPRODUCED, "%s", fig);
+  cr_assert(strstr(fig, "+2.86%"), "%s", fig);
+  /* two seeds: at most partly, and said */
+  cr_assert_eq(rope_verdict("rope-few", none, l512, 2, fig, sizeof fig), CLAIM_PARTLY, "%s", fig);
+  cr_assert(strstr(fig, "fewer than 3 seeds"), "%s", fig);
+  /* without the q/k-only arm there is nothing to compare */
+  const double only_cb[3] = {4.0, 0, 3.3}, none512[3] = {0, 0, 0};
+  cr_assert_eq(rope_verdict("rope-noarm", only_cb, none512, 3, fig, sizeof fig), CLAIM_NOT_MEASURED, "%s", fig);
+  cr_assert(strstr(fig, "RoPE q/k not run") && strstr(fig, "both RoPE arms are needed"), "%s", fig);
+}
+
 static char *claims_text(const smx_sweep_scores *s) {
   char *text = NULL;
   size_t len = 0;
