@@ -1,6 +1,6 @@
 #!/bin/sh
 # Writes the natural-language byte corpus of the RoPE-in-SSD perplexity experiment
-# (docs/experiments.md#rope-in-ssd) from Debian's fortune cookie files, installing the packages
+# (docs/sweeps.md, "rope-ssd") from Debian's fortune cookie files, installing the packages
 # `fortunes` and `fortunes-min` when they are missing (as root; otherwise it prints the apt-get line).
 #
 #   ci/corpus.sh [OUT]          # OUT defaults to $SEQMIX_DATA/corpus.txt ($SEQMIX_DATA: data)

@@ -39,6 +39,7 @@ int cmd_gate(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 int cmd_task(int argc, char **argv);
 int task_train(int argc, char **argv); /* cli/cmd_task_train.c */
+int task_leval(int argc, char **argv); /* cli/cmd_task_leval.c */
 int sweep_run(int argc, char **argv);  /* cli/cmd_sweep_run.c */
 int sweep_presets(int argc, char **argv);
 int sweep_score(int argc, char **argv); /* cli/cmd_sweep_score.c */

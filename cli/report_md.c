@@ -13,6 +13,7 @@
 #include "seqmix/json_io.h"
 #include "seqmix/op.h"
 #include "seqmix/sweep_score.h"
+#include "seqmix/tasks.h"
 #include "sweep_plot.h"
 
 static void fmt_time(double s, char *b, size_t n) {
@@ -249,6 +250,22 @@ static smx_status sweep_section(FILE *f, const char *run_dir, const char *list, 
   return SMX_OK;
 }
 
+/* The file-backed tasks (real LRA data, the byte corpus): whether this machine has their data
+ * (data= is not given here, so $SEQMIX_DATA decides). */
+static void data_tasks_section(FILE *f) {
+  fprintf(f, "## Real-data tasks\n\nRead from the user's copy of the data in `$SEQMIX_DATA` (docs/tasks.md, \"Real LRA data "
+             "and the byte corpus\"); train one with `seqmix task train --task NAME` or a sweep spec.\n\n"
+             "| task | expects | status |\n|---|---|---|\n");
+  for (int i = 0; i < smx_task_count(); i++) {
+    const smx_task *t = smx_task_at(i);
+    smx_task_config c;
+    if (!t->data_layout || smx_task_config_parse(t, NULL, &c) != SMX_OK) continue;
+    fprintf(f, "| %s | `$SEQMIX_DATA/%s`: %s | %s |\n", t->name, t->data_subdir, t->data_layout,
+            smx_task_data_present(&c) ? "present" : "data not present");
+  }
+  fprintf(f, "\n");
+}
+
 int run_report(const char *run_dir, char *path_out, size_t n) { return run_report_sweep(run_dir, NULL, path_out, n); }
 
 int run_report_sweep(const char *run_dir, const char *sweeps, char *path_out, size_t n) {
@@ -300,6 +317,7 @@ int run_report_sweep(const char *run_dir, const char *sweeps, char *path_out, si
   }
   if (sweeps) s = sweep_section(f, run_dir, sweeps, &sc);
   claims_table_sweep(f, bench, sweeps ? &sc : NULL);
+  data_tasks_section(f);
   if (any) {
     fprintf(f, "## Plots\n\n");
     if (np == 0) fprintf(f, "No plots: a plot needs at least two sequence lengths of the same shape group.\n\n");

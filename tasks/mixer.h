@@ -78,6 +78,29 @@ typedef struct mixer_kind {
   /* Options the finite-difference test runs with (small sizes; a selection that keeps every
    * candidate, since a perturbation must not change what is selected), or NULL. */
   const char *check_options;
+  /* Decoding (incremental inference, tasks/model_decode.c), NULL where the kind cannot decode.
+   * Channel mixers need none: they are per token, so the model runs their forward on a shape of
+   * L = 1 (T = B). A sequence mixer's decoder holds what its past tokens leave behind (a KV cache,
+   * a conv window, a recurrent state) for s->B sequences (s->L = 1, s->T = B; the other fields as
+   * the model's layer), up to max_ctx tokens each:
+   *  - decode_create validates (one error line: options the decode cannot follow) and allocates
+   *    everything, so a step allocates nothing of its own (an op's variant state may be remade);
+   *  - decode_step takes one new token per sequence, x (B, d) normalized, and writes y (B, d): the
+   *    row the forward would give at the current position; then advances the position. It fails
+   *    in one line once max_ctx tokens have been taken;
+   *  - decode_reset empties the state (position 0), decode_destroy frees it;
+   *  - decode_seek (benchmarks: decode speed at a long context without decoding the context
+   *    first) moves to position pos <= max_ctx as if pos tokens had been taken: the cache rows
+   *    below pos keep what they hold (zeros if never written), a recurrent state is zeroed;
+   *  - decode_state_bytes: fp32 bytes of cache / state one sequence holds after ctx tokens (what
+   *    must be kept between tokens: not the scratch of a step, nor a second copy kept to update a
+   *    state out of place). */
+  smx_status (*decode_create)(const mixer_shape *s, int64_t max_ctx, void **state);
+  smx_status (*decode_step)(void *state, float *const *p, const float *x, float *y);
+  void (*decode_reset)(void *state);
+  void (*decode_destroy)(void *state);
+  size_t (*decode_state_bytes)(const mixer_shape *s, int64_t ctx);
+  void (*decode_seek)(void *state, int64_t pos);
 } mixer_kind;
 
 /* tasks/mixers.c: the kinds, lookup, option parsing and pattern expansion */

@@ -4,7 +4,7 @@
  * model's `heads` (d must be a multiple). attention.rope=1 rotates q and k per head by RoPE
  * (`rope cpu.table`, theta 10000, rotate-half: reference/rope.h) before the core, the position
  * encoding of the Wonderful Matrices hybrids (and the baseline of the RoPE-in-SSD comparison,
- * docs/experiments/rope_ssd.md).
+ * docs/sweeps.md, "rope-ssd").
  *
  *   build/tests/seqmix_tests --filter mixers/'*'
  */
@@ -15,6 +15,7 @@
 #include "seqmix/model_ops.h"
 #include "reference/rope.h"
 #include "tasks/mixer.h"
+#include "tasks/mixer_decode.h"
 #include "tasks/op_layer.h"
 
 enum { WQ, WK, WV, WO, NT };
@@ -131,6 +132,7 @@ const mixer_kind mixer_attention = {
     .channel = 0, .n_opts = NO, .opts = opts,
     .tensors = tensors, .create = create, .destroy = destroy, .init = NULL, .forward = forward, .backward = backward,
     .check_options = "attention.rope=1",
+    MIXER_DECODE_INIT(attention), /* tasks/mixer_attention_decode.c */
 };
 
 int mixer_attention_rope(const mixer_shape *s) { return s->opt[O_ROPE] != 0; }

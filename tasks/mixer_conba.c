@@ -29,6 +29,7 @@
 #include "reference/conba.h"
 #include "seqmix/buffer.h"
 #include "tasks/mixer.h"
+#include "tasks/mixer_decode.h"
 #include "tasks/op_layer.h"
 
 enum { O_EXPAND, O_N, O_K, O_DELAY, O_SCALING, O_FEEDBACK, NOPTS };
@@ -155,4 +156,5 @@ const mixer_kind mixer_conba = {
     .channel = 0, .n_opts = NOPTS, .opts = opts,
     .tensors = tensors, .create = create, .destroy = destroy, .init = init, .forward = forward, .backward = backward,
     .check_options = "conba.expand=2,conba.N=4,conba.K=3",
+    MIXER_DECODE_INIT(conba), /* tasks/mixer_conba_decode.c */
 };

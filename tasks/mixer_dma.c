@@ -35,6 +35,7 @@
 #include "seqmix/buffer.h"
 #include "seqmix/model_ops.h"
 #include "tasks/mixer.h"
+#include "tasks/mixer_decode.h"
 #include "tasks/op_layer.h"
 
 enum { WQ, WK, WV, WDT, A_DECAY, WO, NT };
@@ -164,4 +165,5 @@ const mixer_kind mixer_dma = {
     .tensors = tensors, .create = create, .destroy = destroy, .init = NULL, .forward = forward, .backward = backward,
     /* w = 0: every key kept, so a perturbation cannot move the selection */
     .check_options = "dma.w=0",
+    MIXER_DECODE_INIT(dma), /* tasks/mixer_dma_decode.c: dma.w = 0 or >= the context only */
 };

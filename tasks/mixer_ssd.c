@@ -41,6 +41,7 @@
 #include "seqmix/buffer.h"
 #include "seqmix/model_ops.h"
 #include "tasks/mixer.h"
+#include "tasks/mixer_decode.h"
 #include "tasks/mixer_ssd.h"
 #include "tasks/op_layer.h"
 
@@ -290,4 +291,5 @@ const mixer_kind mixer_ssd = {
     .tensors = tensors, .create = create, .destroy = destroy, .init = init, .forward = forward, .backward = backward,
     /* E = 16, H = 4 heads of P = 4 at d = 8, two groups; chunk 4, so L = 7 crosses a chunk boundary */
     .check_options = "ssd.P=4,ssd.N=4,ssd.G=2,ssd.chunk=4",
+    MIXER_DECODE_INIT(ssd), /* tasks/mixer_ssd_decode.c */
 };

@@ -17,6 +17,7 @@
 #include "seqmix/model_ops.h"
 #include "smx_config.h"
 #include "tasks/mixer.h"
+#include "tasks/model_internal.h"
 #if SMX_HAVE_CUDA
 #include "tasks/mixer_cuda.h"
 #include "tasks/model_cuda.h"
@@ -394,4 +395,32 @@ smx_status smx_model_step(smx_model *m, const int32_t *ids, const int32_t *label
   *loss += (float)aux;
   TRY(smx_layernorm_bwd_cpu(T, d, m->xf, P(W_LN_F_W), m->meanf, m->rstdf, m->dn, m->dx, G(W_LN_F_W), G(W_LN_F_B)));
   return backward_blocks(m, ids);
+}
+
+/* ---- for the decoder (tasks/model_internal.h) and checking it ---- */
+
+int model_n_halves(const smx_model *m) { return m->n_halves; }
+const smx_model_config *model_config(const smx_model *m) { return &m->c; }
+
+void model_half(smx_model *m, int i, model_half_view *v) {
+  const half_block *h = &m->halves[i];
+  v->kind = h->kind, v->shape = &h->shape, v->nt = h->nt;
+  v->norm_w = h->kind ? P(h->t_norm_w) : NULL, v->norm_b = h->kind ? P(h->t_norm_b) : NULL;
+  if (h->kind) tensor_ptrs(m, h, m->p, v->w);
+}
+
+void model_globals(smx_model *m, const float **emb, const float **pos, const float **norm_w, const float **norm_b) {
+  *emb = P(W_EMB), *pos = P(W_POS), *norm_w = P(W_LN_F_W), *norm_b = P(W_LN_F_B);
+}
+
+smx_status smx_model_logits(smx_model *m, const int32_t *ids, float *logits) {
+  if (!ids || !logits) return smx_fail(SMX_ERR_INVALID, "smx_model_logits: ids and logits are required");
+  if (m->c.device != SMX_DEV_CPU) return smx_fail(SMX_ERR_UNSUPPORTED, "smx_model_logits: the model is on CUDA (CPU models only)");
+  for (int64_t t = 0; t < m->T; t++)
+    if (ids[t] < 0 || ids[t] >= m->c.vocab)
+      return smx_fail(SMX_ERR_INVALID, "token %d at position %lld is outside the vocabulary [0, %lld)", ids[t], (long long)t,
+                      (long long)m->c.vocab);
+  double aux = 0;
+  TRY(forward(m, ids, &aux));
+  return smx_linear_fwd_cpu(m->T, m->c.d, m->c.vocab, m->nf, P(W_EMB), NULL, logits);
 }

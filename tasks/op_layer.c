@@ -35,6 +35,38 @@ float *op_layer_own(op_layer *l, int slot) {
   return l->own[slot];
 }
 
+smx_status op_layer_set(op_layer *l, int param, int64_t v) {
+  if (param < 0 || param >= l->op->n_params)
+    return smx_fail(SMX_ERR_INVALID, "%s: parameter %d is out of range", l->op->name, param);
+  if (l->cfg.v[param] == v && l->state) return SMX_OK;
+  const smx_param_desc *pd = &l->op->params[param];
+  if (v < pd->min || v > pd->max)
+    return smx_fail(SMX_ERR_INVALID, "%s: %s=%lld is out of range (%lld..%lld)", l->op->name, pd->name, (long long)v,
+                    (long long)pd->min, (long long)pd->max);
+  smx_config c = l->cfg;
+  c.v[param] = v;
+  smx_status s;
+  if (l->op->validate && (s = l->op->validate(&c)) != SMX_OK) return s;
+  const char *why = smx_variant_skip_reason(l->v, &c);
+  if (why) return smx_fail(SMX_ERR_INVALID, "%s %s cannot run %s=%lld: %s", l->op->name, l->v->name, pd->name, (long long)v, why);
+  for (int i = 0; i < l->op->n_tensors; i++)
+    if (l->own[i] && l->op->numel(&c, i) != l->op->numel(&l->cfg, i)) {
+      if (l->v->device == SMX_DEV_CUDA)
+        smx_gpu_free(l->own[i]);
+      else
+        smx_host_free(l->own[i]);
+      l->own[i] = NULL;
+    }
+  if (l->state) l->v->destroy(l->state);
+  l->state = NULL;
+  l->cfg = c;
+  if ((s = l->v->create(&l->cfg, &l->state)) != SMX_OK) {
+    l->state = NULL;
+    return s;
+  }
+  return SMX_OK;
+}
+
 smx_status op_layer_run(op_layer *l, smx_pass p) {
   for (int i = 0; i < l->op->n_tensors; i++)
     if (!l->t[i] && !(l->t[i] = op_layer_own(l, i)))

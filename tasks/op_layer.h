@@ -26,6 +26,12 @@ smx_status op_layer_create(op_layer *l, const char *op, const char *variant, con
 size_t op_layer_numel(const op_layer *l, int slot);
 /* The owned buffer of a slot (allocated and zeroed on first use), e.g. to read an output. */
 float *op_layer_own(op_layer *l, int slot);
+/* Sets parameter `param` (the op's parameter index) to v and recreates the variant's state for the
+ * new configuration (nothing when v is already set): decode steps whose position or cache length
+ * is a parameter (ssd_decode's pos, attention_decode's S, rope's offset). Range, the op's limits
+ * and the variant's support are checked (one error line); owned buffers whose size changes are
+ * freed (made again on next use). */
+smx_status op_layer_set(op_layer *l, int param, int64_t v);
 /* Runs the pass; then clears t[] so each call states its pointers. */
 smx_status op_layer_run(op_layer *l, smx_pass p);
 void op_layer_destroy(op_layer *l);

@@ -6,12 +6,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "task_data.h"
 #include "task_impl.h"
+#include "pathfinder.h"
 
 static const smx_task *const all_tasks[] = {
     &smx_task_mqar, &smx_task_induction_head, &smx_task_assoc_recall, &smx_task_selective_copy,
     &smx_task_selective_copy_mamba, &smx_task_listops, &smx_task_passkey, &smx_task_niah, &smx_task_vartrack,
     &smx_task_cwe, &smx_task_fwe,
+    &smx_task_lra_listops, &smx_task_lra_text, &smx_task_lra_retrieval, &smx_task_lra_image, &smx_task_bytes,
+    &smx_task_pathfinder, &smx_task_pathx,
 };
 #define N_TASKS ((int)(sizeof all_tasks / sizeof all_tasks[0]))
 
@@ -34,7 +38,7 @@ smx_status smx_task_lookup(const char *name, const smx_task **out) {
       *out = all_tasks[i];
       return SMX_OK;
     }
-  char known[256];
+  char known[512];
   names_of(known, sizeof known, smx_task_count, task_name_at);
   return smx_fail(SMX_ERR_INVALID, "unknown task '%s' (known: %s)", name ? name : "(none)", known);
 }
@@ -62,6 +66,31 @@ smx_status smx_task_config_parse(const smx_task *t, const char *spec, smx_task_c
   out->task = t;
   for (int i = 0; i < t->n_params; i++) out->v[i] = t->params[i].def;
   if (!spec) spec = "";
+  /* data=PATH is the last item and takes the rest of the spec, commas included */
+  const char *data = NULL;
+  for (const char *q = spec; (q = strstr(q, "data=")) != NULL; q++) {
+    const char *b = q;
+    while (b > spec && b[-1] == ' ') b--;
+    if (b == spec || b[-1] == ',') {
+      data = q;
+      break;
+    }
+  }
+  char head[512];
+  if (data) {
+    if (!t->data_layout) return smx_fail(SMX_ERR_INVALID, "task %s reads no data files (data= is for the file-backed tasks)", t->name);
+    const char *path = data + 5;
+    if (!*path) return smx_fail(SMX_ERR_INVALID, "%s: data= needs a path", t->name);
+    if (strlen(path) >= sizeof out->data)
+      return smx_fail(SMX_ERR_INVALID, "%s: data=%.40s... is too long (at most %zu bytes)", t->name, path, sizeof out->data - 1);
+    snprintf(out->data, sizeof out->data, "%s", path);
+    size_t hn = (size_t)(data - spec);
+    if (hn >= sizeof head) return smx_fail(SMX_ERR_INVALID, "%s parameters '%.40s...' are too long", t->name, spec);
+    memcpy(head, spec, hn);
+    while (hn > 0 && (head[hn - 1] == ' ' || head[hn - 1] == ',')) hn--;
+    head[hn] = 0;
+    spec = head;
+  }
   char buf[512], names[160];
   if (strlen(spec) >= sizeof buf) return smx_fail(SMX_ERR_INVALID, "%s parameters '%.40s...' are too long", t->name, spec);
   snprintf(buf, sizeof buf, "%s", spec);
@@ -99,6 +128,7 @@ void smx_task_config_format(const smx_task_config *c, char *buf, size_t n) {
   buf[0] = 0;
   for (int i = 0; i < c->task->n_params && o < n; i++)
     o += (size_t)snprintf(buf + o, n - o, "%s%s=%.10g", i ? "," : "", c->task->params[i].name, c->v[i]);
+  if (c->data[0] && o < n) snprintf(buf + o, n - o, "%sdata=%s", o ? "," : "", c->data);
 }
 
 int64_t smx_task_seq_len(const smx_task_config *c) { return c->task->seq_len(c); }

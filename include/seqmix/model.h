@@ -23,6 +23,7 @@
  *
  *   tests: build/tests/seqmix_tests --filter model/'*'    (finite-difference check of every gradient)
  *          build/tests/seqmix_tests --filter mixers/'*'   (each mixer kind on its own)
+ *          build/tests/seqmix_tests --filter model_decode/'*'   (decoding against the full forward)
  */
 #ifndef SEQMIX_MODEL_H
 #define SEQMIX_MODEL_H
@@ -98,6 +99,36 @@ smx_status smx_model_init(smx_model *m, uint64_t seed);
  * -1 elsewhere. backward = 1 also writes the gradients of the loss (overwriting them). */
 smx_status smx_model_step(smx_model *m, const int32_t *ids, const int32_t *labels, int backward, float *loss,
                           int32_t *pred);
+
+/* The logits (B, L, V) of the tied LM head on ids (B, L): norm_f(x) E^T at every position (CPU models). */
+smx_status smx_model_logits(smx_model *m, const int32_t *ids, float *logits);
+
+/* ---- decoding (tasks/model_decode.c; docs/task_runner.md, "Decoding") ----
+ * Token-by-token inference on the CPU for B sequences: each call takes one new token per sequence
+ * at the current position and gives the logits the full forward gives there. Sequence mixers keep
+ * a KV cache (attention) or a conv window and recurrent state (ssd, conba); channel mixers are per
+ * token. The decoder reads the model's current parameters at every step; the model must outlive
+ * it. */
+typedef struct smx_model_decoder smx_model_decoder;
+
+/* Refused in one line when a layer's sequence mixer cannot decode, when the model is on CUDA, or
+ * when max_ctx is longer than the model's learned positions. */
+smx_status smx_model_decoder_create(smx_model *m, int64_t B, int64_t max_ctx, smx_model_decoder **out);
+/* ids (B): one token per sequence; logits (B, V) or NULL (prefill without the head). Fails in one
+ * line once max_ctx tokens have been decoded (nothing changes then). */
+smx_status smx_model_decode(smx_model_decoder *d, const int32_t *ids, float *logits);
+void smx_model_decoder_reset(smx_model_decoder *d); /* back to position 0, every state emptied */
+int64_t smx_model_decoder_position(const smx_model_decoder *d); /* tokens decoded per sequence */
+/* Benchmarks only: position pos (0..max_ctx) as if pos tokens had been decoded, without decoding
+ * them: KV cache rows keep what they hold (zeros if never written), recurrent states are zeroed.
+ * The next steps cost what they cost at that context; their logits mean nothing. */
+smx_status smx_model_decoder_seek(smx_model_decoder *d, int64_t pos);
+/* fp32 bytes of cache and state one sequence holds at the current position */
+size_t smx_model_decoder_state_bytes(const smx_model_decoder *d);
+void smx_model_decoder_destroy(smx_model_decoder *d);
+/* The same for a configuration after ctx tokens, without a model (tables against context length);
+ * one error line on a bad configuration or a kind that cannot decode. */
+smx_status smx_model_state_bytes(const smx_model_config *c, int64_t ctx, size_t *out);
 
 #ifdef __cplusplus
 }

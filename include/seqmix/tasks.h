@@ -12,6 +12,9 @@
  * seed (and of any two seeds) read different Philox blocks. Zoology gets the same effect with
  * seed ranges [0, 2^31) and [2^31, 2^32).
  *
+ * File-backed tasks (lra_listops, lra_text, lra_retrieval, lra_image, bytes) read a user's copy of a
+ * real dataset instead (data=PATH or $SEQMIX_DATA); theirs are a function of the files as well.
+ *
  *   seqmix task list                                       # the tasks and their parameters
  *   seqmix task gen --task mqar --n 4 --seed 1 --param L=64,N=4
  */
@@ -41,9 +44,13 @@ typedef struct smx_task_param {
 
 typedef struct smx_task smx_task;
 
+#define SMX_TASK_DATA_MAX 1024
+
 typedef struct smx_task_config {
   const smx_task *task;
   double v[SMX_TASK_MAX_PARAMS]; /* in the order of task->params */
+  /* File-backed tasks: the dataset's path from "data=PATH"; "" = $SEQMIX_DATA/<task->data_subdir>. */
+  char data[SMX_TASK_DATA_MAX];
 } smx_task_config;
 
 struct smx_task {
@@ -63,6 +70,17 @@ struct smx_task {
   /* Fills n examples. Deduplicating tasks need the whole set, so this is per dataset. */
   smx_status (*generate)(const smx_task_config *c, smx_split split, uint64_t seed, int64_t n, int32_t *inputs,
                          int32_t *labels);
+  /* File-backed tasks (real datasets, docs/tasks.md "Real LRA data and the byte corpus"); NULL for
+   * generated ones. data_layout: one line naming the files expected; data_subdir: where they are
+   * looked for under $SEQMIX_DATA when no data= is given; data_check: SMX_OK when the files are
+   * there (SMX_ERR_IO with one line naming what is missing otherwise). */
+  const char *data_layout;
+  const char *data_subdir;
+  smx_status (*data_check)(const smx_task_config *c, const char *path);
+  /* Image tasks (pathfinder, pathx): the first width * height input tokens of an example are 8-bit
+   * pixels in raster order, which `seqmix task gen --images DIR` writes as PGM files. NULL: not an
+   * image task. */
+  void (*image_dims)(const smx_task_config *c, int64_t *width, int64_t *height);
 };
 
 int smx_task_count(void);
@@ -71,7 +89,9 @@ const smx_task *smx_task_at(int i);
 smx_status smx_task_lookup(const char *name, const smx_task **out);
 
 /* "L=64,N=4,V=8192": unnamed parameters keep their defaults; unknown names, non-numbers, values
- * out of range and violated relations fail with one line. NULL or "" gives the defaults. */
+ * out of range and violated relations fail with one line. NULL or "" gives the defaults.
+ * A file-backed task also takes "data=PATH" as the last item: everything after "data=" is the path
+ * (so it may hold commas); format writes it back last. */
 smx_status smx_task_config_parse(const smx_task *t, const char *spec, smx_task_config *out);
 void smx_task_config_format(const smx_task_config *c, char *buf, size_t n); /* "V=8192,L=64,..." */
 double smx_task_get(const smx_task_config *c, const char *name);            /* 0 when absent */
@@ -83,6 +103,15 @@ int64_t smx_task_answer_span(const smx_task_config *c); /* >= 1 */
 smx_status smx_task_generate(const smx_task_config *c, smx_split split, uint64_t seed, int64_t n, int32_t *inputs,
                              int32_t *labels);
 const char *smx_split_name(smx_split s);
+
+/* Where a file-backed task reads its data: config->data, else $SEQMIX_DATA/<data_subdir>.
+ * SMX_ERR_IO (one line naming what was looked for) when neither is set. */
+smx_status smx_task_data_path(const smx_task_config *c, char *buf, size_t n);
+/* 1 when the task needs no data or its files are found; 0 otherwise, with the error line naming what
+ * was looked for. The tasks' generate returns SMX_ERR_IO for data that is not there (nothing to read
+ * at the path) and SMX_ERR_PARSE for data that is there but unusable (unreadable, truncated, bad
+ * columns or labels), so callers can tell "data not present" from a broken dataset. */
+int smx_task_data_present(const smx_task_config *c);
 
 #ifdef __cplusplus
 }
