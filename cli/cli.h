@@ -40,6 +40,7 @@ int cmd_compare(int argc, char **argv);
 int cmd_task(int argc, char **argv);
 int task_train(int argc, char **argv); /* cli/cmd_task_train.c */
 int task_leval(int argc, char **argv); /* cli/cmd_task_leval.c */
+int task_efficiency(int argc, char **argv); /* cli/cmd_task_efficiency.c */
 int sweep_run(int argc, char **argv);  /* cli/cmd_sweep_run.c */
 int sweep_presets(int argc, char **argv);
 int sweep_score(int argc, char **argv); /* cli/cmd_sweep_score.c */
@@ -70,5 +71,7 @@ smx_status make_plots(const char *run_dir, json_t *bench, plot_file **files, int
 smx_status make_compare_plots(const char *out_dir, json_t **benches, const char **labels, int n, plot_file **files,
                               int *n_files);
 const char *plots_script_dir(void);
+/* Runs gnuplot on plots/<script> with `vars` ("dir='..'; in='..'; out='..'; ..."): one error line if it fails. */
+smx_status cli_gnuplot(const char *script, const char *vars);
 
 #endif

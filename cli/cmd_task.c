@@ -167,6 +167,7 @@ int cmd_task(int argc, char **argv) {
   if (argc >= 2 && strcmp(argv[1], "list") == 0) return task_list(argc - 1, argv + 1);
   if (argc >= 2 && strcmp(argv[1], "train") == 0) return task_train(argc - 1, argv + 1);
   if (argc >= 2 && strcmp(argv[1], "leval-score") == 0) return task_leval(argc - 1, argv + 1);
+  if (argc >= 2 && strcmp(argv[1], "efficiency") == 0) return task_efficiency(argc - 1, argv + 1);
   if (argc >= 2 && strcmp(argv[1], "mixers") == 0) {
     smx_model_describe_mixers(stdout);
     return 0;
@@ -182,10 +183,12 @@ int cmd_task(int argc, char **argv) {
            "           [--split train|test]\n"
            "  train    train the task runner's model on a task and print the result as a JSON line\n"
            "  mixers   the model's sequence and channel mixers, their options and defaults\n"
-           "  leval-score  score model outputs against an L-Eval JSONL file with L-Eval's metrics\n\n"
+           "  leval-score  score model outputs against an L-Eval JSONL file with L-Eval's metrics\n"
+           "  efficiency   prefill and decode tokens/s and KV cache / state bytes vs context per architecture\n\n"
            "'seqmix task <subcommand> --help' describes each subcommand's options.\n");
     return 0;
   }
-  if (argc < 2) return cli_error("seqmix task: give a subcommand (gen, list, train, mixers; see seqmix task --help)");
-  return cli_error("seqmix task: unknown subcommand '%s' (subcommands: gen, list, train, mixers)", argv[1]);
+  if (argc < 2)
+    return cli_error("seqmix task: give a subcommand (gen, list, train, mixers, leval-score, efficiency; see seqmix task --help)");
+  return cli_error("seqmix task: unknown subcommand '%s' (subcommands: gen, list, train, mixers, leval-score, efficiency)", argv[1]);
 }

@@ -109,7 +109,7 @@ static void cell(FILE *f, double v) {
   else fprintf(f, ",NaN");
 }
 
-static smx_status run_gnuplot(const char *script, const char *vars) {
+smx_status cli_gnuplot(const char *script, const char *vars) {
   char path[1024];
   snprintf(path, sizeof path, "%s/%s", plots_script_dir(), script);
   char *argv[] = {"gnuplot", "-e", (char *)vars, path, NULL};
@@ -159,7 +159,7 @@ static smx_status render(const char *dir, const group *g, const char *kind, cons
     snprintf(dst[e], sizeof pf->png, "%s.%s", base, ext[e]);
     snprintf(vars, sizeof vars, "dir='%s'; in='%s'; out='%s'; title='%s'; xlabel='%s'; ncol=%d%s", plots_script_dir(),
              csv_path, dst[e], title, g->sweep, ncol, ylabel_extra);
-    smx_status s = run_gnuplot(script, vars);
+    smx_status s = cli_gnuplot(script, vars);
     if (s != SMX_OK) return s;
   }
   return SMX_OK;
