@@ -426,7 +426,7 @@ claim_verdict claim_sweep_rope_ssd(const smx_sweep_scores *s, char *fig, size_t 
   }
   static const char *const arm_name[3] = {"no positions", "RoPE q/k", "RoPE q/k + C/B"};
   claim_verdict v = CLAIM_REPRODUCED;
-  int measured = 0, few_seeds = 0;
+  int measured = 0, few_seeds = 0, inconclusive = 0;
   for (int k = 0; k < nL; k++) {
     const smx_group_score *arm[3] = {NULL, NULL, NULL};
     for (size_t i = 0; i < s->n; i++) {
@@ -454,15 +454,27 @@ claim_verdict claim_sweep_rope_ssd(const smx_sweep_scores *s, char *fig, size_t 
       add(fig, n, &o, "; RoPE in SSD %+.2f%% ± %.2f%% against RoPE on q/k only, paired over %d seeds (paper: < -4%%)", 100 * pm,
           100 * psd, pairs);
     else add(fig, n, &o, "; RoPE in SSD %+.2f%% against RoPE on q/k only (paper: < -4%%)", 100 * rel);
+    /* A mean change within two standard errors of zero says nothing about its sign: such a length
+     * is reported and not judged. */
+    double se = pairs >= 2 ? psd / sqrt((double)pairs) : 0;
+    if (pairs >= 2 && fabs(pm) < 2 * se) {
+      add(fig, n, &o, " — inconclusive: 0 lies within two standard errors ([%+.1f%%, %+.1f%%])", 100 * (pm - 2 * se),
+          100 * (pm + 2 * se));
+      inconclusive++;
+      continue;
+    }
     measured++;
     /* the claim as a ratio: the perplexity reduction against the paper's 4% */
     v = worse(v, rel <= -0.04 ? CLAIM_REPRODUCED : rel < 0 ? CLAIM_PARTLY : CLAIM_NOT_REPRODUCED);
   }
   if (!measured) {
-    add(fig, n, &o, "; both RoPE arms are needed");
+    add(fig, n, &o, inconclusive ? "; the seeds' spread is larger than the effect at every length: more seeds or longer training "
+                                   "are needed to tell"
+                                 : "; both RoPE arms are needed");
     hardware_note(s, fig, n, &o);
     return CLAIM_NOT_MEASURED;
   }
+  if (inconclusive && v == CLAIM_REPRODUCED) v = CLAIM_PARTLY; /* only some lengths tell */
   if (few_seeds) add(fig, n, &o, "; fewer than 3 seeds");
   add(fig, n, &o, "; a small byte-level model (the paper's setting is not published)");
   hardware_note(s, fig, n, &o);

@@ -1,6 +1,8 @@
 /* seqmix task train: one training run of the task runner's model on a synthetic task, with the
  * per-epoch progress on stderr and the result as one JSON line on stdout.
  *   seqmix task train --task mqar --param L=64,N=4,V=8192 --d 64 --lr 1e-3 --epochs 8
+ *   seqmix task train --task passkey --param L=256 --max-len 0 --options attention.rope=1 \
+ *       --eval 'L=512,depth=0;L=512,depth=50;L=1024,depth=100'
  */
 #include <jansson.h>
 #include <stdio.h>
@@ -16,7 +18,8 @@ int task_train(int argc, char **argv) {
   const char *name = NULL, *spec = NULL, *d_s = "64", *layers_s = "2", *heads_s = "1", *mlp_s = NULL, *lr_s = "1e-3",
              *wd_s = "0.1", *epochs_s = "16", *batch_s = "64", *ntr_s = "20000", *nte_s = "1000", *seed_s = "1",
              *target_s = "0.99", *sched_s = "cosine", *warm_s = "0.1", *threads_s = "0",
-             *device_s = "cpu", *mixer_s = "attention", *channel_s = NULL, *options_s = "";
+             *device_s = "cpu", *mixer_s = "attention", *channel_s = NULL, *options_s = "",
+             *eval_s = NULL, *max_len_s = NULL;
   int help = 0, quiet = 0;
   const cli_opt opts[] = {
       {"task", "NAME", "the task (seqmix task list)", &name, NULL},
@@ -40,6 +43,8 @@ int task_train(int argc, char **argv) {
       {"target", "X", "stop once test accuracy exceeds X (default 0.99; 1 = never)", &target_s, NULL},
       {"threads", "N", "OpenMP threads (default 0: all; results repeat bit for bit at a fixed count)", &threads_s, NULL},
       {"device", "D", "cpu (default) or cuda: where the model trains (CUDA: the mixers listed by seqmix task mixers)", &device_s, NULL},
+      {"max-len", "N", "learned positions for N tokens; 0: none (default: the task's length for attention-only models, else none)", &max_len_s, NULL},
+      {"eval", "P;P;...", "after training, also evaluate on these task parameters (each overrides --param's, e.g. 'L=512,depth=0;L=512,depth=50')", &eval_s, NULL},
       {"quiet", NULL, "no per-epoch progress", NULL, &quiet},
       {0}};
   if (cli_parse("task train", argc, argv, opts, &help)) return SMX_EXIT_USAGE;
@@ -58,15 +63,21 @@ int task_train(int argc, char **argv) {
   smx_status s = smx_task_lookup(name, &t);
   if (s != SMX_OK) return cli_fail(s);
   if ((s = smx_task_config_parse(t, spec, &c.task)) != SMX_OK) return cli_fail(s);
-  long d, layers, heads, mlp = 0, epochs, batch, ntr, nte, seed, threads;
+  static smx_task_config evals[SMX_TRAIN_MAX_EVALS];
+  int n_evals = 0;
+  if (eval_s && (s = smx_train_evals_parse(&c.task, eval_s, evals, SMX_TRAIN_MAX_EVALS, &n_evals)) != SMX_OK) return cli_fail(s);
+  c.evals = n_evals ? evals : NULL, c.n_evals = n_evals;
+  long d, layers, heads, mlp = 0, epochs, batch, ntr, nte, seed, threads, max_len = -1;
   double lr, wd, target, warm;
   if (cli_int("d", d_s, 1, 8192, &d) || cli_int("layers", layers_s, 1, 64, &layers) || cli_int("heads", heads_s, 1, 8192, &heads) ||
       (mlp_s && cli_int("mlp", mlp_s, 1, 65536, &mlp)) || cli_int("epochs", epochs_s, 1, SMX_TRAIN_MAX_EPOCHS, &epochs) ||
       cli_int("batch", batch_s, 1, 65536, &batch) || cli_int("n-train", ntr_s, 1, 1 << 24, &ntr) ||
       cli_int("n-test", nte_s, 1, 1 << 24, &nte) || cli_int("seed", seed_s, 0, 0x7fffffffffffffffL, &seed) ||
       cli_double("warmup", warm_s, 0, 0.99, &warm) || cli_int("threads", threads_s, 0, 1024, &threads) || cli_double("lr", lr_s, 1e-9, 10, &lr) ||
-      cli_double("weight-decay", wd_s, 0, 10, &wd) || cli_double("target", target_s, 0, 1, &target))
+      cli_double("weight-decay", wd_s, 0, 10, &wd) || cli_double("target", target_s, 0, 1, &target) ||
+      (max_len_s && cli_int("max-len", max_len_s, 0, 16777216, &max_len)))
     return SMX_EXIT_USAGE;
+  c.model.max_len = max_len;
   if (smx_lr_schedule_parse(sched_s, &c.schedule) != SMX_OK)
     return cli_error("--schedule %s is not a schedule (accepted: cosine, warmup-linear, warmup-cosine, constant)", sched_s);
   c.model.d = d, c.model.layers = layers, c.model.heads = heads;
@@ -100,6 +111,9 @@ int task_train(int argc, char **argv) {
                         smx_train_metrics_json(&r), "time", "wall_s", r.wall_s, "train_s", r.train_s, "tokens_per_s", r.tokens_per_s,
                         "time_to_target_s", r.time_to_target_s, "threads", (json_int_t)(threads ? threads : hw.threads_used),
                         "hardware_id", hw.hardware_id, "revision", smx_build_revision(), "device", device_s);
+  /* written only when given, so the line keeps its form without them */
+  if (j && max_len_s) json_object_set_new(json_object_get(j, "model"), "max_len", json_integer(max_len));
+  if (j && eval_s) json_object_set_new(j, "eval", json_string(eval_s));
   char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
   if (!text) {
     json_decref(j);

@@ -1,6 +1,7 @@
 /* The figures of a scored sweep (sweep_plot.h): tab-separated data per panel, a gnuplot script per
  * figure written beside them (rerunnable: gnuplot -e "out='acc_vs_d.svg'" acc_vs_d.gp), PNG + SVG
- * through gnuplot with the style of plots/common.gp; and H3's Table 2 in Markdown.
+ * through gnuplot with the style of plots/common.gp; H3's Table 2 in Markdown; and, for runs
+ * evaluated on a grid of lengths and needle depths, heat maps of exact match with their Markdown.
  *
  *   seqmix sweep plot --in results.jsonl --out DIR
  *   build/tests/seqmix_tests --filter sweep_score/'*'
@@ -574,6 +575,176 @@ int sweep_h3_table(FILE *f, const smx_sweep_scores *s) {
   return rows;
 }
 
+/* ---- the evaluation grid: exact match by (L, depth), one heat map per group ---- */
+
+#define MAX_GRID 16 /* lengths, depths */
+
+typedef struct grid_axes {
+  double L[MAX_GRID], depth[MAX_GRID];
+  int nL, nd;
+} grid_axes;
+
+static void axis_add(double *xs, int *n, double x) {
+  for (int k = 0; k < *n; k++)
+    if (xs[k] == x) return;
+  if (*n >= MAX_GRID) return;
+  int k = (*n)++;
+  for (; k > 0 && xs[k - 1] > x; k--) xs[k] = xs[k - 1];
+  xs[k] = x;
+}
+
+/* The group's evaluations with a depth: per cell the mean over its seeds of exact_match (NaN where
+ * none), and the seeds counted; 0 when the group has none. */
+static int grid_cells(const smx_group_score *g, const grid_axes *ax, double mean[MAX_GRID][MAX_GRID], int n[MAX_GRID][MAX_GRID]) {
+  double sum[MAX_GRID][MAX_GRID] = {{0}};
+  int any = 0;
+  memset(n, 0, sizeof(int) * MAX_GRID * MAX_GRID);
+  size_t r, e;
+  json_t *run, *ev;
+  json_array_foreach(g->runs, r, run) json_array_foreach(json_object_get(json_object_get(run, "result"), "evals"), e, ev) {
+    json_t *L = json_object_get(ev, "L"), *dep = json_object_get(ev, "depth"), *x = json_object_get(ev, "exact_match");
+    if (!json_is_number(L) || !json_is_number(dep) || !json_is_number(x)) continue;
+    for (int i = 0; i < ax->nL; i++)
+      for (int j = 0; j < ax->nd; j++)
+        if (ax->L[i] == json_number_value(L) && ax->depth[j] == json_number_value(dep))
+          sum[i][j] += json_number_value(x), n[i][j]++, any = 1;
+  }
+  for (int i = 0; i < MAX_GRID; i++)
+    for (int j = 0; j < MAX_GRID; j++) mean[i][j] = n[i][j] ? sum[i][j] / n[i][j] : NAN;
+  return any;
+}
+
+static void depth_label(char *buf, size_t n, double depth) {
+  if (depth < 0) snprintf(buf, n, "uniform");
+  else snprintf(buf, n, "%g%%", depth);
+}
+
+/* A panel's title: the mixer label and what else tells the group apart (head), the trained task
+ * point, d and the seeds (tail). */
+static void grid_title(const smx_sweep_scores *s, size_t i, char *head, size_t hn, char *tail, size_t tn) {
+  const smx_group_score *g = &s->g[i];
+  char extra[300];
+  smx_group_extra(s, i, 1, extra, sizeof extra);
+  snprintf(head, hn, "%s%s%s%s", g->label, extra[0] ? " [" : "", extra, extra[0] ? "]" : "");
+  snprintf(tail, tn, "trained %s %s, d = %lld, %d seed%s", g->task, g->params, (long long)g->d, g->best.n,
+           g->best.n == 1 ? "" : "s");
+}
+
+/* needle_grid.{tsv per panel, gp, md}: for the groups whose runs hold evaluations with a depth
+ * (train.h: the evaluation grid, the needle-grid preset), mean exact match over seeds by
+ * (L, depth). 0 figures when no group has them. */
+static smx_status needle_grid(const smx_sweep_scores *s, const char *dir, sweep_figure *fig, int *made) {
+  *made = 0;
+  grid_axes ax = {0};
+  size_t panels[MAX_PANELS];
+  int np = 0;
+  for (size_t i = 0; i < s->n; i++) {
+    int has = 0;
+    size_t r, e;
+    json_t *run, *ev;
+    json_array_foreach(s->g[i].runs, r, run) json_array_foreach(json_object_get(json_object_get(run, "result"), "evals"), e, ev) {
+      json_t *L = json_object_get(ev, "L"), *dep = json_object_get(ev, "depth");
+      if (!json_is_number(L) || !json_is_number(dep)) continue;
+      axis_add(ax.L, &ax.nL, json_number_value(L));
+      axis_add(ax.depth, &ax.nd, json_number_value(dep));
+      has = 1;
+    }
+    if (has && np < MAX_PANELS) panels[np++] = i;
+  }
+  if (!np) return SMX_OK;
+  static double mean[MAX_GRID][MAX_GRID];
+  static int cnt[MAX_GRID][MAX_GRID];
+  char base[600], path[700], title[600], tail[400], lab[32];
+  snprintf(base, sizeof base, "%s/needle_grid", dir);
+  snprintf(fig->name, sizeof fig->name, "needle_grid");
+  snprintf(fig->title, sizeof fig->title, "exact match by evaluation length and needle depth, mean over seeds at the best learning rate%s%s",
+           s->hardware[0] ? " — " : "", s->hardware);
+  /* the Markdown table of the same cells */
+  char *md = NULL;
+  size_t md_len = 0;
+  FILE *m = open_memstream(&md, &md_len);
+  if (!m) return smx_fail(SMX_ERR_NOMEM, "cannot write the needle grid");
+  fprintf(m, "# Needle grid — exact match by length L and depth\n\nPer group (mixer and model config, at its best "
+             "learning rate): the mean over seeds of the share of test examples whose whole answer is right, "
+             "evaluated after training at each (L, depth) (docs/sweeps.md). — : not evaluated.\n");
+  smx_status st = SMX_OK;
+  for (int p = 0; p < np && st == SMX_OK; p++) {
+    grid_cells(&s->g[panels[p]], &ax, mean, cnt);
+    grid_title(s, panels[p], title, sizeof title, tail, sizeof tail);
+    fprintf(m, "\n## %s — %s\n\n| depth \\ L |", title, tail);
+    for (int i = 0; i < ax.nL; i++) fprintf(m, " %g |", ax.L[i]);
+    fprintf(m, "\n|---|");
+    for (int i = 0; i < ax.nL; i++) fprintf(m, "---:|");
+    fputc('\n', m);
+    for (int j = 0; j < ax.nd; j++) {
+      depth_label(lab, sizeof lab, ax.depth[j]);
+      fprintf(m, "| %s |", lab);
+      for (int i = 0; i < ax.nL; i++)
+        if (cnt[i][j]) fprintf(m, " %.3f |", mean[i][j]);
+        else fprintf(m, " — |");
+      fputc('\n', m);
+    }
+    snprintf(path, sizeof path, "%s_%d.tsv", base, p + 1);
+    FILE *f = fopen(path, "w");
+    if (!f) {
+      st = smx_fail(SMX_ERR_IO, "cannot write %s", path);
+      break;
+    }
+    /* one block per length (gnuplot's grid order for `with image`), NaN where not evaluated */
+    fprintf(f, "L_index\tdepth_index\texact_match\tL\tdepth\tseeds\n");
+    for (int i = 0; i < ax.nL; i++) {
+      for (int j = 0; j < ax.nd; j++) {
+        fprintf(f, "%d\t%d", i, j);
+        tsv_num(f, mean[i][j]);
+        fprintf(f, "\t%g\t%g\t%d\n", ax.L[i], ax.depth[j], cnt[i][j]);
+      }
+      fputc('\n', f);
+    }
+    if (fclose(f) != 0) st = smx_fail(SMX_ERR_IO, "cannot write %s", path);
+  }
+  fclose(m);
+  if (st == SMX_OK) {
+    snprintf(path, sizeof path, "%s.md", base);
+    st = smx_write_file_atomic(path, md, md_len);
+  }
+  free(md);
+  if (st != SMX_OK) return st;
+  snprintf(fig->script, sizeof fig->script, "%s.gp", base);
+  FILE *f = fopen(fig->script, "w");
+  if (!f) return smx_fail(SMX_ERR_IO, "cannot write %s", fig->script);
+  script_head(f, "Exact match (mean over seeds) by evaluation length L and needle depth, one heat map per mixer "
+                 "and model config; cells not evaluated are left blank.", base, np, fig->title);
+  fprintf(f, "unset logscale x\nset format x '%%g'\nunset grid\nunset key\nset xlabel 'evaluation length L'\n"
+             "set ylabel 'needle depth'\nset cbrange [0:1]\nset cblabel 'exact match'\n"
+             "set palette defined (0 '#f7fbff', 0.5 '#6baed6', 1 '#08306b')\n");
+  fprintf(f, "set xrange [-0.5:%g]\nset yrange [-0.5:%g]\nset xtics (", ax.nL - 0.5, ax.nd - 0.5);
+  for (int i = 0; i < ax.nL; i++) fprintf(f, "%s'%g' %d", i ? ", " : "", ax.L[i], i);
+  fprintf(f, ")\nset ytics (");
+  for (int j = 0; j < ax.nd; j++) { /* a tic label is a format: its % written twice */
+    if (ax.depth[j] < 0) fprintf(f, "%s'uniform' %d", j ? ", " : "", j);
+    else fprintf(f, "%s'%g%%%%' %d", j ? ", " : "", ax.depth[j], j);
+  }
+  fprintf(f, ")\n");
+  for (int p = 0; p < np; p++) {
+    grid_title(s, panels[p], title, sizeof title, tail, sizeof tail);
+    fprintf(f, "set title ");
+    gp_str(f, title);
+    fprintf(f, ".\"\\n\".");
+    gp_str(f, tail);
+    fprintf(f, " noenhanced font ',8'\n");
+    snprintf(path, sizeof path, "%s_%d.tsv", base, p + 1);
+    fprintf(f, "plot ");
+    gp_str(f, path);
+    /* the value in each evaluated cell, white on the dark half of the palette */
+    fprintf(f, " using 1:2:3 skip 1 with image, '' using 1:2:($6 > 0 ? sprintf('%%.2f', $3) : ''):($3 > 0.55 ? 0xffffff : 0x000000) "
+               "skip 1 with labels tc rgb variable font ',9'\n");
+  }
+  fprintf(f, "unset multiplot\n");
+  if (fclose(f) != 0) return smx_fail(SMX_ERR_IO, "cannot write %s", fig->script);
+  *made = 1;
+  return SMX_OK;
+}
+
 smx_status sweep_plots(const smx_sweep_scores *s, const char *dir, int64_t loss_d, sweep_figure figs[SWEEP_MAX_FIGURES], int *n_figs,
                        char *h3_md, size_t h3_n, int *no_gnuplot) {
   *n_figs = 0;
@@ -595,7 +766,10 @@ smx_status sweep_plots(const smx_sweep_scores *s, const char *dir, int64_t loss_
     *n_figs += made;
     if ((st = acc_vs_len(s, &l, dir, &figs[*n_figs], &made)) == SMX_OK) {
       *n_figs += made;
-      if ((st = loss_curves(s, &l, dir, loss_d, &figs[*n_figs], &made)) == SMX_OK) *n_figs += made;
+      if ((st = loss_curves(s, &l, dir, loss_d, &figs[*n_figs], &made)) == SMX_OK) {
+        *n_figs += made;
+        if ((st = needle_grid(s, dir, &figs[*n_figs], &made)) == SMX_OK) *n_figs += made;
+      }
     }
   }
   layout_free(&l);

@@ -1,7 +1,8 @@
 /* The figures and tables of a scored sweep (cli/sweep_plot.c), for `seqmix sweep plot` and the
  * report: accuracy vs d_model per mixer with one panel per task point (Zoology Fig. 2, Wonderful
  * Matrices' MQAR grid), accuracy vs sequence length per mixer (one panel per d), training-loss
- * curves per mixer at one d, and H3's Table 2 in Markdown. */
+ * curves per mixer at one d, H3's Table 2 in Markdown, and the evaluation grid: exact match by
+ * (L, depth), one heat map per mixer and model config (needle_grid.*, with needle_grid.md). */
 #ifndef SEQMIX_CLI_SWEEP_PLOT_H
 #define SEQMIX_CLI_SWEEP_PLOT_H
 
@@ -10,10 +11,10 @@
 
 #include "seqmix/sweep_score.h"
 
-#define SWEEP_MAX_FIGURES 3
+#define SWEEP_MAX_FIGURES 4
 
 typedef struct sweep_figure {
-  char name[32];   /* "acc_vs_d", "acc_vs_L", "loss_d64" */
+  char name[32];   /* "acc_vs_d", "acc_vs_L", "loss_d64", "needle_grid" */
   char title[400];
   char script[700], png[740], svg[740]; /* png/svg empty when gnuplot is not installed */
 } sweep_figure;
@@ -22,7 +23,8 @@ typedef struct sweep_figure {
  * gnuplot, its PNG and SVG; and h3_table2.md when the sweep has H3's tasks (*h3_md gets its path,
  * else ""). loss_d picks the loss curves' d_model (<= 0: the d with the most groups, the larger on
  * a tie). Accuracy vs d needs a point with two widths, accuracy vs L (one panel per task and d) two
- * lengths at one width; each is left out otherwise. Without gnuplot
+ * lengths at one width, the needle grid runs with evaluations that have a depth; each is left out
+ * otherwise. Without gnuplot
  * the data and scripts are still written, *no_gnuplot is set and png/svg stay empty. */
 smx_status sweep_plots(const smx_sweep_scores *s, const char *dir, int64_t loss_d, sweep_figure figs[SWEEP_MAX_FIGURES], int *n_figs,
                        char *h3_md, size_t h3_n, int *no_gnuplot);

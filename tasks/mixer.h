@@ -45,6 +45,9 @@ typedef struct mixer_shape {
   int layer, layers;
   float init_std;     /* N(0, std) for MI_NORMAL; MI_OUT uses std / sqrt(2 layers) (GPT-2's scaled residual projections) */
   double opt[MIXER_MAX_OPTS]; /* the kind's options, in its opts order (defaults filled in) */
+  /* decode_create only: the L the model's layers were made for (a kind whose tensors are as long
+   * as the sequence, m2's explicit kernel, needs the decoder's context to be it); 0 elsewhere */
+  int64_t L_model;
 } mixer_shape;
 
 typedef enum mixer_init {

@@ -18,6 +18,8 @@ MIXER_DECODE_HOOKS(attention)
 MIXER_DECODE_HOOKS(ssd)
 MIXER_DECODE_HOOKS(conba)
 MIXER_DECODE_HOOKS(dma)
+MIXER_DECODE_HOOKS(h3)
+MIXER_DECODE_HOOKS(m2)
 
 /* The initializers of a kind's decode fields: `MIXER_DECODE_INIT(ssd)` inside its mixer_kind. */
 #define MIXER_DECODE_INIT(kind)                                                                                        \

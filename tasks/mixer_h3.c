@@ -42,6 +42,7 @@
 #include "seqmix/buffer.h"
 #include "seqmix/model_ops.h"
 #include "tasks/mixer.h"
+#include "tasks/mixer_decode.h"
 #include "tasks/op_layer.h"
 
 enum { O_N, O_SHIFT, NOPTS };
@@ -310,4 +311,5 @@ const mixer_kind mixer_h3 = {
     .channel = 0, .n_opts = NOPTS, .opts = opts,
     .tensors = tensors, .create = create, .destroy = destroy, .init = init, .forward = forward, .backward = backward,
     .check_options = "h3.N=4,h3.shift=3",
+    MIXER_DECODE_INIT(h3), /* tasks/mixer_h3_decode.c */
 };

@@ -38,6 +38,7 @@
 #include "seqmix/buffer.h"
 #include "seqmix/model_ops.h"
 #include "tasks/mixer.h"
+#include "tasks/mixer_decode.h"
 #include "tasks/op_layer.h"
 
 /* tensors; the filter's follow at F0 (filter=0: W1 .. freq; filter=1: the kernel) */
@@ -266,4 +267,5 @@ const mixer_kind mixer_m2 = {
     .tensors = tensors, .create = create, .destroy = destroy, .init = init, .forward = forward, .backward = backward,
     /* a slow sine keeps the filter MLP smooth enough for finite differences at h = 1e-2 */
     .check_options = "m2.w=1,m2.order=4",
+    MIXER_DECODE_INIT(m2), /* tasks/mixer_m2_decode.c */
 };

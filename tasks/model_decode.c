@@ -1,8 +1,8 @@
 /* Token-by-token decoding (incremental inference) of the task runner's model on the CPU
  * (include/seqmix/model.h: smx_model_decoder_*): the model's forward taken one position at a time
  * for B sequences, with each sequence mixer's decode hooks (tasks/mixer.h) holding what the past
- * tokens leave behind: the KV cache of attention, the conv window and recurrent state of ssd and
- * conba. Channel mixers are per token, so each runs its own forward on a shape of one token per
+ * tokens leave behind: the KV cache of attention and dma, the conv windows and recurrent states of
+ * ssd, conba and h3, the past inputs of m2's long convolution. Channel mixers are per token, so each runs its own forward on a shape of one token per
  * sequence (L = 1, T = B); MoE routing is per token and has no capacity limit, so a token gets the
  * experts and gates it gets in the full sequence. A step:
  *
@@ -122,6 +122,7 @@ smx_status smx_model_decoder_create(smx_model *m, int64_t B, int64_t max_ctx, sm
     dec_half *h = &d->h[i];
     if (!(h->kind = v.kind)) continue;
     h->shape = *v.shape;
+    h->shape.L_model = h->shape.L;
     h->shape.B = B, h->shape.L = 1, h->shape.T = B;
     s = h->kind->channel ? h->kind->create(&h->shape, &h->state) : h->kind->decode_create(&h->shape, max_ctx, &h->state);
     if (s != SMX_OK) h->state = NULL;

@@ -50,10 +50,84 @@ json_t *smx_train_metrics_json(const smx_train_result *r) {
     json_array_append_new(acc, json_real(r->acc_curve[e]));
     json_array_append_new(test_loss, json_real(r->test_loss_curve[e]));
   }
-  return json_pack("{s:f, s:f, s:f, s:I, s:I, s:o, s:o, s:f, s:f, s:f, s:o}", "test_acc", r->test_acc, "best_acc", r->best_acc,
-                   "final_loss", r->final_loss, "epochs_run", (json_int_t)r->epochs_run, "steps", (json_int_t)r->steps,
-                   "loss_curve", loss, "acc_curve", acc, "exact_match", r->test_exact, "span_match", r->test_span_match,
-                   "test_loss", r->test_loss, "test_loss_curve", test_loss);
+  json_t *j = json_pack("{s:f, s:f, s:f, s:I, s:I, s:o, s:o, s:f, s:f, s:f, s:o}", "test_acc", r->test_acc, "best_acc", r->best_acc,
+                        "final_loss", r->final_loss, "epochs_run", (json_int_t)r->epochs_run, "steps", (json_int_t)r->steps,
+                        "loss_curve", loss, "acc_curve", acc, "exact_match", r->test_exact, "span_match", r->test_span_match,
+                        "test_loss", r->test_loss, "test_loss_curve", test_loss);
+  if (!j || r->n_evals <= 0) return j; /* without evaluations: the result's form as before */
+  json_t *evals = json_array();
+  for (int i = 0; i < r->n_evals && evals; i++) {
+    const smx_train_eval *e = &r->evals[i];
+    json_t *o = json_pack("{s:s, s:I, s:f, s:f, s:f}", "params", e->params, "L", (json_int_t)e->L, "test_acc", e->test_acc,
+                          "exact_match", e->exact_match, "span_match", e->span_match);
+    if (o && e->has_depth && json_object_set_new(o, "depth", json_real(e->depth)) != 0) json_decref(o), o = NULL;
+    if (!o || json_array_append_new(evals, o) != 0) json_decref(evals), evals = NULL;
+  }
+  if (!evals || json_object_set_new(j, "evals", evals) != 0) {
+    json_decref(j);
+    return NULL;
+  }
+  return j;
+}
+
+/* The names spec gives (up to a data= item), each into seen[] by parameter index. */
+static void named_params(const smx_task *t, const char *spec, int *seen) {
+  char buf[512];
+  snprintf(buf, sizeof buf, "%s", spec);
+  char *save = NULL;
+  for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+    while (*tok == ' ') tok++;
+    char *eq = strchr(tok, '=');
+    if (!eq) continue;
+    *eq = 0;
+    if (!strcmp(tok, "data")) break;
+    for (int i = 0; i < t->n_params; i++)
+      if (!strcmp(tok, t->params[i].name)) seen[i] = 1;
+  }
+}
+
+smx_status smx_train_eval_parse(const smx_task_config *base, const char *spec, smx_task_config *out) {
+  const smx_task *t = base->task;
+  if (!spec) spec = "";
+  while (*spec == ' ') spec++;
+  if (!*spec) return smx_fail(SMX_ERR_INVALID, "%s evaluation: empty parameter string (give e.g. L=512,depth=50)", t->name);
+  if (strlen(spec) >= 512) return smx_fail(SMX_ERR_INVALID, "%s evaluation '%.40s...' is too long", t->name, spec);
+  int seen[SMX_TASK_MAX_PARAMS] = {0};
+  named_params(t, spec, seen);
+  /* the base's other parameters first, then the spec's, then the base's data= unless the spec has one */
+  char merged[2048];
+  size_t o = 0;
+  for (int i = 0; i < t->n_params; i++)
+    if (!seen[i]) o += (size_t)snprintf(merged + o, sizeof merged - o, "%s=%.17g,", t->params[i].name, base->v[i]);
+  o += (size_t)snprintf(merged + o, sizeof merged - o, "%s", spec);
+  if (base->data[0] && !strstr(spec, "data=") && o < sizeof merged)
+    o += (size_t)snprintf(merged + o, sizeof merged - o, ",data=%s", base->data);
+  if (o >= sizeof merged) return smx_fail(SMX_ERR_INVALID, "%s evaluation '%.40s...' is too long", t->name, spec);
+  return smx_task_config_parse(t, merged, out);
+}
+
+smx_status smx_train_evals_parse(const smx_task_config *base, const char *list, smx_task_config *out, int max, int *n) {
+  *n = 0;
+  const char *p = list ? list : "";
+  while (*p) {
+    const char *end = strchr(p, ';');
+    size_t len = end ? (size_t)(end - p) : strlen(p);
+    char one[512];
+    if (len >= sizeof one) return smx_fail(SMX_ERR_INVALID, "%s evaluation '%.40s...' is too long", base->task->name, p);
+    memcpy(one, p, len);
+    one[len] = 0;
+    size_t k = 0;
+    while (one[k] == ' ') k++;
+    if (one[k]) {
+      if (*n >= max) return smx_fail(SMX_ERR_INVALID, "more than %d evaluation configurations", max);
+      smx_status st = smx_train_eval_parse(base, one + k, &out[*n]);
+      if (st != SMX_OK) return st;
+      (*n)++;
+    }
+    p += len + (end != NULL);
+  }
+  if (!*n) return smx_fail(SMX_ERR_INVALID, "%s evaluation list '%s' names no configuration", base->task->name, list ? list : "");
+  return SMX_OK;
 }
 
 double smx_task_accuracy(int64_t n, int64_t T, const int32_t *pred, const int32_t *labels) {
@@ -111,6 +185,14 @@ static smx_status validate(const smx_train_config *c) {
   if (c->schedule < SMX_LR_COSINE_EPOCH || c->schedule > SMX_LR_CONSTANT)
     return smx_fail(SMX_ERR_INVALID, "train: unknown learning-rate schedule %d", (int)c->schedule);
   if (!(c->warmup >= 0 && c->warmup < 1)) return smx_fail(SMX_ERR_INVALID, "train: warm-up share %g is out of range [0, 1)", c->warmup);
+  if (c->n_evals < 0 || c->n_evals > SMX_TRAIN_MAX_EVALS || (c->n_evals && !c->evals))
+    return smx_fail(SMX_ERR_INVALID, "train: %d evaluation configurations (accepted: 0..%d)", c->n_evals, SMX_TRAIN_MAX_EVALS);
+  if (c->n_evals && c->model.device != SMX_DEV_CPU)
+    return smx_fail(SMX_ERR_INVALID, "train: evaluations at other task parameters run on the CPU only (train with --device cpu)");
+  for (int i = 0; i < c->n_evals; i++)
+    if (c->evals[i].task != c->task.task)
+      return smx_fail(SMX_ERR_INVALID, "train: evaluation %d is of task %s, the run trains %s", i + 1,
+                      c->evals[i].task ? c->evals[i].task->name : "(none)", c->task.task->name);
   return SMX_OK;
 }
 
@@ -186,6 +268,69 @@ static smx_status evaluate(const smx_train_config *c, run_state *s, int64_t T, d
   return SMX_OK;
 }
 
+/* Each evaluation can be run by the model config mc (resolved max_len and vocab): its length within
+ * the learned positions, its vocabulary within the model's, and the parameter count of a model at
+ * its length the trained one's (checked before training, so a bad grid costs no training). */
+static smx_status evals_check(const smx_train_config *c, const smx_model_config *mc, size_t np) {
+  for (int i = 0; i < c->n_evals; i++) {
+    const smx_task_config *ec = &c->evals[i];
+    char params[256];
+    smx_task_config_format(ec, params, sizeof params);
+    int64_t T = smx_task_seq_len(ec);
+    if (mc->max_len > 0 && T > mc->max_len)
+      return smx_fail(SMX_ERR_INVALID, "train: evaluation %s needs %lld positions but the model learns positions for %lld "
+                      "(max_len; evaluate other lengths with a position-free model: max_len 0, attention.rope=1)",
+                      params, (long long)T, (long long)mc->max_len);
+    if (smx_task_vocab(ec) > mc->vocab)
+      return smx_fail(SMX_ERR_INVALID, "train: evaluation %s has a vocabulary of %lld tokens, the model %lld", params,
+                      (long long)smx_task_vocab(ec), (long long)mc->vocab);
+    smx_model *m;
+    smx_status st = smx_model_create(mc, 1, T, &m);
+    if (st != SMX_OK) return st;
+    size_t n = smx_model_param_count(m);
+    smx_model_destroy(m);
+    if (n != np)
+      return smx_fail(SMX_ERR_INVALID, "train: evaluation %s: the model has %zu parameters at L=%lld, %zu at the trained "
+                      "length (a mixer with length-dependent parameters)", params, n, (long long)T, np);
+  }
+  return SMX_OK;
+}
+
+/* The trained model (s->model) on evaluation ec: n_test test examples from the run's seed, a model
+ * for (batch, T) with the trained parameters, the run's evaluation rules. */
+static smx_status eval_one(const smx_train_config *c, const smx_model_config *mc, run_state *s, const smx_task_config *ec,
+                           smx_train_eval *out) {
+  smx_train_config ce = *c;
+  ce.task = *ec;
+  int64_t T = smx_task_seq_len(ec), B = c->batch;
+  size_t n = (size_t)(c->n_test * T);
+  run_state e = {0};
+  smx_status st = SMX_OK;
+  if (!(e.te_in = smx_host_alloc(n * 4)) || !(e.te_lab = smx_host_alloc(n * 4)) || !(e.pred = smx_host_alloc(n * 4)) ||
+      !(e.bi = smx_host_alloc((size_t)(B * T) * 4)) || !(e.bl = smx_host_alloc((size_t)(B * T) * 4)) ||
+      !(e.bp = smx_host_alloc((size_t)(B * T) * 4)))
+    st = smx_fail(SMX_ERR_NOMEM, "train: cannot allocate %lld evaluation examples of %lld tokens", (long long)c->n_test, (long long)T);
+  if (st == SMX_OK) st = smx_task_generate(ec, SMX_SPLIT_TEST, c->seed, c->n_test, e.te_in, e.te_lab);
+  if (st == SMX_OK) st = smx_model_create(mc, B, T, &e.model);
+  double acc = 0, loss = 0;
+  if (st == SMX_OK) {
+    memcpy(smx_model_params(e.model), smx_model_params(s->model), smx_model_param_count(s->model) * sizeof(float));
+    st = evaluate(&ce, &e, T, &acc, &loss);
+  }
+  if (st == SMX_OK) {
+    memset(out, 0, sizeof *out);
+    smx_task_config_format(ec, out->params, sizeof out->params);
+    out->L = T;
+    for (int i = 0; i < ec->task->n_params; i++)
+      if (!strcmp(ec->task->params[i].name, "depth")) out->has_depth = 1, out->depth = ec->v[i];
+    out->test_acc = acc, out->exact_match = e.exact, out->span_match = e.span_match;
+    if (c->progress)
+      fprintf(c->progress, "  eval %s  test accuracy %.4f  exact %.4f  span %.4f\n", out->params, acc, e.exact, e.span_match);
+  }
+  release(&e);
+  return st;
+}
+
 static smx_status run(const smx_train_config *c, run_state *s, smx_train_result *r) {
   double t0 = smx_now();
   int64_t T = smx_task_seq_len(&c->task), B = c->batch;
@@ -207,6 +352,7 @@ static smx_status run(const smx_train_config *c, run_state *s, smx_train_result 
   if ((st = smx_model_create(&mc, B, T, &s->model)) != SMX_OK) return st;
   if ((st = smx_model_init(s->model, c->seed)) != SMX_OK) return st;
   size_t np = smx_model_param_count(s->model);
+  if ((st = evals_check(c, &mc, np)) != SMX_OK) return st;
   if (c->progress) {
     char params[256];
     smx_task_config_format(&c->task, params, sizeof params);
@@ -265,6 +411,10 @@ static smx_status run(const smx_train_config *c, run_state *s, smx_train_result 
       r->time_to_target_s = r->train_s;
       break;
     }
+  }
+  for (int i = 0; i < c->n_evals; i++) {
+    if ((st = eval_one(c, &mc, s, &c->evals[i], &r->evals[i])) != SMX_OK) return st;
+    r->n_evals = i + 1;
   }
   r->wall_s = smx_now() - t0;
   r->tokens_per_s = r->train_s > 0 ? (double)r->train_tokens / r->train_s : 0;

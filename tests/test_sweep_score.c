@@ -374,6 +374,31 @@ Test(sweep_score, claim_5_rope_in_ssd_perplexity) {
   /* one seed per arm: the arms' means decide, unpaired */
   cr_assert_eq(rope_verdict("rope-one", none, l512, 1, fig, sizeof fig), CLAIM_PARTLY, "%s", fig);
   cr_assert(strstr(fig, "-5.88% against RoPE on q/k only (paper"), "%s", fig);
+  /* seeds that disagree on the sign: inconclusive at that length */
+  {
+    char path[600];
+    snprintf(path, sizeof path, "%s/runs.jsonl", test_dir("rope-noisy"));
+    const double qk[3] = {3.5, 3.5, 3.5}, cb[3] = {3.0, 4.2, 3.4}; /* -14.3%, +20.0%, -2.9%: mean +0.95%, sd 17.46% */
+    for (int seed = 1; seed <= 3; seed++) {
+      put_rope(path, 128, "attention.rope=1,ssd.rope=0", seed, qk[seed - 1]);
+      put_rope(path, 128, "attention.rope=1,ssd.rope=1", seed, cb[seed - 1]);
+    }
+    smx_sweep_scores sc;
+    score_file(path, &sc);
+    cr_assert_eq(claim_sweep_rope_ssd(&sc, fig, sizeof fig), CLAIM_NOT_MEASURED, "%s", fig);
+    cr_assert(strstr(fig, "+0.95% ± 17.46%") && strstr(fig, "inconclusive: 0 lies within two standard errors") &&
+                  strstr(fig, "the seeds' spread is larger than the effect"),
+              "%s", fig);
+    /* with a decisive second length: judged there, at most partly */
+    for (int seed = 1; seed <= 3; seed++) {
+      put_rope(path, 512, "attention.rope=1,ssd.rope=0", seed, 3.5 + 0.1 * seed);
+      put_rope(path, 512, "attention.rope=1,ssd.rope=1", seed, 3.2 + 0.1 * seed);
+    }
+    smx_sweep_scores_free(&sc);
+    score_file(path, &sc);
+    cr_assert_eq(claim_sweep_rope_ssd(&sc, fig, sizeof fig), CLAIM_PARTLY, "%s", fig);
+    smx_sweep_scores_free(&sc);
+  }
   /* without the q/k-only arm there is nothing to compare */
   const double only_cb[3] = {4.0, 0, 3.3}, none512[3] = {0, 0, 0};
   cr_assert_eq(rope_verdict("rope-noarm", only_cb, none512, 3, fig, sizeof fig), CLAIM_NOT_MEASURED, "%s", fig);

@@ -106,12 +106,14 @@ smx_status smx_model_logits(smx_model *m, const int32_t *ids, float *logits);
 /* ---- decoding (tasks/model_decode.c; docs/task_runner.md, "Decoding") ----
  * Token-by-token inference on the CPU for B sequences: each call takes one new token per sequence
  * at the current position and gives the logits the full forward gives there. Sequence mixers keep
- * a KV cache (attention) or a conv window and recurrent state (ssd, conba); channel mixers are per
- * token. The decoder reads the model's current parameters at every step; the model must outlive
- * it. */
+ * a KV cache (attention, dma), a conv window and recurrent state (ssd, conba, h3) or the long
+ * convolution's past inputs (m2, whose implicit filter is made for a length of max_ctx: its decoder
+ * is the forward over max_ctx tokens); channel mixers are per token. The decoder reads the model's
+ * current parameters at every step; the model must outlive it. */
 typedef struct smx_model_decoder smx_model_decoder;
 
-/* Refused in one line when a layer's sequence mixer cannot decode, when the model is on CUDA, or
+/* Refused in one line when a layer's sequence mixer cannot decode with its options (dma's top-w
+ * selection; m2's explicit kernel unless max_ctx is the model's L), when the model is on CUDA, or
  * when max_ctx is longer than the model's learned positions. */
 smx_status smx_model_decoder_create(smx_model *m, int64_t B, int64_t max_ctx, smx_model_decoder **out);
 /* ids (B): one token per sequence; logits (B, V) or NULL (prefill without the head). Fails in one

@@ -11,7 +11,10 @@
  * Lists are grid axes (order: points, mixers, d, lr, seeds); a point may override batch, n_train
  * and n_test. A mixers entry is a sequence-mixer pattern ("attention", "attention,ssd") or an
  * object {"mixer": "attention,conba*7", "channel": "none,moe", "options": "moe.E=8"}; "channel" and
- * "options" may also be spec-wide keys (include/seqmix/model.h: patterns and options). Each run's config is a flat JSON object of everything that defines it; its result
+ * "options" may also be spec-wide keys (include/seqmix/model.h: patterns and options). "evals" (a
+ * list of task parameter strings evaluated after training: include/seqmix/train.h) and "max_len"
+ * (learned positions; 0: none) may be spec-wide or per point; like channel and options they enter
+ * a run's config only when set. Each run's config is a flat JSON object of everything that defines it; its result
  * line holds the deterministic metrics, and "meta" the times, threads, hardware and revision.
  *
  *   seqmix sweep run --preset quick --out results/sweeps/quick.jsonl
@@ -29,7 +32,7 @@
 extern "C" {
 #endif
 
-/* The built-in specs: "quick", "paper-zoology", "paper-h3". */
+/* The built-in specs: "quick", "paper-zoology", "paper-wm", "paper-h3", "rope-ssd", "needle-grid". */
 int smx_sweep_preset_count(void);
 const char *smx_sweep_preset_name(int i);
 const char *smx_sweep_preset_summary(int i);
@@ -40,7 +43,9 @@ smx_status smx_sweep_preset(const char *name, json_t **spec);
  * and expands it: *runs is a JSON array of run configs (caller decrefs), in grid order. */
 smx_status smx_sweep_expand(const json_t *spec, json_t **runs);
 
-/* A run config (an element of the expansion) as a training configuration. */
+/* A run config (an element of the expansion) as a training configuration. Its "evals" (a list of
+ * parameter strings, each overriding the run's task parameters: smx_train_eval_parse) set
+ * c->evals to a buffer of the calling thread, valid until that thread's next call. */
 smx_status smx_sweep_train_config(const json_t *run, smx_train_config *c);
 
 #ifdef __cplusplus

@@ -15,6 +15,13 @@
  * The last, partial batch of an epoch is padded with rows whose labels are all -100: they add
  * nothing to the loss or the gradients, so every example is used once per epoch.
  *
+ * Evaluation grid (L-Eval/RULER style): after training, the trained model is evaluated on each of
+ * `evals` (the same task with other parameters, typically other L and depth): n_test examples of
+ * the test split from the run's seed, a model built for (batch, T_eval) with the same model config
+ * and the trained parameters copied in, the same accuracy and whole-value rules. CPU models only;
+ * learned positions (max_len > 0) must cover every T_eval, and the mixers' parameter count must not
+ * depend on the length (checked before training: one error line each).
+ *
  *   seqmix task train --task mqar --param L=64,N=4,V=8192 --d 64 --lr 1e-3 --epochs 8
  */
 #ifndef SEQMIX_TRAIN_H
@@ -40,6 +47,7 @@ typedef enum smx_lr_schedule {
 } smx_lr_schedule;
 
 #define SMX_TRAIN_MAX_EPOCHS 1024
+#define SMX_TRAIN_MAX_EVALS 64
 
 typedef struct smx_train_config {
   smx_task_config task;
@@ -54,7 +62,18 @@ typedef struct smx_train_config {
   double target_acc;        /* stop once test accuracy > target_acc; >= 1: never */
   int threads;              /* OpenMP threads while training (0: the default); results repeat bit for bit at a fixed count */
   FILE *progress;           /* one line per epoch (NULL: silent) */
+  const smx_task_config *evals; /* evaluated after training (the grid above); NULL: none */
+  int n_evals;                  /* 0..SMX_TRAIN_MAX_EVALS */
 } smx_train_config;
+
+/* One evaluation of the trained model on another configuration of its task. */
+typedef struct smx_train_eval {
+  char params[256];         /* the configuration, as smx_task_config_format writes it */
+  int64_t L;                /* its sequence length */
+  int has_depth;            /* 1 when the task has a "depth" parameter */
+  double depth;             /* that parameter (percent; -1: uniform) */
+  double test_acc, exact_match, span_match;
+} smx_train_eval;
 
 typedef struct smx_train_result {
   int64_t epochs_run, steps, train_tokens;
@@ -69,16 +88,24 @@ typedef struct smx_train_result {
   double tokens_per_s;      /* training tokens (padding excluded) per second of training */
   double time_to_target_s;  /* training seconds until test accuracy first exceeded target_acc; < 0: never */
   double loss_curve[SMX_TRAIN_MAX_EPOCHS], acc_curve[SMX_TRAIN_MAX_EPOCHS], test_loss_curve[SMX_TRAIN_MAX_EPOCHS];
+  smx_train_eval evals[SMX_TRAIN_MAX_EVALS]; /* one per config->evals, in order */
+  int n_evals;
 } smx_train_result;
 
 /* "cosine", "warmup-linear", "warmup-cosine", "constant"; one error line naming them otherwise. */
 smx_status smx_lr_schedule_parse(const char *name, smx_lr_schedule *out);
 /* The run's deterministic metrics: test_acc, best_acc, final_loss, epochs_run, steps, loss_curve,
- * acc_curve, exact_match, span_match, test_loss, test_loss_curve (caller decrefs; NULL when out of
- * memory). */
+ * acc_curve, exact_match, span_match, test_loss, test_loss_curve, and with evaluations "evals":
+ * [{"params", "L", "depth" (tasks with one), "test_acc", "exact_match", "span_match"}, ...]
+ * (caller decrefs; NULL when out of memory). */
 json_t *smx_train_metrics_json(const smx_train_result *r);
 /* Fills defaults (AdamW betas 0.9/0.999, eps 1e-8, weight decay 0.1, batch 64, ...) for a task. */
 void smx_train_defaults(smx_train_config *c);
+/* An evaluation configuration: base with the parameters spec names replaced ("L=512,depth=25" keeps
+ * base's other parameters); each value checked as --param checks it (one error line). */
+smx_status smx_train_eval_parse(const smx_task_config *base, const char *spec, smx_task_config *out);
+/* A ';'-separated list of such specs ("L=128,depth=0;L=512,depth=50") into out[0..*n), at most max. */
+smx_status smx_train_evals_parse(const smx_task_config *base, const char *list, smx_task_config *out, int max, int *n);
 /* Validates and runs; one error line on bad configurations. */
 smx_status smx_train(const smx_train_config *c, smx_train_result *r);
 /* Zoology's accuracy of predictions (n, T) against labels: see the top of this file. */
