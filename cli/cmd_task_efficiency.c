@@ -92,10 +92,10 @@ static void measure(arch_run *r, int n_ctx, int reps, int64_t tokens, double lim
     else if ((s = smx_eff_decode(&r->mc, p->ctx, tokens, &p->decode_s)) != SMX_OK)
       snprintf(p->decode_note, sizeof p->decode_note, "%s", s == SMX_ERR_NOMEM ? "out of memory" : smx_last_error());
     smx_clear_error();
-    fprintf(stderr, "  %-11s ctx %7lld  prefill %s%10.1f tok/s%s  decode %10.1f tok/s%s\n", r->a->name, (long long)p->ctx, "",
-            isfinite(p->prefill_s) ? (double)p->ctx / p->prefill_s : NAN, p->prefill_note[0] ? " (" : "",
-            isfinite(p->decode_s) ? 1.0 / p->decode_s : NAN, p->decode_note[0] ? " (no decode)" : "");
+    fprintf(stderr, "  %-11s ctx %7lld  prefill %10.1f tok/s  decode %10.1f tok/s\n", r->a->name, (long long)p->ctx,
+            isfinite(p->prefill_s) ? (double)p->ctx / p->prefill_s : NAN, isfinite(p->decode_s) ? 1.0 / p->decode_s : NAN);
     if (p->prefill_note[0]) fprintf(stderr, "              prefill: %s\n", p->prefill_note);
+    if (p->decode_note[0]) fprintf(stderr, "              decode: %s\n", p->decode_note);
   }
 }
 
