@@ -115,6 +115,7 @@ int sweep_plot(int argc, char **argv) {
   for (int i = 0; i < n; i++) {
     printf("%s\n", figs[i].script);
     if (figs[i].png[0]) printf("%s\n%s\n", figs[i].png, figs[i].svg);
+    if (!strcmp(figs[i].name, "needle_grid")) printf("%s/needle_grid.md\n", out); /* the grids as tables */
   }
   if (h3[0]) printf("%s\n", h3);
   if (no_gnuplot)

@@ -306,6 +306,9 @@ Test(eval_grid, heat_map_files_written, .timeout = 120) {
   cr_expect_gt(size_of(out, "needle_grid_1.tsv"), 0, "a panel per mixer");
   cr_expect_gt(size_of(out, "needle_grid_2.tsv"), 0);
   cr_expect_lt(size_of(out, "needle_grid_3.tsv"), 0);
+  char listed[760];
+  snprintf(listed, sizeof listed, "%s/needle_grid.md\n", out);
+  cr_expect(strstr(r.out, listed), "sweep plot does not list the grid tables: %s", r.out);
   const char *md = slurp(out, "needle_grid.md");
   cr_expect(strstr(md, "| depth \\ L | 32 | 64 |"), "%s", md);
   cr_expect(strstr(md, "| 0% | 0.750 | 0.375 |"), "attention: the mean over its 2 seeds\n%s", md);
