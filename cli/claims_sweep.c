@@ -347,6 +347,15 @@ claim_verdict claim_sweep_zoology(const smx_sweep_scores *s, char *fig, size_t n
 
 /* ---- claim 5: RoPE in SSD lowers the hybrid's perplexity by more than 4% ---- */
 
+/* The mean of v[0..k) (NaN when k = 0) and its sample deviation (0 below two values). */
+static void mean_sd(const double *v, int k, double *mean, double *sd) {
+  double s = 0, ss = 0;
+  for (int j = 0; j < k; j++) s += v[j];
+  *mean = k ? s / k : NAN;
+  for (int j = 0; j < k; j++) ss += (v[j] - *mean) * (v[j] - *mean);
+  *sd = k > 1 ? sqrt(ss / (k - 1)) : 0;
+}
+
 /* Test perplexity per byte of group g's runs at its learning rate: exp(result.test_loss) per seed,
  * their mean and sample deviation; 0 runs when the results lack test_loss (older runs). */
 static int perplexity(const smx_group_score *g, double *mean, double *sd) {
@@ -358,11 +367,7 @@ static int perplexity(const smx_group_score *g, double *mean, double *sd) {
     json_t *tl = json_object_get(json_object_get(r, "result"), "test_loss");
     if (json_is_number(tl) && k < 64) v[k++] = exp(json_number_value(tl));
   }
-  double s = 0, ss = 0;
-  for (int j = 0; j < k; j++) s += v[j];
-  *mean = k ? s / k : NAN;
-  for (int j = 0; j < k; j++) ss += (v[j] - *mean) * (v[j] - *mean);
-  *sd = k > 1 ? sqrt(ss / (k - 1)) : 0;
+  mean_sd(v, k, mean, sd);
   return k;
 }
 
@@ -382,11 +387,7 @@ static int paired_change(const smx_group_score *a, const smx_group_score *b, dou
         v[k++] = exp(json_number_value(lb) - json_number_value(la)) - 1;
     }
   }
-  double s = 0, ss = 0;
-  for (int q = 0; q < k; q++) s += v[q];
-  *mean = k ? s / k : NAN;
-  for (int q = 0; q < k; q++) ss += (v[q] - *mean) * (v[q] - *mean);
-  *sd = k > 1 ? sqrt(ss / (k - 1)) : 0;
+  mean_sd(v, k, mean, sd);
   return k;
 }
 

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "seqmix/buffer.h"
+#include "seqmix/stats.h"
 #include "seqmix/tasks.h"
 #include "seqmix/timer.h"
 
@@ -73,16 +74,6 @@ smx_status smx_eff_model_config(const smx_eff_arch *a, const smx_eff_shape *s, s
   return SMX_OK;
 }
 
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n) {
-  qsort(v, (size_t)n, sizeof *v, cmp_double);
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
 /* a token sequence over the vocabulary (its values do not change the cost) */
 static void fill_ids(int32_t *ids, int64_t n, int64_t vocab) {
   for (int64_t i = 0; i < n; i++) ids[i] = (int32_t)((i * 7919 + 13) % vocab);
@@ -110,7 +101,7 @@ smx_status smx_eff_prefill(const smx_model_config *mc, int64_t ctx, int reps, do
       if (r >= 0) t[r] = smx_now() - t0;
     }
   }
-  if (st == SMX_OK) *median_s = median(t, reps);
+  if (st == SMX_OK) *median_s = smx_median(t, (size_t)reps);
   smx_host_free(ids);
   smx_host_free(labels);
   smx_model_destroy(m);
@@ -137,7 +128,7 @@ smx_status smx_eff_decode(const smx_model_config *mc, int64_t ctx, int64_t token
     st = smx_model_decode(d, &id, NULL);
     if (i >= 0) t[i] = smx_now() - t0;
   }
-  if (st == SMX_OK) *median_s = median(t, (int)tokens);
+  if (st == SMX_OK) *median_s = smx_median(t, (size_t)tokens);
   free(t);
   smx_model_decoder_destroy(d);
   smx_model_destroy(m);
