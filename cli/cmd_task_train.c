@@ -19,7 +19,7 @@ int task_train(int argc, char **argv) {
              *wd_s = "0.1", *epochs_s = "16", *batch_s = "64", *ntr_s = "20000", *nte_s = "1000", *seed_s = "1",
              *target_s = "0.99", *sched_s = "cosine", *warm_s = "0.1", *threads_s = "0",
              *device_s = "cpu", *mixer_s = "attention", *channel_s = NULL, *options_s = "",
-             *eval_s = NULL, *max_len_s = NULL;
+             *eval_s = NULL, *max_len_s = NULL, *pool_s = NULL;
   int help = 0, quiet = 0;
   const cli_opt opts[] = {
       {"task", "NAME", "the task (seqmix task list)", &name, NULL},
@@ -43,6 +43,7 @@ int task_train(int argc, char **argv) {
       {"target", "X", "stop once test accuracy exceeds X (default 0.99; 1 = never)", &target_s, NULL},
       {"threads", "N", "OpenMP threads (default 0: all; results repeat bit for bit at a fixed count)", &threads_s, NULL},
       {"device", "D", "cpu (default) or cuda: where the model trains (CUDA: the mixers listed by seqmix task mixers)", &device_s, NULL},
+      {"pool", "HEAD", "what the head reads: none (the final norm at each position, default) or mean (its running mean over the sequence: a classification label at the last token reads the mean of the whole sequence)", &pool_s, NULL},
       {"max-len", "N", "learned positions for N tokens; 0: none (default: the task's length for attention-only models, else none)", &max_len_s, NULL},
       {"eval", "P;P;...", "after training, also evaluate on these task parameters (each overrides --param's, e.g. 'L=512,depth=0;L=512,depth=50')", &eval_s, NULL},
       {"quiet", NULL, "no per-epoch progress", NULL, &quiet},
@@ -78,6 +79,7 @@ int task_train(int argc, char **argv) {
       (max_len_s && cli_int("max-len", max_len_s, 0, 16777216, &max_len)))
     return SMX_EXIT_USAGE;
   c.model.max_len = max_len;
+  if (pool_s && (s = smx_model_pool_parse(pool_s, &c.model.pool)) != SMX_OK) return cli_fail(s);
   if (smx_lr_schedule_parse(sched_s, &c.schedule) != SMX_OK)
     return cli_error("--schedule %s is not a schedule (accepted: cosine, warmup-linear, warmup-cosine, constant)", sched_s);
   c.model.d = d, c.model.layers = layers, c.model.heads = heads;
@@ -113,6 +115,7 @@ int task_train(int argc, char **argv) {
                         "hardware_id", hw.hardware_id, "revision", smx_build_revision(), "device", device_s);
   /* written only when given, so the line keeps its form without them */
   if (j && max_len_s) json_object_set_new(json_object_get(j, "model"), "max_len", json_integer(max_len));
+  if (j && pool_s) json_object_set_new(json_object_get(j, "model"), "pool", json_string(pool_s));
   if (j && eval_s) json_object_set_new(j, "eval", json_string(eval_s));
   char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
   if (!text) {

@@ -54,6 +54,7 @@ struct smx_model {
   float *p, *g, *m1, *m2; /* m1, m2: AdamW's moments (CPU models) */
   half_block *halves; /* 2 per layer: sequence, channel */
   float *xf, *nf, *meanf, *rstdf;
+  float *pooled; /* pool "mean": the running means the head reads (T, d); NULL otherwise */
   float *y, *dx, *dn, *dtmp;
   void *ce_work;
 #if SMX_HAVE_CUDA
@@ -111,6 +112,7 @@ static smx_status validate(const smx_model_config *c, int64_t B, int64_t L) {
       strnlen(c->options, sizeof c->options) == sizeof c->options)
     return smx_fail(SMX_ERR_INVALID, "model mixer, channel or options string is not terminated");
   if (c->device != SMX_DEV_CPU && c->device != SMX_DEV_CUDA) return smx_fail(SMX_ERR_INVALID, "model device %d is unknown", (int)c->device);
+  if (c->pool != SMX_POOL_NONE && c->pool != SMX_POOL_MEAN) return smx_fail(SMX_ERR_INVALID, "model pool %d is unknown", (int)c->pool);
   return mixer_options_validate(c->options);
 }
 
@@ -126,7 +128,7 @@ void smx_model_destroy(smx_model *m) {
 #if SMX_HAVE_CUDA
   model_cuda_destroy(m->cuda);
 #endif
-  float *bufs[] = {m->p, m->g, m->m1, m->m2, m->xf, m->nf, m->meanf, m->rstdf, m->y, m->dx, m->dn, m->dtmp};
+  float *bufs[] = {m->p, m->g, m->m1, m->m2, m->xf, m->nf, m->meanf, m->rstdf, m->pooled, m->y, m->dx, m->dn, m->dtmp};
   for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) smx_host_free(bufs[i]);
   smx_host_free(m->halves);
   smx_host_free(m->tens);
@@ -161,7 +163,7 @@ static smx_status create_cuda(smx_model *m) {
   model_cuda_desc desc = {.B = m->B, .L = m->L, .T = m->T, .d = m->c.d, .V = m->c.vocab, .max_len = m->c.max_len,
                           .eps = m->c.norm_eps, .n_params = m->n_params, .emb = m->tens[W_EMB].off,
                           .pos = m->tens[W_POS].off, .norm_f_w = m->tens[W_LN_F_W].off, .norm_f_b = m->tens[W_LN_F_B].off,
-                          .n_halves = n, .halves = hs};
+                          .pool_mean = m->c.pool == SMX_POOL_MEAN, .n_halves = n, .halves = hs};
   smx_status s = model_cuda_create(&desc, &m->cuda);
   smx_host_free(hs);
   return s;
@@ -231,6 +233,7 @@ smx_status smx_model_create(const smx_model_config *cin, int64_t B, int64_t L, s
   if (s == SMX_OK && on_cpu)
     s = mixer_alloc("model", &m->m1, m->n_params, &m->m2, m->n_params, &m->xf, T * d, &m->nf, T * d, &m->meanf, T, &m->rstdf,
                     T, &m->y, T * d, &m->dx, T * d, &m->dn, T * d, &m->dtmp, T * d, (float **)NULL);
+  if (s == SMX_OK && on_cpu && c.pool == SMX_POOL_MEAN) s = mixer_alloc("model", &m->pooled, T * d, (float **)NULL);
   if (s == SMX_OK && on_cpu && !(m->ce_work = smx_host_alloc(smx_lm_head_ce_workspace_bytes(m->T, c.d, c.vocab))))
     s = smx_fail(SMX_ERR_NOMEM, "model: cannot allocate the LM head's workspace");
   if (s != SMX_OK) {
@@ -320,6 +323,35 @@ static void tensor_ptrs(smx_model *m, const half_block *h, float *base, float **
   for (int j = 0; j < h->nt; j++) out[j] = base + m->tens[h->t0 + j].off;
 }
 
+/* pool "mean": y_t = (1/(t+1)) sum_{s<=t} x_s within each of B sequences of L rows of d; the sums
+ * in double, in sequence order (repeatable at any thread count). */
+static void running_mean_fwd(int64_t B, int64_t L, int64_t d, const float *x, float *y) {
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int64_t b = 0; b < B; b++) {
+    for (int64_t j = 0; j < d; j++) {
+      double acc = 0;
+      for (int64_t t = 0; t < L; t++) {
+        acc += x[(b * L + t) * d + j];
+        y[(b * L + t) * d + j] = (float)(acc / (double)(t + 1));
+      }
+    }
+  }
+}
+
+/* Its backward, in place: dx_s = sum_{t>=s} dy_t / (t+1). */
+static void running_mean_bwd(int64_t B, int64_t L, int64_t d, float *dy) {
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int64_t b = 0; b < B; b++) {
+    for (int64_t j = 0; j < d; j++) {
+      double acc = 0;
+      for (int64_t t = L - 1; t >= 0; t--) {
+        acc += (double)dy[(b * L + t) * d + j] / (double)(t + 1);
+        dy[(b * L + t) * d + j] = (float)acc;
+      }
+    }
+  }
+}
+
 static smx_status forward(smx_model *m, const int32_t *ids, double *aux) {
   int64_t T = m->T, d = m->c.d;
   float *x = m->xf; /* the residual stream; each half-block keeps a copy of its input */
@@ -340,6 +372,7 @@ static smx_status forward(smx_model *m, const int32_t *ids, double *aux) {
     mixer_add(x, m->y, (size_t)(T * d));
   }
   TRY(smx_layernorm_fwd_cpu(T, d, m->c.norm_eps, m->xf, P(W_LN_F_W), P(W_LN_F_B), m->nf, m->meanf, m->rstdf));
+  if (m->pooled) running_mean_fwd(m->B, m->L, d, m->nf, m->pooled);
   return SMX_OK;
 }
 
@@ -385,19 +418,30 @@ smx_status smx_model_step(smx_model *m, const int32_t *ids, const int32_t *label
 #endif
   double aux = 0;
   TRY(forward(m, ids, &aux));
+  const float *h = m->pooled ? m->pooled : m->nf; /* what the head reads */
   if (!backward) {
-    TRY(smx_lm_head_ce_fwd_cpu(T, d, V, m->nf, P(W_EMB), labels, loss, pred, m->ce_work));
+    TRY(smx_lm_head_ce_fwd_cpu(T, d, V, h, P(W_EMB), labels, loss, pred, m->ce_work));
     *loss += (float)aux;
     return SMX_OK;
   }
   memset(m->g, 0, m->n_params * sizeof(float));
-  TRY(smx_lm_head_ce_fwd_bwd_cpu(T, d, V, m->nf, P(W_EMB), labels, loss, pred, m->dn, G(W_EMB), 0, m->ce_work));
+  TRY(smx_lm_head_ce_fwd_bwd_cpu(T, d, V, h, P(W_EMB), labels, loss, pred, m->dn, G(W_EMB), 0, m->ce_work));
   *loss += (float)aux;
+  if (m->pooled) running_mean_bwd(m->B, m->L, d, m->dn);
   TRY(smx_layernorm_bwd_cpu(T, d, m->xf, P(W_LN_F_W), m->meanf, m->rstdf, m->dn, m->dx, G(W_LN_F_W), G(W_LN_F_B)));
   return backward_blocks(m, ids);
 }
 
 /* ---- for the decoder (tasks/model_internal.h) and checking it ---- */
+
+const char *smx_model_pool_name(smx_model_pool p) { return p == SMX_POOL_MEAN ? "mean" : p == SMX_POOL_NONE ? "none" : "?"; }
+
+smx_status smx_model_pool_parse(const char *name, smx_model_pool *out) {
+  if (name && !strcmp(name, "none")) *out = SMX_POOL_NONE;
+  else if (name && !strcmp(name, "mean")) *out = SMX_POOL_MEAN;
+  else return smx_fail(SMX_ERR_INVALID, "unknown pool '%s' (pools: none, mean)", name ? name : "(null)");
+  return SMX_OK;
+}
 
 int model_n_halves(const smx_model *m) { return m->n_halves; }
 const smx_model_config *model_config(const smx_model *m) { return &m->c; }
@@ -422,5 +466,5 @@ smx_status smx_model_logits(smx_model *m, const int32_t *ids, float *logits) {
                       (long long)m->c.vocab);
   double aux = 0;
   TRY(forward(m, ids, &aux));
-  return smx_linear_fwd_cpu(m->T, m->c.d, m->c.vocab, m->nf, P(W_EMB), NULL, logits);
+  return smx_linear_fwd_cpu(m->T, m->c.d, m->c.vocab, m->pooled ? m->pooled : m->nf, P(W_EMB), NULL, logits);
 }

@@ -29,6 +29,7 @@ struct model_cuda {
   float *p, *g, *m1, *m2;
   float *ids, *labels, *loss, *dloss, *pred; /* loss: the cross-entropy, then the auxiliary losses */
   float *xf, *nf, *meanf, *rstdf, *y, *dx, *dn, *dtmp, *demb;
+  float *pooled; /* pool "mean": what the head reads; NULL otherwise */
   float *h_ids, *h_labels, *h_pred; /* host staging */
 };
 
@@ -46,7 +47,7 @@ void model_cuda_destroy(model_cuda *g) {
   }
   op_layer_destroy(&g->emb), op_layer_destroy(&g->ln), op_layer_destroy(&g->ce);
   float *bufs[] = {g->p, g->g, g->m1, g->m2, g->ids, g->labels, g->loss, g->dloss, g->pred, g->xf, g->nf,
-                   g->meanf, g->rstdf, g->y, g->dx, g->dn, g->dtmp, g->demb};
+                   g->meanf, g->rstdf, g->y, g->dx, g->dn, g->dtmp, g->demb, g->pooled};
   for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) mixer_cuda_free(bufs[i]);
   void *host[] = {g->halves, g->kinds, g->states, g->hx, g->hn, g->hmean, g->hrstd, g->h_ids, g->h_labels, g->h_pred};
   for (size_t i = 0; i < sizeof host / sizeof host[0]; i++) smx_host_free(host[i]);
@@ -67,6 +68,7 @@ static smx_status create_layers(model_cuda *g) {
                        &g->labels, T, &g->loss, (size_t)2, &g->dloss, (size_t)1, &g->pred, T, &g->xf, Td, &g->nf, Td,
                        &g->meanf, T, &g->rstdf, T, &g->y, Td, &g->dx, Td, &g->dn, Td, &g->dtmp, Td, &g->demb,
                        (size_t)(d->V * d->d), (float **)NULL));
+  if (d->pool_mean) TRY(mixer_cuda_alloc("model", &g->pooled, Td, (float **)NULL));
   const float one = 1.0f;
   TRY(smx_gpu_memcpy_h2d(g->dloss, &one, sizeof one));
   for (int i = 0; i < d->n_halves; i++) {
@@ -163,18 +165,22 @@ static smx_status forward(model_cuda *g) {
     TRY(g->kinds[i]->forward(g->states[i], w, g->hn[i], g->y, g->loss + 1));
     TRY(smx_cuda_add(g->xf, g->y, Td));
   }
-  return norm(g, SMX_FWD, g->xf, d->norm_f_w, d->norm_f_b, g->meanf, g->rstdf, NULL, g->nf);
+  TRY(norm(g, SMX_FWD, g->xf, d->norm_f_w, d->norm_f_b, g->meanf, g->rstdf, NULL, g->nf));
+  return g->pooled ? smx_cuda_running_mean_fwd(d->T / d->L, d->L, d->d, g->nf, g->pooled) : SMX_OK;
 }
+
+static float *head_input(model_cuda *g) { return g->pooled ? g->pooled : g->nf; }
 
 static smx_status backward(model_cuda *g) {
   const model_cuda_desc *d = &g->d;
   int64_t Td = d->T * d->d;
   TRY(smx_gpu_memset(g->g, 0, d->n_params * sizeof(float)));
   op_layer *c = &g->ce;
-  c->t[CE_X] = g->nf, c->t[CE_W] = g->p + d->emb, c->t[CE_LABELS] = g->labels, c->t[CE_DLOSS] = g->dloss;
+  c->t[CE_X] = head_input(g), c->t[CE_W] = g->p + d->emb, c->t[CE_LABELS] = g->labels, c->t[CE_DLOSS] = g->dloss;
   c->t[CE_DX] = g->dn, c->t[CE_DW] = g->g + d->emb; /* the head's share of the tied table's gradient */
   TRY(op_layer_run(c, SMX_BWD));
   TRY(smx_lm_head_ce_cuda_gather_loss(c->state, g->loss));
+  if (g->pooled) TRY(smx_cuda_running_mean_bwd(d->T / d->L, d->L, d->d, g->dn));
   TRY(norm(g, SMX_BWD, g->xf, d->norm_f_w, d->norm_f_b, g->meanf, g->rstdf, g->dn, g->dx));
   for (int i = d->n_halves - 1; i >= 0; i--) {
     const model_cuda_half *h = &g->halves[i];
@@ -202,7 +208,7 @@ smx_status model_cuda_step(model_cuda *g, const int32_t *ids, const int32_t *lab
    * logits with their gradient, so predictions of a training step take one more logits GEMM. */
   if (!bwd || pred) {
     op_layer *c = &g->ce;
-    c->t[CE_X] = g->nf, c->t[CE_W] = g->p + g->d.emb, c->t[CE_LABELS] = g->labels, c->t[CE_LOSS] = g->loss;
+    c->t[CE_X] = head_input(g), c->t[CE_W] = g->p + g->d.emb, c->t[CE_LABELS] = g->labels, c->t[CE_LOSS] = g->loss;
     TRY(op_layer_run(c, SMX_FWD));
     if (pred) TRY(smx_lm_head_ce_cuda_gather_argmax(c->state, g->pred));
   }

@@ -27,6 +27,7 @@ typedef struct model_cuda_half {
 typedef struct model_cuda_desc {
   int64_t B, L, T, d, V, max_len;
   float eps;
+  int pool_mean; /* the head reads the running mean of the final norm (smx_model_pool SMX_POOL_MEAN) */
   size_t n_params, emb, pos, norm_f_w, norm_f_b; /* offsets */
   int n_halves;                                  /* present half-blocks, in order */
   const model_cuda_half *halves;

@@ -39,6 +39,28 @@ __global__ void k_positions_grad(int64_t T, int64_t L, int64_t d, const float *d
   }
 }
 
+__global__ void k_running_mean_fwd(int64_t B, int64_t L, int64_t d, const float *x, float *y) {
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < B * d; i += (int64_t)gridDim.x * blockDim.x) {
+    const int64_t base = (i / d) * L * d + i % d; /* consecutive threads read consecutive columns */
+    double acc = 0;
+    for (int64_t t = 0; t < L; t++) {
+      acc += x[base + t * d];
+      y[base + t * d] = (float)(acc / (double)(t + 1));
+    }
+  }
+}
+
+__global__ void k_running_mean_bwd(int64_t B, int64_t L, int64_t d, float *dy) {
+  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < B * d; i += (int64_t)gridDim.x * blockDim.x) {
+    const int64_t base = (i / d) * L * d + i % d;
+    double acc = 0;
+    for (int64_t t = L - 1; t >= 0; t--) {
+      acc += (double)dy[base + t * d] / (double)(t + 1);
+      dy[base + t * d] = (float)acc;
+    }
+  }
+}
+
 } // namespace
 
 extern "C" smx_status smx_cuda_add(float *y, const float *x, int64_t n) {
@@ -64,6 +86,20 @@ extern "C" smx_status smx_cuda_copy(float *dst, const float *src, int64_t n) {
 extern "C" smx_status smx_cuda_add_positions(int64_t T, int64_t L, int64_t d, const float *pos, float *x) {
   if (T <= 0 || L <= 0 || d <= 0) return smx_fail(SMX_ERR_INVALID, "smx_cuda_add_positions: T, L and d must be positive");
   k_add_positions<<<grid_for(T * d), 256>>>(T, L, d, pos, x);
+  SMX_CUDA_CHECK_LAUNCH();
+  return SMX_OK;
+}
+
+extern "C" smx_status smx_cuda_running_mean_fwd(int64_t B, int64_t L, int64_t d, const float *x, float *y) {
+  if (B <= 0 || L <= 0 || d <= 0) return smx_fail(SMX_ERR_INVALID, "smx_cuda_running_mean_fwd: B, L and d must be positive");
+  k_running_mean_fwd<<<grid_for(B * d), 256>>>(B, L, d, x, y);
+  SMX_CUDA_CHECK_LAUNCH();
+  return SMX_OK;
+}
+
+extern "C" smx_status smx_cuda_running_mean_bwd(int64_t B, int64_t L, int64_t d, float *dy) {
+  if (B <= 0 || L <= 0 || d <= 0) return smx_fail(SMX_ERR_INVALID, "smx_cuda_running_mean_bwd: B, L and d must be positive");
+  k_running_mean_bwd<<<grid_for(B * d), 256>>>(B, L, d, dy);
   SMX_CUDA_CHECK_LAUNCH();
   return SMX_OK;
 }

@@ -9,6 +9,8 @@
  *   x = embedding(ids) [+ positions[position]]
  *   per half-block: x += mixer.decode_step(norm(x))   or   x += channel.forward(norm(x))
  *   logits = norm_f(x) E^T                            (the tied head, as smx_model_logits)
+ *   (pool "mean": the head reads the running mean of norm_f(x) over the positions so far, kept as a
+ *    sum in double per sequence, so norm_f runs at every step, prefill included)
  *
  * The decoder reads the model's parameters when it steps (pointers into them), so it decodes with
  * whatever the model holds then. Checked against smx_model_logits at every position by
@@ -37,6 +39,7 @@ struct smx_model_decoder {
   int n_halves;
   dec_half *h;
   float *x, *n, *y, *mean, *rstd; /* (B, d), (B) */
+  double *pool_sum;               /* pool "mean": the sum of norm_f(x) over the positions so far (B, d) */
 };
 
 /* "attention, ssd, conba": the sequence mixer kinds that decode */
@@ -88,6 +91,7 @@ void smx_model_decoder_destroy(smx_model_decoder *d) {
       else h->kind->decode_destroy(h->state);
     }
   smx_host_free(d->h);
+  smx_host_free(d->pool_sum);
   float *b[] = {d->x, d->n, d->y, d->mean, d->rstd};
   for (size_t i = 0; i < sizeof b / sizeof b[0]; i++) smx_host_free(b[i]);
   smx_host_free(d);
@@ -116,6 +120,10 @@ smx_status smx_model_decoder_create(smx_model *m, int64_t B, int64_t max_ctx, sm
   smx_status s = mixer_alloc("model decode", &d->x, Bd, &d->n, Bd, &d->y, Bd, &d->mean, (size_t)B, &d->rstd, (size_t)B, (float **)NULL);
   if (s == SMX_OK && !(d->h = smx_host_alloc((size_t)nh * sizeof *d->h)))
     s = smx_fail(SMX_ERR_NOMEM, "model decode: cannot allocate the decoder");
+  if (s == SMX_OK && c->pool == SMX_POOL_MEAN) {
+    if (!(d->pool_sum = smx_host_alloc(Bd * sizeof(double)))) s = smx_fail(SMX_ERR_NOMEM, "model decode: cannot allocate the decoder");
+    else memset(d->pool_sum, 0, Bd * sizeof(double));
+  }
   for (int i = 0; s == SMX_OK && i < nh; i++) {
     model_half_view v;
     model_half(m, i, &v);
@@ -138,6 +146,7 @@ smx_status smx_model_decoder_create(smx_model *m, int64_t B, int64_t max_ctx, sm
 void smx_model_decoder_reset(smx_model_decoder *d) {
   for (int i = 0; i < d->n_halves; i++)
     if (d->h[i].kind && !d->h[i].kind->channel) d->h[i].kind->decode_reset(d->h[i].state);
+  if (d->pool_sum) memset(d->pool_sum, 0, (size_t)(d->B * d->d) * sizeof(double));
   d->pos = 0;
 }
 
@@ -147,6 +156,7 @@ smx_status smx_model_decoder_seek(smx_model_decoder *d, int64_t pos) {
                     (long long)d->max_ctx);
   for (int i = 0; i < d->n_halves; i++)
     if (d->h[i].kind && !d->h[i].kind->channel) d->h[i].kind->decode_seek(d->h[i].state, pos);
+  if (d->pool_sum) memset(d->pool_sum, 0, (size_t)(d->B * d->d) * sizeof(double));
   d->pos = pos;
   return SMX_OK;
 }
@@ -198,7 +208,12 @@ smx_status smx_model_decode(smx_model_decoder *d, const int32_t *ids, float *log
     mixer_add(d->x, d->y, (size_t)(B * dm));
   }
   d->pos++;
-  if (!logits) return SMX_OK;
+  if (!logits && !d->pool_sum) return SMX_OK;
   TRY(smx_layernorm_fwd_cpu(B, dm, c->norm_eps, d->x, nfw, nfb, d->n, d->mean, d->rstd));
-  return smx_linear_fwd_cpu(B, dm, d->V, d->n, emb, NULL, logits);
+  if (d->pool_sum) /* the same sums in the same order as the forward's running mean */
+    for (int64_t i = 0; i < B * dm; i++) {
+      d->pool_sum[i] += d->n[i];
+      d->n[i] = (float)(d->pool_sum[i] / (double)d->pos);
+    }
+  return logits ? smx_linear_fwd_cpu(B, dm, d->V, d->n, emb, NULL, logits) : SMX_OK;
 }

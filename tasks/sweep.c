@@ -100,7 +100,7 @@ static const struct {
 } spec_keys[] = {{"name", 0},   {"task", 1},   {"points", 0},  {"mixers", 0},   {"d", 0},       {"lr", 0},
                  {"seeds", 0},  {"layers", 1}, {"heads", 1},   {"mlp", 1},      {"epochs", 1},  {"batch", 1},
                  {"n_train", 1}, {"n_test", 1}, {"schedule", 1}, {"warmup", 1}, {"weight_decay", 1}, {"target", 1},
-                 {"channel", 1}, {"options", 1}, {"params", 2}, {"evals", 1}, {"max_len", 1}};
+                 {"channel", 1}, {"options", 1}, {"params", 2}, {"evals", 1}, {"max_len", 1}, {"pool", 1}};
 
 static smx_status check_keys(const json_t *obj, int point) {
   const char *k;
@@ -183,7 +183,7 @@ smx_status smx_sweep_expand(const json_t *spec, json_t **runs) {
         json_object_set(run, per_run[k], v);
       }
       /* optional: written only when set, so configs without them keep their identity (resume) */
-      static const char *const optional[] = {"channel", "options", "evals", "max_len"};
+      static const char *const optional[] = {"channel", "options", "evals", "max_len", "pool"};
       for (size_t k = 0; k < sizeof optional / sizeof optional[0]; k++) {
         json_t *v = setting(spec, p, optional[k]);
         if (v && !json_object_get(run, optional[k])) json_object_set(run, optional[k], v);
@@ -274,5 +274,8 @@ smx_status smx_sweep_train_config(const json_t *run, smx_train_config *c) {
   c->lr = (float)lr, c->warmup = warm, c->weight_decay = (float)wd, c->target_acc = target >= 1 ? 2 : target;
   json_t *ml = json_object_get(run, "max_len");
   if (ml && (s = get_int(run, "max_len", 0, 16777216, &c->model.max_len)) != SMX_OK) return s;
+  json_t *pool = json_object_get(run, "pool");
+  if (pool && !json_is_string(pool)) return smx_fail(SMX_ERR_INVALID, "sweep run: 'pool' must be a string (none, mean)");
+  if (pool && (s = smx_model_pool_parse(json_string_value(pool), &c->model.pool)) != SMX_OK) return s;
   return run_evals(run, c);
 }

@@ -74,7 +74,9 @@ static void describe(smx_group_score *g) {
   size_t o = (size_t)snprintf(g->label, sizeof g->label, "%s", g->mixer);
   if (strcmp(g->channel, "none") && o < sizeof g->label)
     o += (size_t)snprintf(g->label + o, sizeof g->label - o, " + %s", g->channel);
-  if (g->options[0] && o < sizeof g->label) snprintf(g->label + o, sizeof g->label - o, " (%s)", g->options);
+  if (g->options[0] && o < sizeof g->label) o += (size_t)snprintf(g->label + o, sizeof g->label - o, " (%s)", g->options);
+  const char *pool = str_or(c, "pool", "none");
+  if (strcmp(pool, "none") && o < sizeof g->label) snprintf(g->label + o, sizeof g->label - o, " [%s pool]", pool);
   g->L = g->V = -1;
   const smx_task *t;
   smx_task_config tc;

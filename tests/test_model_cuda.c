@@ -107,11 +107,12 @@ static void same_predictions(int64_t T, const int32_t *pc, const int32_t *pg, co
  * detached; a near-tie that rounds the other way on one device would move one, which random
  * weights make unlikely at these sizes. tol: of each gradient tensor's largest magnitude (fp32
  * sums in another order). */
-static void compare(const char *mixer, const char *channel, int64_t heads, int64_t d, const char *options, double tol) {
+static void compare_pooled(const char *mixer, const char *channel, int64_t heads, int64_t d, const char *options, double tol,
+                           smx_model_pool pool) {
   need_gpu();
   const int64_t B = 3, L = 37, T = B * L;
   smx_model_config cc = config(mixer, channel, heads, SMX_DEV_CPU), gc;
-  cc.d = d;
+  cc.d = d, cc.pool = pool;
   cc.max_len = smx_model_attention_only(&cc) ? 64 : 0;
   snprintf(cc.options, sizeof cc.options, "%s", options);
   gc = cc;
@@ -168,6 +169,10 @@ static void compare(const char *mixer, const char *channel, int64_t heads, int64
   smx_model_destroy(gpu);
 }
 
+static void compare(const char *mixer, const char *channel, int64_t heads, int64_t d, const char *options, double tol) {
+  compare_pooled(mixer, channel, heads, d, options, tol, SMX_POOL_NONE);
+}
+
 Test(model_cuda, matches_cpu_flash_attention) { compare("attention", "none", 1, 64, "", 2e-4); }
 Test(model_cuda, matches_cpu_flash_attention_mlp) { compare("attention", "mlp", 2, 64, "", 2e-4); }
 Test(model_cuda, matches_cpu_unfused_attention_mlp) { compare("attention", "mlp", 3, 66, "", 2e-4); }
@@ -192,6 +197,11 @@ Test(model_cuda, matches_cpu_attention_ssd_rope_mlp) {
 /* the RoPE-in-SSD experiment's third model: RoPE on attention's q, k and on SSD's C, B */
 Test(model_cuda, matches_cpu_attention_rope_ssd_rope) {
   compare("attention,ssd", "none", 2, 64, "attention.rope=1,ssd.N=16,ssd.rope=1,ssd.chunk=8", 1e-3);
+}
+
+/* the classification head of the LRA presets: the running mean of the final norm */
+Test(model_cuda, matches_cpu_mean_pool_ssd_attention) {
+  compare_pooled("ssd,attention", "mlp", 1, 64, "ssd.P=16,ssd.N=16,ssd.chunk=8", 1e-3, SMX_POOL_MEAN);
 }
 
 /* What the CUDA variants cannot do is refused in one line at creation: conba's scan keeps at most

@@ -234,6 +234,13 @@ Test(model_decode, attention_conba3_moe) {
   model_decodes(&c, ATTN(L) + 3 * CONBA(32, 4, 4));
 }
 
+/* pool "mean": the decoder's running sum of norm_f(x) against the forward's running mean */
+Test(model_decode, ssd_attention_mean_pool) {
+  smx_model_config c = config("ssd,attention", "mlp", "ssd.P=4,ssd.N=8,ssd.chunk=4,attention.rope=1", 2, 0);
+  c.pool = SMX_POOL_MEAN;
+  model_decodes(&c, SSD(32, 1, 8, 4) + ATTN(L));
+}
+
 Test(model_decode, dma_attention_mlp) {
   smx_model_config c = config("dma,attention", "mlp", "", 2, 0);
   model_decodes(&c, DMA(L) + ATTN(L));

@@ -126,7 +126,20 @@ Test(sweep, mixer_entries_carry_channel_and_options) {
   cr_assert_eq(smx_sweep_train_config(json_array_get(runs, 1), &c), SMX_OK);
   cr_assert_str_eq(c.model.channel, "none,mlp");
   cr_assert_eq(c.model.d_ff, 32);
+  cr_assert_eq(c.model.pool, SMX_POOL_NONE);
   json_decref(runs);
+  /* "pool": spec-wide or per point, in the run's config only when set */
+  json_object_set_new(spec, "points", json_pack("[s, {s:s, s:s}]", "V=64,L=16,N=2", "params", "V=64,L=16,N=2", "pool", "mean"));
+  cr_assert_eq(smx_sweep_expand(spec, &runs), SMX_OK, "%s", smx_last_error());
+  cr_assert_eq(json_array_size(runs), 4);
+  cr_assert_null(json_object_get(json_array_get(runs, 0), "pool"));
+  cr_assert_str_eq(json_string_value(json_object_get(json_array_get(runs, 2), "pool")), "mean");
+  cr_assert_eq(smx_sweep_train_config(json_array_get(runs, 2), &c), SMX_OK);
+  cr_assert_eq(c.model.pool, SMX_POOL_MEAN);
+  json_decref(runs);
+  json_object_set_new(spec, "pool", json_string("cls"));
+  cr_assert_eq(smx_sweep_expand(spec, &runs), SMX_ERR_INVALID);
+  cr_assert(strstr(smx_last_error(), "unknown pool 'cls'"), "%s", smx_last_error());
   json_decref(spec);
 }
 

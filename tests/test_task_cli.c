@@ -69,9 +69,10 @@ Test(task_cli, bad_input) {
 /* task train: one JSON line with the run's configuration, metrics and time; bad input refused. */
 Test(task_cli, train_prints_one_json_line, .timeout = 300) {
   run_cli(&r, (const char *[]){"task", "train", "--task", "mqar", "--param", "V=64,L=16,N=2", "--d", "16", "--n-train",
-                               "200", "--n-test", "50", "--batch", "16", "--epochs", "2", "--threads", "1", NULL});
+                               "200", "--n-test", "50", "--batch", "16", "--epochs", "2", "--threads", "1", "--pool", "mean", NULL});
   cr_assert_eq(r.status, 0, "stderr: %s", r.err);
   cr_assert(strstr(r.err, "epoch 2/2  loss"), "progress on stderr: %s", r.err);
+  cr_assert(strstr(r.out, "\"pool\":\"mean\""), "%s", r.out);
   cr_assert(strncmp(r.out, "{\"task\":\"mqar\",\"params\":\"V=64,L=16,N=2", 38) == 0, "%s", r.out);
   cr_assert(strchr(r.out, '\n') == r.out + strlen(r.out) - 1, "one line: %s", r.out);
   const char *keys[] = {"\"test_acc\":", "\"loss_curve\":[", "\"tokens_per_s\":", "\"threads\":1", "\"hardware_id\":",
@@ -82,6 +83,7 @@ Test(task_cli, train_prints_one_json_line, .timeout = 300) {
   usage_error((const char *[]){"task", "train", "--task", "mqar", "--schedule", "step", NULL}, "--schedule step is not a schedule");
   usage_error((const char *[]){"task", "train", "--task", "mqar", "--d", "64", "--heads", "3", NULL}, "heads 3 must divide d = 64");
   usage_error((const char *[]){"task", "train", "--task", "mqar", "--param", "L=65", NULL}, "L");
+  usage_error((const char *[]){"task", "train", "--task", "mqar", "--pool", "cls", NULL}, "unknown pool 'cls' (pools: none, mean)");
 }
 
 /* An FFT-convolution model (h3, m2) repeats bit for bit across processes whatever FFTW planner

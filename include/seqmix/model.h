@@ -2,7 +2,10 @@
  *
  *   x = embedding(ids) [+ learned positions]
  *   per layer l: x = x + mixer_l(norm(x));  x = x + channel_l(norm(x))   (channel "none": no second half)
- *   loss = cross-entropy of the tied LM head on norm(x), only at labelled positions (-100 elsewhere)
+ *   h = norm(x), or with pool "mean" its running mean h_t = (1/(t+1)) sum_{s<=t} norm(x)_s over each
+ *       sequence (S4's pooled decoder: a classification label at the last real token reads the mean
+ *       of the whole sequence so far, padding after it never enters)
+ *   loss = cross-entropy of the tied LM head on h, only at labelled positions (-100 elsewhere)
  *          + the channel mixers' weighted auxiliary losses (MoE load balancing)
  *
  * Norms are LayerNorm (Zoology's blocks). The mixers of each layer come from per-layer patterns
@@ -43,6 +46,9 @@ extern "C" {
 #define SMX_MODEL_PATTERN_LEN 128
 #define SMX_MODEL_OPTIONS_LEN 512
 
+/* What the head reads at a position: the final norm there, or its running mean (see above). */
+typedef enum smx_model_pool { SMX_POOL_NONE = 0, SMX_POOL_MEAN = 1 } smx_model_pool;
+
 typedef struct smx_model_config {
   int64_t vocab;      /* V: tokens in [0, V) */
   int64_t d;          /* model width */
@@ -56,7 +62,12 @@ typedef struct smx_model_config {
   float norm_eps;     /* LayerNorm epsilon (1e-5 if 0) */
   float init_std;     /* N(0, std) weights (0.02 if 0); output projections scaled by 1/sqrt(2 layers) */
   smx_device device;  /* SMX_DEV_CPU (the zero value) or SMX_DEV_CUDA */
+  smx_model_pool pool; /* SMX_POOL_NONE (the zero value) or SMX_POOL_MEAN */
 } smx_model_config;
+
+/* "none" / "mean"; parse gives one error line for another name. */
+const char *smx_model_pool_name(smx_model_pool p);
+smx_status smx_model_pool_parse(const char *name, smx_model_pool *out);
 
 typedef struct smx_model smx_model;
 
@@ -100,7 +111,7 @@ smx_status smx_model_init(smx_model *m, uint64_t seed);
 smx_status smx_model_step(smx_model *m, const int32_t *ids, const int32_t *labels, int backward, float *loss,
                           int32_t *pred);
 
-/* The logits (B, L, V) of the tied LM head on ids (B, L): norm_f(x) E^T at every position (CPU models). */
+/* The logits (B, L, V) of the tied LM head on ids (B, L): h E^T at every position (CPU models). */
 smx_status smx_model_logits(smx_model *m, const int32_t *ids, float *logits);
 
 /* ---- decoding (tasks/model_decode.c; docs/task_runner.md, "Decoding") ----

@@ -43,6 +43,11 @@ smx_status smx_cuda_axpy(int64_t n, float a, const float *x, float *y);
 smx_status smx_cuda_add_positions(int64_t T, int64_t L, int64_t d, const float *pos, float *x);
 /* dpos (L, d) += the sum over sequences of dx (T, d), rows summed in sequence order (repeatable). */
 smx_status smx_cuda_positions_grad(int64_t T, int64_t L, int64_t d, const float *dx, float *dpos);
+/* The model's pool "mean" over B sequences of L rows of d: y_t = (1/(t+1)) sum_{s<=t} x_s, and its
+ * backward in place, dy_s <- sum_{t>=s} dy_t / (t+1); one thread per (sequence, column), sums in
+ * double in sequence order, as tasks/model.c does on the CPU. */
+smx_status smx_cuda_running_mean_fwd(int64_t B, int64_t L, int64_t d, const float *x, float *y);
+smx_status smx_cuda_running_mean_bwd(int64_t B, int64_t L, int64_t d, float *dy);
 
 #ifdef __cplusplus
 }

@@ -12,8 +12,9 @@
  * and n_test. A mixers entry is a sequence-mixer pattern ("attention", "attention,ssd") or an
  * object {"mixer": "attention,conba*7", "channel": "none,moe", "options": "moe.E=8"}; "channel" and
  * "options" may also be spec-wide keys (include/seqmix/model.h: patterns and options). "evals" (a
- * list of task parameter strings evaluated after training: include/seqmix/train.h) and "max_len"
- * (learned positions; 0: none) may be spec-wide or per point; like channel and options they enter
+ * list of task parameter strings evaluated after training: include/seqmix/train.h), "max_len"
+ * (learned positions; 0: none) and "pool" ("none" or "mean": what the head reads,
+ * include/seqmix/model.h) may be spec-wide or per point; like channel and options they enter
  * a run's config only when set. Each run's config is a flat JSON object of everything that defines it; its result
  * line holds the deterministic metrics, and "meta" the times, threads, hardware and revision.
  *
