@@ -13,6 +13,8 @@ struct claim;
 typedef claim_verdict (*claim_measure_fn)(json_t *bench, char *figure, size_t n);
 /* The same from a scored sweep (claims_sweep.c). */
 typedef claim_verdict (*claim_sweep_fn)(const smx_sweep_scores *s, char *figure, size_t n);
+/* The same from a `seqmix task efficiency` document. */
+typedef claim_verdict (*claim_eff_fn)(json_t *eff, char *figure, size_t n);
 
 typedef struct claim {
   int id;
@@ -23,6 +25,7 @@ typedef struct claim {
   const char *needs_peer; /* a peer measured beside seqmix (PyTorch ...), or NULL */
   claim_measure_fn measure; /* NULL until seqmix can measure it */
   claim_sweep_fn from_sweep; /* a task claim, judged from a scored sweep */
+  claim_eff_fn from_efficiency; /* judged from the run's efficiency.json */
 } claim;
 
 /* The median time of a successful case (op, variant, pass) at the largest value of `sweep` among
@@ -314,46 +317,110 @@ static claim_verdict measure_monarch(json_t *bench, char *figure, size_t n) {
   return CLAIM_NOT_MEASURED;
 }
 
+/* One point of an efficiency document: the architecture's point at ctx, or NULL. */
+static json_t *eff_point(json_t *eff, const char *arch, int64_t ctx) {
+  size_t i, j;
+  json_t *a, *p;
+  json_array_foreach(json_object_get(eff, "architectures"), i, a) {
+    if (strcmp(json_string_value(json_object_get(a, "name")) ?: "", arch)) continue;
+    json_array_foreach(json_object_get(a, "points"), j, p) if (json_integer_value(json_object_get(p, "ctx")) == ctx) return p;
+  }
+  return NULL;
+}
+
+/* Tokens per second of generating `gen` tokens after a prompt of ctx tokens, one sequence: the
+ * prefill's time plus gen decode steps at the context's cost (the context grows by gen during
+ * generation; at 8K and 512 tokens that is 6%, not modelled). NAN when either time is missing. */
+static double generation_tokens_per_s(json_t *p, double gen) {
+  double pre = json_number_value(json_object_get(p, "prefill_s")), dec = json_number_value(json_object_get(p, "decode_s_per_token"));
+  if (!p || !json_is_number(json_object_get(p, "prefill_s")) || !json_is_number(json_object_get(p, "decode_s_per_token")) ||
+      !(pre > 0) || !(dec > 0))
+    return NAN;
+  return gen / (pre + gen * dec);
+}
+
+/* Claim 9 from an efficiency document: MixCon 1:7 against the Mixtral-like and Jamba-like
+ * architectures, throughput of 512 generated tokens after 8K and after 128K tokens of prompt (the
+ * paper's setting names 512 generated tokens). Judged when the document comes from a GPU; a CPU
+ * document gives the figure beside "a GPU measurement". Each of the four ratios is judged as a
+ * speed claim and the worst stands; with only one of the two contexts, at most "partly". */
+claim_verdict claim_efficiency_throughput(json_t *eff, char *figure, size_t n) {
+  static const struct {
+    int64_t ctx;
+    const char *label;
+    double vs_mixtral, vs_jamba;
+  } at[2] = {{8192, "8K", 3.0, 2.0}, {131072, "128K", 4.5, 1.5}};
+  const char *dev = json_string_value(json_object_get(eff, "device")) ?: "cpu";
+  const char *hw = json_string_value(json_object_get(eff, "hardware_id")) ?: "unknown";
+  json_t *sh = json_object_get(eff, "shape");
+  size_t o = (size_t)snprintf(figure, n, "%s `%s`, fp32, one sequence, d = %lld, %lld layers; 512 tokens generated: ",
+                              strcmp(dev, "cuda") ? "CPU" : "GPU", hw, (long long)json_integer_value(json_object_get(sh, "d")),
+                              (long long)json_integer_value(json_object_get(sh, "layers")));
+  claim_verdict worst = CLAIM_REPRODUCED;
+  int judged = 0;
+  for (int k = 0; k < 2; k++) {
+    double mc = generation_tokens_per_s(eff_point(eff, "mixcon-1:7", at[k].ctx), 512);
+    double mx = generation_tokens_per_s(eff_point(eff, "mixtral", at[k].ctx), 512);
+    double jb = generation_tokens_per_s(eff_point(eff, "jamba-1:7", at[k].ctx), 512);
+    if (o >= n) break;
+    if (!isfinite(mc) || !isfinite(mx) || !isfinite(jb)) {
+      o += (size_t)snprintf(figure + o, n - o, "%s%s: not measured (needs prefill and decode of mixcon-1:7, mixtral and "
+                            "jamba-1:7 at %lld)", k ? "; " : "", at[k].label, (long long)at[k].ctx);
+      continue;
+    }
+    o += (size_t)snprintf(figure + o, n - o, "%s%s: MixCon 1:7 %.3g tok/s = %.2fx Mixtral (paper %.1fx), %.2fx Jamba 1:7 (paper "
+                          "%.1fx)", k ? "; " : "", at[k].label, mc, mc / mx, at[k].vs_mixtral, mc / jb, at[k].vs_jamba);
+    claim_verdict a = claim_judge(CLAIM_SPEED, at[k].vs_mixtral, mc / mx), b = claim_judge(CLAIM_SPEED, at[k].vs_jamba, mc / jb);
+    if (a > worst) worst = a;
+    if (b > worst) worst = b;
+    judged++;
+  }
+  if (!judged || strcmp(dev, "cuda")) return CLAIM_NOT_MEASURED;
+  return judged < 2 && worst == CLAIM_REPRODUCED ? CLAIM_PARTLY : worst;
+}
+
 static const claim claims[] = {
     {1, "FlashConv gives a 2x speedup on Long Range Arena", "H3 abstract", "A100, LRA models",
      "LRA-shaped fftconv/H3 layer time, cuda.flashconv vs cuda.cufft and vs torch FFT conv", {"fftconv", NULL}, 1, 0,
-     "cuda.flashconv and the torch FFT-conv peer", NULL, NULL},
+     "cuda.flashconv and the torch FFT-conv peer", NULL, NULL, NULL},
     {2, "FlashFFTConv: 5.64/7.93/6.64/5.42/2.45/3.22x over PyTorch at L = 256/1K/4K/8K/16K/32K", "FlashFFTConv README",
      "H100-SXM, B=64, H=768, fp16, gated", "fftconv bench paper suite, speedup over the torch/cuFFT baseline",
-     {"fftconv", NULL}, 1, 0, "the gated fp16 fused kernel and the torch FFT-conv peer", NULL, NULL},
+     {"fftconv", NULL}, 1, 0, "the gated fp16 fused kernel and the torch FFT-conv peer", NULL, NULL, NULL},
     {3, "H3 matches attention on induction head and associative recall (100 / 99.8 vs S4D 35.6 / 86.0) †", "H3 Table 2",
      "2 layers, vocab 20/10, length 30/20",
      "paper-h3 sweep with mixers h3 and attention: last-token test accuracy at the best lr, mean over seeds",
-     {"attention", NULL}, 0, 1, NULL, NULL, claim_sweep_h3},
+     {"attention", NULL}, 0, 1, NULL, NULL, claim_sweep_h3, NULL},
     {4, "Monarch: O(n^1.5) and high utilization; M2-BERT up to 9.1x throughput at 4K", "M2 abstract", "A100",
      "monarch vs dense GEMM; M2 mixer vs attention layer at 4K", {"monarch", "attention", NULL}, 1, 0, NULL,
-     measure_monarch, NULL},
+     measure_monarch, NULL, NULL},
     {5, "RoPE inside SSD lowers the perplexity of the attention+SSD hybrid by more than 4%",
      "Wonderful Matrices abstract", "not published in detail",
      "rope-ssd sweep: test perplexity per byte of the attention+ssd hybrid, RoPE on q/k and C/B against q/k only",
-     {"ssd", "attention", NULL}, 0, 1, NULL, NULL, claim_sweep_rope_ssd},
+     {"ssd", "attention", NULL}, 0, 1, NULL, NULL, claim_sweep_rope_ssd, NULL},
     {6, "DMA keeps 100% MQAR accuracy at L = 2048, d >= 128, where attention scores .19/.36 and SSD .12/.32",
      "Wonderful Matrices, MQAR figure", "grid L 256-2048 x d 32-256",
      "paper-wm sweep (MQAR, mixers dma, attention, ssd): test accuracy at the best lr, mean over seeds",
-     {"dma", "ssd", NULL}, 0, 1, NULL, NULL, claim_sweep_wm_mqar},
+     {"dma", "ssd", NULL}, 0, 1, NULL, NULL, claim_sweep_wm_mqar, NULL},
     {7, "CDMoE expert retrieval is 8-10x faster than MoE with >= 1024 experts", "Wonderful Matrices abstract and figure",
      "loop-over-experts MoE baseline, shapes not published", "moe vs cdmoe expert-count sweep", {"moe", "cdmoe", NULL},
-     0, 0, NULL, measure_expert_retrieval, NULL},
+     0, 0, NULL, measure_expert_retrieval, NULL, NULL},
     {8, "MixCon's KV cache is 32x smaller than attention-only, 2 GB where Mixtral needs 32 GB †", "MixCon (press summary)",
      "long context (256K)", "decode-state bytes per sequence from the op definitions (MixCon, Mixtral, MHA layouts)",
-     {"conba_decode", "attention_decode", NULL}, 0, 0, NULL, measure_cache_size, NULL},
+     {"conba_decode", "attention_decode", NULL}, 0, 0, NULL, measure_cache_size, NULL, NULL},
     {9, "MixCon throughput 3x Mixtral and 2x Jamba at 8K; 1.5x Jamba, 4.5x Mixtral at 128K †", "MixCon (press summary)",
-     "A800, int8 (8K); 4x A800 (128K)", "prefill/decode tokens/s vs context, MixCon hybrid vs attention",
-     {"conba", "attention", NULL}, 1, 1, NULL, NULL, NULL},
+     "A800, int8 (8K); 4x A800 (128K)",
+     "seqmix task efficiency (the suite's efficiency.json): 512 tokens generated after 8K and 128K, MixCon 1:7 vs "
+     "Mixtral-like and Jamba-like models",
+     {"conba", "attention", NULL}, 1, 1, NULL, NULL, NULL, claim_efficiency_throughput},
     {10, "SSD is ~6x faster than FlashAttention-2 at 16K, crossing over near 2K", "Mamba-2", "A100/H100, fwd",
-     "ssd vs attention benchmark across L", {"ssd", "attention", NULL}, 1, 0, NULL, measure_ssd_crossover, NULL},
+     "ssd vs attention benchmark across L", {"ssd", "attention", NULL}, 1, 0, NULL, measure_ssd_crossover, NULL, NULL},
     {11, "Attention solves MQAR at every d with 2 layers; gated convolutions need d growing with L", "Zoology Fig. 2",
      "V 8192, (L, N) up to (512, 64)",
      "paper-zoology sweep (quick preset for the trend): MQAR test accuracy at the best lr, mean over seeds",
-     {"attention", NULL}, 0, 1, NULL, NULL, claim_sweep_zoology},
+     {"attention", NULL}, 0, 1, NULL, NULL, claim_sweep_zoology, NULL},
     {12, "Dynamic-mask sparse attention is 49.8x faster fwd (5.5x bwd) than dense-bias SDPA at 32K, w = 1024",
      "flash-sparse-attn README", "A100, B=1, H=2, H_kv=1, P=64, bf16", "dma bench, cuda.flash_sparse vs cuda.dense_bias",
-     {"dma", NULL}, 1, 0, NULL, measure_dma_speedup, NULL},
+     {"dma", NULL}, 1, 0, NULL, measure_dma_speedup, NULL, NULL},
 };
 
 const char *claim_verdict_name(claim_verdict v) {
@@ -416,9 +483,10 @@ static int reason(const claim *c, json_t *bench, char *out, size_t n) {
   return 0;
 }
 
-void claims_table(FILE *f, json_t *bench) { claims_table_sweep(f, bench, NULL); }
+void claims_table(FILE *f, json_t *bench) { claims_table_all(f, bench, NULL, NULL); }
+void claims_table_sweep(FILE *f, json_t *bench, const smx_sweep_scores *sweep) { claims_table_all(f, bench, sweep, NULL); }
 
-void claims_table_sweep(FILE *f, json_t *bench, const smx_sweep_scores *sweep) {
+void claims_table_all(FILE *f, json_t *bench, const smx_sweep_scores *sweep, json_t *eff) {
   const char *hw = json_string_value(json_object_get(json_object_get(bench, "hardware"), "hardware_id"));
   fprintf(f, "## Paper claims\n\n");
   fprintf(f, "Verdicts by the rules of the claims list: **reproduced** (a speed ratio at least 0.8x the paper's, an "
@@ -437,6 +505,23 @@ void claims_table_sweep(FILE *f, json_t *bench, const smx_sweep_scores *sweep) {
     char why[900], figure[640];
     int no_op = reason(c, bench, why, sizeof why);
     claim_verdict v = CLAIM_NOT_MEASURED;
+    if (c->from_efficiency) { /* from the run's efficiency.json */
+      if (!eff) {
+        snprintf(why, sizeof why, "needs an efficiency document (efficiency.json in the run directory: seqmix suite, or "
+                                  "seqmix task efficiency --out)");
+      } else if ((v = c->from_efficiency(eff, figure, sizeof figure)) == CLAIM_NOT_MEASURED) {
+        const char *dev = json_string_value(json_object_get(eff, "device")) ?: "cpu";
+        snprintf(why, sizeof why, "%s(%s)", strcmp(dev, "cuda") ? "a GPU measurement: the efficiency sweep ran on the CPU " : "",
+                 figure);
+      }
+      if (v != CLAIM_NOT_MEASURED)
+        fprintf(f, "| %d | %s | %s | %s | %s | %s | %s |\n", c->id, c->text, c->source, c->setting, c->measurement,
+                figure, claim_verdict_name(v));
+      else
+        fprintf(f, "| %d | %s | %s | %s | %s | — | not measured: %s |\n", c->id, c->text, c->source, c->setting,
+                c->measurement, why);
+      continue;
+    }
     if (c->from_sweep) { /* a task claim: the sweep decides */
       if (!no_op && sweep && (v = c->from_sweep(sweep, figure, sizeof figure)) == CLAIM_NOT_MEASURED)
         snprintf(why, sizeof why, "%s", figure);

@@ -24,6 +24,12 @@ void claims_table(FILE *f, json_t *bench);
 /* The same, with the task claims (3, 5, 6, 11) judged from a scored sweep (NULL: not measured). */
 struct smx_sweep_scores;
 void claims_table_sweep(FILE *f, json_t *bench, const struct smx_sweep_scores *sweep);
+/* The same, with claim 9 judged from an efficiency document (`seqmix task efficiency --out`; NULL:
+ * not measured). */
+void claims_table_all(FILE *f, json_t *bench, const struct smx_sweep_scores *sweep, json_t *eff);
+/* Claim 9 from an efficiency document (cli/claims.c): MixCon 1:7's generation throughput against
+ * the Mixtral-like and Jamba-like architectures at 8K and 128K; judged on a GPU document only. */
+claim_verdict claim_efficiency_throughput(json_t *eff, char *figure, size_t n);
 
 /* The task claims from a scored sweep (cli/claims_sweep.c): fill `figure` and return the verdict,
  * or CLAIM_NOT_MEASURED with the reason (and what the sweep does hold) in `figure`.

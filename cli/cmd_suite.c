@@ -1,8 +1,11 @@
-/* seqmix suite: the main job. check -> bench -> task sweep -> plots -> report into
+/* seqmix suite: the main job. check -> bench -> task sweep -> efficiency -> plots -> report into
  * results/runs/<run-id>/, then prints where the report is. Without a GPU it runs the CPU `quick`
  * preset; with one, the `paper` preset on the GPU. The task step trains the `quick` sweep preset
  * (MQAR, attention vs ssd; docs/sweeps.md) on the CPU with one worker process per core into
- * tasks.jsonl, and the report scores it and judges the task claims on it. Each step writes its file
+ * tasks.jsonl, and the report scores it and judges the task claims on it. The efficiency step
+ * (seqmix task efficiency; skipped with --preset ci or --efficiency none) times prefill and
+ * decode of attention, MixCon 1:7 and the Jamba-like and Mixtral-like models at 1K and 8K tokens
+ * into efficiency.json, from which the report draws its tables and claim 9's figure. Each step writes its file
  * atomically or append-only; --resume DIR reruns only what is missing (the sweep resumes run by
  * run), so an interrupted suite loses nothing.
  *
@@ -25,7 +28,7 @@
 #include "seqmix/sweep.h"
 
 int cmd_suite(int argc, char **argv) {
-  const char *preset = NULL, *out = "results/runs", *resume = NULL, *device = NULL, *tasks = NULL;
+  const char *preset = NULL, *out = "results/runs", *resume = NULL, *device = NULL, *tasks = NULL, *eff = NULL;
   int help = 0;
   const cli_opt opts[] = {
       {"preset", "NAME", "ci, quick or paper (default: paper with a GPU, quick without)", &preset, NULL},
@@ -34,16 +37,21 @@ int cmd_suite(int argc, char **argv) {
       {"resume", "RUNDIR", "finish an interrupted run: redo only the missing steps", &resume, NULL},
       {"tasks", "PRESET", "the task sweep: a sweep preset, a spec file or none (default: quick; none with --preset ci)",
        &tasks, NULL},
+      {"efficiency", "WHICH", "the long-context efficiency step: quick (attention, MixCon 1:7, Jamba-like, Mixtral-like at 1K "
+       "and 8K) or none (default: quick; none with --preset ci)", &eff, NULL},
       {0}};
   if (cli_parse("suite", argc, argv, opts, &help)) return SMX_EXIT_USAGE;
   if (help) {
-    cli_usage("suite", "[--preset ci|quick|paper] [--device DEV] [--tasks PRESET|none] [--out DIR] [--resume RUNDIR]",
+    cli_usage("suite", "[--preset ci|quick|paper] [--device DEV] [--tasks PRESET|none] [--efficiency quick|none] [--out DIR] [--resume RUNDIR]",
               "The main job: checks every variant (check.json), benchmarks the preset's suite (bench.json),\n"
-              "trains the task sweep on the CPU (tasks.jsonl: MQAR, attention vs ssd, 3 seeds), draws the\n"
-              "plots and writes report.md in one run directory, then prints the report's path.\n"
+              "trains the task sweep on the CPU (tasks.jsonl: MQAR, attention vs ssd, 3 seeds), times prefill\n"
+              "and decode at 1K and 8K tokens (efficiency.json), draws the plots and writes report.md in one\n"
+              "run directory, then prints the report's path.\n"
               "Exit 1 when a check fails (the benchmarks and report are still written).", opts);
     return 0;
   }
+  if (eff && strcmp(eff, "quick") && strcmp(eff, "none"))
+    return cli_error("seqmix suite: --efficiency %s: expected quick or none", eff);
   int gpu = smx_gpu_count() > 0;
   smx_bench_options o = {0};
   smx_status s = smx_suite_parse(preset ? preset : (gpu ? "paper" : "quick"), &o.suite);
@@ -114,12 +122,12 @@ int cmd_suite(int argc, char **argv) {
   int check_rc = 0;
   snprintf(path, sizeof path, "%s/check.json", dir);
   if (!smx_file_exists(path)) {
-    fprintf(stderr, "seqmix suite: [1/5] check\n");
+    fprintf(stderr, "seqmix suite: [1/6] check\n");
     check_args a = {.out = path, .run_id = run_id, .seed = 1};
     check_rc = run_check(&a);
     if (check_rc == SMX_EXIT_USAGE) return check_rc;
   } else {
-    fprintf(stderr, "seqmix suite: [1/5] check: %s exists, kept\n", path);
+    fprintf(stderr, "seqmix suite: [1/6] check: %s exists, kept\n", path);
     json_t *doc = NULL;
     if ((s = smx_json_read_doc(path, "check", &doc)) != SMX_OK) return cli_fail(s);
     json_t *sum = json_object_get(doc, "summary");
@@ -130,7 +138,7 @@ int cmd_suite(int argc, char **argv) {
 
   snprintf(path, sizeof path, "%s/bench.json", dir);
   if (!smx_file_exists(path)) {
-    fprintf(stderr, "seqmix suite: [2/5] bench (suite %s)\n", smx_suite_name(o.suite));
+    fprintf(stderr, "seqmix suite: [2/6] bench (suite %s)\n", smx_suite_name(o.suite));
     smx_bench_defaults(o.suite, &o.repetitions, &o.min_time);
     o.out_dir = dir;
     o.run_id = run_id;
@@ -138,7 +146,7 @@ int cmd_suite(int argc, char **argv) {
     if ((s = smx_bench_run(&o, &ran, &failed)) != SMX_OK) return cli_fail(s);
     fprintf(stderr, "seqmix suite: %d benchmarks, %d errors\n", ran, failed);
   } else {
-    fprintf(stderr, "seqmix suite: [2/5] bench: %s exists, kept\n", path);
+    fprintf(stderr, "seqmix suite: [2/6] bench: %s exists, kept\n", path);
   }
 
   if (strcmp(tasks, "none") != 0) {
@@ -146,15 +154,34 @@ int cmd_suite(int argc, char **argv) {
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     char jobs[32];
     snprintf(jobs, sizeof jobs, "%ld", cores < 1 ? 1 : cores > 64 ? 64 : cores);
-    fprintf(stderr, "seqmix suite: [3/5] task sweep %s (%s worker processes) -> %s\n", tasks, jobs, sweep);
+    fprintf(stderr, "seqmix suite: [3/6] task sweep %s (%s worker processes) -> %s\n", tasks, jobs, sweep);
     char *av[] = {"sweep run", is_preset ? "--preset" : "--spec", (char *)tasks, "--out", sweep, "--jobs", jobs, NULL};
     int src = sweep_run(7, av);
     if (src != 0) return src;
   } else {
-    fprintf(stderr, "seqmix suite: [3/5] task sweep: none\n");
+    fprintf(stderr, "seqmix suite: [3/6] task sweep: none\n");
   }
 
-  fprintf(stderr, "seqmix suite: [4/5] plots\n[5/5] report\n");
+  if (!eff) eff = !strcmp(smx_suite_name(o.suite), "ci") ? "none" : "quick";
+  snprintf(path, sizeof path, "%s/efficiency.json", dir);
+  if (!strcmp(eff, "none")) {
+    fprintf(stderr, "seqmix suite: [4/6] efficiency: none\n");
+  } else if (smx_file_exists(path)) {
+    fprintf(stderr, "seqmix suite: [4/6] efficiency: %s exists, kept\n", path);
+  } else {
+    char md[4200], plot_dir[4200];
+    snprintf(md, sizeof md, "%s/efficiency.md", dir);
+    snprintf(plot_dir, sizeof plot_dir, "%s/plots", dir);
+    if ((s = smx_mkdir_p(plot_dir)) != SMX_OK) return cli_fail(s);
+    snprintf(plot_dir, sizeof plot_dir, "%s/plots/efficiency", dir);
+    fprintf(stderr, "seqmix suite: [4/6] efficiency -> %s\n", path);
+    char *av[] = {"task efficiency", "--arch", "attention,mixcon-1:7,jamba-1:7,mixtral", "--ctx", "1024,8192", "--out", path,
+                  "--md", md, "--plots", plot_dir, NULL};
+    int erc = task_efficiency(11, av);
+    if (erc != 0) return erc;
+  }
+
+  fprintf(stderr, "seqmix suite: [5/6] plots\n[6/6] report\n");
   char report[4200];
   int rc = run_report_sweep(dir, sweep[0] ? sweep : NULL, report, sizeof report);
   if (rc != 0) return rc;

@@ -107,6 +107,7 @@ static json_t *to_json(const arch_run *runs, int n_arch, int n_ctx, const smx_ef
   if (!doc) return NULL;
   json_object_set_new(doc, "hardware_id", json_string(hw->hardware_id));
   json_object_set_new(doc, "threads", json_integer(hw->threads_used));
+  json_object_set_new(doc, "device", json_string("cpu")); /* the decoder runs on the CPU only */
   json_object_set_new(doc, "shape", json_pack("{s:I, s:I, s:I, s:I, s:I}", "vocab", (json_int_t)sh->vocab, "d", (json_int_t)sh->d,
                                               "layers", (json_int_t)sh->layers, "heads", (json_int_t)sh->heads, "d_ff",
                                               (json_int_t)sh->d_ff));
@@ -176,7 +177,7 @@ static int write_csv(const char *path, const arch_run *runs, int n_arch, int n_c
   return fclose(f) ? cli_error("seqmix task efficiency: cannot write %s", path) : 0;
 }
 
-static int plots(const char *dir, const arch_run *runs, int n_arch, int n_ctx, const char *hw) {
+static int plots(const char *dir, const arch_run *runs, int n_arch, int n_ctx, const char *hw, FILE *log) {
   if (mkdir(dir, 0777) != 0 && errno != EEXIST)
     return cli_error("seqmix task efficiency: cannot create %s: %s", dir, strerror(errno));
   static const char *const name[3] = {"prefill", "decode", "state"};
@@ -194,7 +195,7 @@ static int plots(const char *dir, const arch_run *runs, int n_arch, int n_ctx, c
                plots_script_dir(), csv, out, title[w], hw, n_arch + 1);
       smx_status s = cli_gnuplot(script[w], vars);
       if (s != SMX_OK) return cli_fail(s);
-      printf("wrote %s\n", out);
+      fprintf(log, "wrote %s\n", out);
     }
   }
   return 0;
@@ -203,7 +204,7 @@ static int plots(const char *dir, const arch_run *runs, int n_arch, int n_ctx, c
 int task_efficiency(int argc, char **argv) {
   const char *arch_s = NULL, *ctx_s = "1024,2048,4096,8192,16384,32768,65536", *d_s = "128", *layers_s = "8", *heads_s = "4",
              *mlp_s = "512", *tokens_s = "16", *reps_s = "3", *limit_s = "120", *budget_s = "80", *threads_s = "0", *out = NULL,
-             *plot_dir = NULL;
+             *plot_dir = NULL, *md_path = NULL;
   int help = 0;
   const cli_opt opts[] = {
       {"arch", "LIST", "architectures, comma-separated (default: all; seqmix task efficiency --help lists them)", &arch_s, NULL},
@@ -220,6 +221,7 @@ int task_efficiency(int argc, char **argv) {
        &threads_s, NULL},
       {"out", "FILE", "also write the results as JSON (written atomically)", &out, NULL},
       {"plots", "DIR", "draw prefill, decode and state against the context (PNG + SVG)", &plot_dir, NULL},
+      {"md", "FILE", "write the Markdown tables to FILE (atomically) instead of standard output", &md_path, NULL},
       {0}};
   if (cli_parse("task efficiency", argc, argv, opts, &help)) return SMX_EXIT_USAGE;
   if (help) {
@@ -288,13 +290,17 @@ int task_efficiency(int argc, char **argv) {
     smx_clear_error();
   }
 
-  printf("# Long-context efficiency on %s\n\nd = %ld, %ld layers, %ld heads, MLP/MoE width %ld, vocabulary 256, one sequence, "
+  char *md_text = NULL;
+  size_t md_len = 0;
+  FILE *md = md_path ? open_memstream(&md_text, &md_len) : stdout;
+  if (!md) return cli_error("seqmix task efficiency: out of memory for the tables");
+  fprintf(md, "# Long-context efficiency on %s\n\nd = %ld, %ld layers, %ld heads, MLP/MoE width %ld, vocabulary 256, one sequence, "
          "fp32, %d threads; prefill: median of %ld forwards; decode: median of %ld steps after the context.\n",
          hw.hardware_id, d, layers, heads, mlp, hw.threads_used, reps, tokens);
-  table(stdout, runs, n_arch, n_ctx, "Prefill tokens/s");
-  table(stdout, runs, n_arch, n_ctx, "Decode tokens/s");
-  table(stdout, runs, n_arch, n_ctx, "KV cache and state, MiB per sequence");
-  printf("\nAt 256K tokens and within %.0f GiB (fp32 parameters + state):\n\n| architecture | parameters | state at 256K (MiB) | "
+  table(md, runs, n_arch, n_ctx, "Prefill tokens/s");
+  table(md, runs, n_arch, n_ctx, "Decode tokens/s");
+  table(md, runs, n_arch, n_ctx, "KV cache and state, MiB per sequence");
+  fprintf(md, "\nAt 256K tokens and within %.0f GiB (fp32 parameters + state):\n\n| architecture | parameters | state at 256K (MiB) | "
          "x attention's | longest context in budget |\n|---|---:|---:|---:|---:|\n",
          budget_gib);
   double attn_big = NAN;
@@ -302,14 +308,20 @@ int task_efficiency(int argc, char **argv) {
     if (!strcmp(runs[a].a->name, "attention")) attn_big = runs[a].state_big;
   for (int a = 0; a < n_arch; a++) {
     const arch_run *r = &runs[a];
-    printf("| %s | %zu | ", r->a->name, r->params);
-    if (isfinite(r->state_big)) printf("%.1f | ", r->state_big / (1024.0 * 1024.0));
-    else printf("– (no decode) | ");
-    if (isfinite(r->state_big) && isfinite(attn_big) && r->state_big > 0) printf("%.3g | ", attn_big / r->state_big);
-    else printf("– | ");
-    if (r->fits_budget == -2) printf("– |\n");
-    else if (r->fits_budget == (int64_t)1 << 40) printf("unbounded (fixed state) |\n");
-    else printf("%lld |\n", (long long)r->fits_budget);
+    fprintf(md, "| %s | %zu | ", r->a->name, r->params);
+    if (isfinite(r->state_big)) fprintf(md, "%.1f | ", r->state_big / (1024.0 * 1024.0));
+    else fprintf(md, "– (no decode) | ");
+    if (isfinite(r->state_big) && isfinite(attn_big) && r->state_big > 0) fprintf(md, "%.3g | ", attn_big / r->state_big);
+    else fprintf(md, "– | ");
+    if (r->fits_budget == -2) fprintf(md, "– |\n");
+    else if (r->fits_budget == (int64_t)1 << 40) fprintf(md, "unbounded (fixed state) |\n");
+    else fprintf(md, "%lld |\n", (long long)r->fits_budget);
+  }
+  if (md_path) {
+    fclose(md);
+    s = smx_write_file_atomic(md_path, md_text, md_len);
+    free(md_text);
+    if (s != SMX_OK) return cli_fail(s);
   }
   int rc = 0;
   if (out) {
@@ -319,6 +331,6 @@ int task_efficiency(int argc, char **argv) {
     json_decref(doc);
     if (s != SMX_OK) return cli_fail(s);
   }
-  if (plot_dir) rc = plots(plot_dir, runs, n_arch, n_ctx, hw.hardware_id);
+  if (plot_dir) rc = plots(plot_dir, runs, n_arch, n_ctx, hw.hardware_id, md_path ? stderr : stdout);
   return rc;
 }

@@ -266,6 +266,59 @@ static void data_tasks_section(FILE *f) {
   fprintf(f, "\n");
 }
 
+/* The run's long-context efficiency (efficiency.json and the tables of efficiency.md, which
+ * `seqmix task efficiency --out --md --plots` writes; the suite runs it): the tables, then the
+ * figures in plots/efficiency when drawn. */
+/* The whole of a small text file, NUL-terminated (caller frees); NULL when it cannot be read. */
+static char *read_text(const char *path) {
+  FILE *in = fopen(path, "rb");
+  if (!in) return NULL;
+  char *text = NULL;
+  size_t len = 0, cap = 0, got;
+  char buf[8192];
+  while ((got = fread(buf, 1, sizeof buf, in)) > 0) {
+    if (len + got + 1 > cap) {
+      char *t = realloc(text, cap = 2 * (len + got + 1));
+      if (!t) break;
+      text = t;
+    }
+    memcpy(text + len, buf, got);
+    len += got;
+  }
+  int bad = ferror(in);
+  fclose(in);
+  if (bad || !text) {
+    free(text);
+    return NULL;
+  }
+  text[len] = 0;
+  return text;
+}
+
+static void efficiency_section(FILE *f, const char *run_dir, json_t *eff) {
+  char path[4200];
+  fprintf(f, "## Long-context efficiency\n\n");
+  snprintf(path, sizeof path, "%s/efficiency.md", run_dir);
+  char *text = read_text(path);
+  if (text) {
+    const char *body = strchr(text, '\n'); /* below the document's own title */
+    fprintf(f, "From `efficiency.json` (`seqmix task efficiency`, docs/task_runner.md#long-context-efficiency).%s\n\n",
+            body ? body : "");
+    free(text);
+  } else {
+    fprintf(f, "`efficiency.json` is here but not its tables (`efficiency.md`): %zu architectures measured.\n\n",
+            json_array_size(json_object_get(eff, "architectures")));
+  }
+  static const char *const fig[3][2] = {{"prefill", "Prefill tokens/s"}, {"decode", "Decode tokens/s"},
+                                        {"state", "KV cache and state per sequence"}};
+  for (int i = 0; i < 3; i++) {
+    snprintf(path, sizeof path, "%s/plots/efficiency/efficiency_%s.png", run_dir, fig[i][0]);
+    if (smx_file_exists(path))
+      fprintf(f, "### %s\n\n![%s](plots/efficiency/efficiency_%s.png)\n\n[SVG](plots/efficiency/efficiency_%s.svg)\n\n",
+              fig[i][1], fig[i][0], fig[i][0], fig[i][0]);
+  }
+}
+
 int run_report(const char *run_dir, char *path_out, size_t n) { return run_report_sweep(run_dir, NULL, path_out, n); }
 
 int run_report_sweep(const char *run_dir, const char *sweeps, char *path_out, size_t n) {
@@ -285,7 +338,15 @@ int run_report_sweep(const char *run_dir, const char *sweeps, char *path_out, si
     smx_sweep_scores_free(&sc);
     return cli_fail(s);
   }
-  if (!check && !bench && !sweeps)
+  json_t *eff = NULL;
+  snprintf(path, sizeof path, "%s/efficiency.json", run_dir);
+  if (smx_file_exists(path) && (s = smx_json_read_doc(path, "efficiency", &eff)) != SMX_OK) {
+    json_decref(check);
+    json_decref(bench);
+    smx_sweep_scores_free(&sc);
+    return cli_fail(s);
+  }
+  if (!check && !bench && !sweeps && !eff)
     return cli_error("%s has neither check.json nor bench.json (is it a seqmix run directory?)", run_dir);
   if (!check && !bench && (s = smx_mkdir_p(run_dir)) != SMX_OK) {
     smx_sweep_scores_free(&sc);
@@ -313,10 +374,11 @@ int run_report_sweep(const char *run_dir, const char *sweeps, char *path_out, si
     correctness_section(f, check);
     bench_section(f, bench);
   } else {
-    fprintf(f, "No check or benchmark results in this directory: the task sweeps only.\n\n");
+    fprintf(f, "No check or benchmark results in this directory.\n\n");
   }
   if (sweeps) s = sweep_section(f, run_dir, sweeps, &sc);
-  claims_table_sweep(f, bench, sweeps ? &sc : NULL);
+  if (eff) efficiency_section(f, run_dir, eff);
+  claims_table_all(f, bench, sweeps ? &sc : NULL, eff);
   data_tasks_section(f);
   if (any) {
     fprintf(f, "## Plots\n\n");
@@ -337,6 +399,7 @@ int run_report_sweep(const char *run_dir, const char *sweeps, char *path_out, si
   free(plots);
   json_decref(check);
   json_decref(bench);
+  json_decref(eff);
   if (s != SMX_OK) return cli_fail(s);
   if (path_out) snprintf(path_out, n, "%s", path);
   return 0;

@@ -25,7 +25,13 @@
  * L = 64 with a uniform needle depth (in a trial, ssd at lr 1e-2 passed 0.99 test accuracy in the
  * second of these 3 epochs of 10k examples; attention with RoPE stayed near chance) and
  * evaluates every model at L = 64..512 x depth 0..100%; max_len 0 (RoPE attention, no learned
- * positions) so every length can be evaluated. */
+ * positions) so every length can be evaluated. The LRA presets (docs/sweeps.md#lra) read the
+ * class through the mean-pooling head; `lra-<task>-paper` is S4's recipe for that task
+ * (reference/tasks.md §3.8: 6 layers, d = 256 (Image 512), AdamW with 10% warm-up and cosine decay,
+ * weight decay 0.05, lr 0.01 (Pathfinder 0.004, Path-X 0.001), batch 32/16/64/50/64/16 and epochs
+ * 40/32/20/200/200/50 for ListOps/Text/Retrieval/Image/Pathfinder/Path-X) on LRA's split sizes,
+ * over attention (LRA's Transformer) and the causal sequence mixers; `lra-<task>-quick` is sized
+ * for 2 CPU cores (2 layers, d = 64, shorter inputs, a few thousand examples). */
 static const struct {
   const char *name, *summary, *json;
 } presets[] = {
@@ -75,6 +81,62 @@ static const struct {
      "\"L=256,depth=0\", \"L=256,depth=25\", \"L=256,depth=50\", \"L=256,depth=75\", \"L=256,depth=100\", "
      "\"L=512,depth=0\", \"L=512,depth=25\", \"L=512,depth=50\", \"L=512,depth=75\", \"L=512,depth=100\""
      "]}"},
+    {"lra-listops-quick", "ListOps for the CPU: trees of 31-119 tokens, 10k examples, 3 epochs; attention, ssd, h3, conba; d = 64, mean pool; 2 seeds",
+     "{\"name\": \"lra-listops-quick\", \"task\": \"listops\", \"points\": [\"min_len=30,max_len=120\"], "
+     "\"mixers\": [\"attention\", \"ssd\", \"h3\", \"conba\"], \"d\": [64], \"lr\": [0.003], \"seeds\": [1, 2], "
+     "\"layers\": 2, \"heads\": 1, \"mlp\": 128, \"epochs\": 3, \"batch\": 32, \"n_train\": 10000, \"n_test\": 500, "
+     "\"schedule\": \"cosine\", \"warmup\": 0, \"weight_decay\": 0.1, \"target\": 1, \"pool\": \"mean\"}"},
+    {"lra-pathfinder-quick", "Pathfinder 32x32, easy (contour 6), for the CPU: 4k images, 2 epochs; attention, ssd, h3, conba; d = 64, mean pool; 2 seeds",
+     "{\"name\": \"lra-pathfinder-quick\", \"task\": \"pathfinder\", \"points\": [\"size=32,contour=6\"], "
+     "\"mixers\": [\"attention\", \"ssd\", \"h3\", \"conba\"], \"d\": [64], \"lr\": [0.003], \"seeds\": [1, 2], "
+     "\"layers\": 2, \"heads\": 1, \"mlp\": 128, \"epochs\": 2, \"batch\": 32, \"n_train\": 4000, \"n_test\": 400, "
+     "\"schedule\": \"cosine\", \"warmup\": 0, \"weight_decay\": 0.1, \"target\": 1, \"pool\": \"mean\"}"},
+    {"lra-text-quick", "LRA Text (your aclImdb copy) for the CPU: 512 bytes, 5k reviews, 3 epochs; attention, ssd, h3, conba; d = 64, mean pool; 2 seeds",
+     "{\"name\": \"lra-text-quick\", \"task\": \"lra_text\", \"points\": [\"L=512\"], \"mixers\": [\"attention\", \"ssd\", "
+     "\"h3\", \"conba\"], \"d\": [64], \"lr\": [0.003], \"seeds\": [1, 2], \"layers\": 2, \"heads\": 1, \"mlp\": 128, "
+     "\"epochs\": 3, \"batch\": 32, \"n_train\": 5000, \"n_test\": 1000, \"schedule\": \"cosine\", \"warmup\": 0, "
+     "\"weight_decay\": 0.1, \"target\": 1, \"pool\": \"mean\"}"},
+    {"lra-retrieval-quick", "LRA Retrieval (your AAN copy) for the CPU: 256 bytes per document, 5k pairs, 3 epochs; attention, ssd, h3, conba; d = 64, mean pool; 2 seeds",
+     "{\"name\": \"lra-retrieval-quick\", \"task\": \"lra_retrieval\", \"points\": [\"L=256\"], "
+     "\"mixers\": [\"attention\", \"ssd\", \"h3\", \"conba\"], \"d\": [64], \"lr\": [0.003], \"seeds\": [1, 2], "
+     "\"layers\": 2, \"heads\": 1, \"mlp\": 128, \"epochs\": 3, \"batch\": 32, \"n_train\": 5000, \"n_test\": 1000, "
+     "\"schedule\": \"cosine\", \"warmup\": 0, \"weight_decay\": 0.1, \"target\": 1, \"pool\": \"mean\"}"},
+    {"lra-image-quick", "LRA Image (your CIFAR-10 copy) for the CPU: 10k images, 3 epochs; attention, ssd, h3, conba; d = 64, mean pool; 2 seeds",
+     "{\"name\": \"lra-image-quick\", \"task\": \"lra_image\", \"points\": [\"val=0\"], \"mixers\": [\"attention\", "
+     "\"ssd\", \"h3\", \"conba\"], \"d\": [64], \"lr\": [0.003], \"seeds\": [1, 2], \"layers\": 2, \"heads\": 1, "
+     "\"mlp\": 128, \"epochs\": 3, \"batch\": 32, \"n_train\": 10000, \"n_test\": 1000, \"schedule\": \"cosine\", "
+     "\"warmup\": 0, \"weight_decay\": 0.1, \"target\": 1, \"pool\": \"mean\"}"},
+    {"lra-listops-paper", "ListOps, LRA's data (96k/2k, 500-2000 tokens) with S4's recipe: 6 layers, d = 256, lr 0.01, batch 32, 40 epochs; 5 mixers; 3 seeds",
+     "{\"name\": \"lra-listops-paper\", \"task\": \"listops\", \"points\": [\"min_len=500,max_len=2000\"], "
+     "\"mixers\": [\"attention\", \"ssd\", \"h3\", \"conba\", \"m2\"], \"d\": [256], \"lr\": [0.01], \"seeds\": [1, 2, 3], "
+     "\"layers\": 6, \"heads\": 4, \"mlp\": 512, \"epochs\": 40, \"batch\": 32, \"n_train\": 96000, \"n_test\": 2000, "
+     "\"schedule\": \"warmup-cosine\", \"warmup\": 0.1, \"weight_decay\": 0.05, \"target\": 1, \"pool\": \"mean\"}"},
+    {"lra-text-paper", "LRA Text at 4K bytes (25k/25k) with S4's recipe: 6 layers, d = 256, lr 0.01, batch 16, 32 epochs; 5 mixers; 3 seeds",
+     "{\"name\": \"lra-text-paper\", \"task\": \"lra_text\", \"points\": [\"L=4000\"], \"mixers\": [\"attention\", \"ssd\", "
+     "\"h3\", \"conba\", \"m2\"], \"d\": [256], \"lr\": [0.01], \"seeds\": [1, 2, 3], \"layers\": 6, \"heads\": 4, "
+     "\"mlp\": 512, \"epochs\": 32, \"batch\": 16, \"n_train\": 25000, \"n_test\": 25000, "
+     "\"schedule\": \"warmup-cosine\", \"warmup\": 0.1, \"weight_decay\": 0.05, \"target\": 1, \"pool\": \"mean\"}"},
+    {"lra-retrieval-paper", "LRA Retrieval, 2 x 4K bytes (147,086/17,437 pairs) with S4's recipe: 6 layers, d = 256, lr 0.01, batch 64, 20 epochs; 5 mixers; 3 seeds",
+     "{\"name\": \"lra-retrieval-paper\", \"task\": \"lra_retrieval\", \"points\": [\"L=4000\"], "
+     "\"mixers\": [\"attention\", \"ssd\", \"h3\", \"conba\", \"m2\"], \"d\": [256], \"lr\": [0.01], \"seeds\": [1, 2, 3], "
+     "\"layers\": 6, \"heads\": 4, \"mlp\": 512, \"epochs\": 20, \"batch\": 64, \"n_train\": 147086, \"n_test\": 17437, "
+     "\"schedule\": \"warmup-cosine\", \"warmup\": 0.1, \"weight_decay\": 0.05, \"target\": 1, \"pool\": \"mean\"}"},
+    {"lra-image-paper", "LRA Image (45k/10k) with S4's recipe: 6 layers, d = 512, lr 0.01, batch 50, 200 epochs; 5 mixers; 3 seeds",
+     "{\"name\": \"lra-image-paper\", \"task\": \"lra_image\", \"points\": [\"val=0\"], \"mixers\": [\"attention\", "
+     "\"ssd\", \"h3\", \"conba\", \"m2\"], \"d\": [512], \"lr\": [0.01], \"seeds\": [1, 2, 3], \"layers\": 6, \"heads\": 4, "
+     "\"mlp\": 1024, \"epochs\": 200, \"batch\": 50, \"n_train\": 45000, \"n_test\": 10000, "
+     "\"schedule\": \"warmup-cosine\", \"warmup\": 0.1, \"weight_decay\": 0.05, \"target\": 1, \"pool\": \"mean\"}"},
+    {"lra-pathfinder-paper", "Pathfinder 32x32, hard (contour 14; 160k/20k) with S4's recipe: 6 layers, d = 256, lr 0.004, batch 64, 200 epochs; 5 mixers; 3 seeds",
+     "{\"name\": \"lra-pathfinder-paper\", \"task\": \"pathfinder\", \"points\": [\"size=32,contour=14\"], "
+     "\"mixers\": [\"attention\", \"ssd\", \"h3\", \"conba\", \"m2\"], \"d\": [256], \"lr\": [0.004], \"seeds\": [1, 2, 3], "
+     "\"layers\": 6, \"heads\": 4, \"mlp\": 512, \"epochs\": 200, \"batch\": 64, \"n_train\": 160000, "
+     "\"n_test\": 20000, \"schedule\": \"warmup-cosine\", \"warmup\": 0.1, \"weight_decay\": 0.05, \"target\": 1, "
+     "\"pool\": \"mean\"}"},
+    {"lra-pathx-paper", "Path-X 128x128 (160k/20k) with S4's recipe: 6 layers, d = 256, lr 0.001, batch 16, 50 epochs; 5 mixers; 3 seeds",
+     "{\"name\": \"lra-pathx-paper\", \"task\": \"pathx\", \"points\": [\"contour=14\"], \"mixers\": [\"attention\", "
+     "\"ssd\", \"h3\", \"conba\", \"m2\"], \"d\": [256], \"lr\": [0.001], \"seeds\": [1, 2, 3], \"layers\": 6, "
+     "\"heads\": 4, \"mlp\": 512, \"epochs\": 50, \"batch\": 16, \"n_train\": 160000, \"n_test\": 20000, "
+     "\"schedule\": \"warmup-cosine\", \"warmup\": 0.1, \"weight_decay\": 0.05, \"target\": 1, \"pool\": \"mean\"}"},
 };
 
 int smx_sweep_preset_count(void) { return (int)(sizeof presets / sizeof presets[0]); }
@@ -90,7 +152,12 @@ smx_status smx_sweep_preset(const char *name, json_t **spec) {
       if (!*spec) return smx_fail(SMX_ERR_INVALID, "preset %s does not parse: %s", name, err.text);
       return SMX_OK;
     }
-  return smx_fail(SMX_ERR_INVALID, "unknown sweep preset '%s' (presets: quick, paper-zoology, paper-wm, paper-h3, rope-ssd, needle-grid)", name);
+  char names[512];
+  size_t o = 0;
+  names[0] = 0;
+  for (int i = 0; i < smx_sweep_preset_count() && o < sizeof names; i++)
+    o += (size_t)snprintf(names + o, sizeof names - o, "%s%s", i ? ", " : "", presets[i].name);
+  return smx_fail(SMX_ERR_INVALID, "unknown sweep preset '%s' (presets: %s)", name, names);
 }
 
 /* Keys a spec may hold; `points` entries may override the per-run ones marked 1. */

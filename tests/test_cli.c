@@ -235,7 +235,8 @@ Test(cli, suite_task_sweep_and_resume, .timeout = 900) {
                    "\"warmup\": 0, \"weight_decay\": 0.1, \"target\": 0.99}");
   run_cli(&r, (const char *[]){"suite", "--preset", "ci", "--tasks", spec, "--out", dir, NULL});
   cr_assert_eq(r.status, 0, "stdout: %s\nstderr: %s", r.out, r.err);
-  cr_assert(strstr(r.err, "[3/5] task sweep") && strstr(r.err, "2 runs done by"), "%s", r.err);
+  cr_assert(strstr(r.err, "[3/6] task sweep") && strstr(r.err, "2 runs done by"), "%s", r.err);
+  cr_assert(strstr(r.err, "[4/6] efficiency: none"), "--preset ci skips the efficiency step: %s", r.err);
   const char *line = strstr(r.out, "suite: report written to ");
   cr_assert_not_null(line, "%s", r.out);
   char report[700], run_dir[700];
@@ -261,6 +262,40 @@ Test(cli, suite_task_sweep_and_resume, .timeout = 900) {
   cr_assert(strstr(r.err, "2 finished") && strstr(r.err, "0 to do"), "the resumed suite trains nothing again: %s", r.err);
   expect_usage_error((const char *[]){"suite", "--preset", "ci", "--tasks", "no-such-sweep", "--out", dir, NULL},
                      "neither a sweep preset");
+}
+
+/* A run directory's efficiency.json (and the tables of efficiency.md): the report's efficiency
+ * section and claim 9's CPU figure; a corrupt document is one error line. */
+Test(cli, report_reads_the_efficiency_document) {
+  char dir[600], path[800];
+  snprintf(dir, sizeof dir, "%s", test_dir("report-efficiency"));
+  snprintf(path, sizeof path, "%s/efficiency.json", dir);
+  write_text(path, "{\"schema_version\": 1, \"kind\": \"efficiency\", \"hardware_id\": \"hw-x\", \"device\": \"cpu\", "
+                   "\"shape\": {\"d\": 128, \"layers\": 8}, \"architectures\": ["
+                   "{\"name\": \"mixcon-1:7\", \"points\": [{\"ctx\": 8192, \"prefill_s\": 1.0, \"decode_s_per_token\": 0.001}]},"
+                   "{\"name\": \"mixtral\", \"points\": [{\"ctx\": 8192, \"prefill_s\": 3.0, \"decode_s_per_token\": 0.003}]},"
+                   "{\"name\": \"jamba-1:7\", \"points\": [{\"ctx\": 8192, \"prefill_s\": 2.0, \"decode_s_per_token\": 0.002}]}]}");
+  snprintf(path, sizeof path, "%s/efficiency.md", dir);
+  write_text(path, "# Long-context efficiency on hw-x\n\nPrefill tokens/s\n\n| architecture | 8192 |\n|---|---:|\n| mixtral | 2731 |\n");
+  run_cli(&r, (const char *[]){"report", "--run", dir, NULL});
+  cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+  snprintf(path, sizeof path, "%s/report.md", dir);
+  FILE *f = fopen(path, "r");
+  cr_assert(f, "%s", path);
+  char text[65536];
+  size_t n = fread(text, 1, sizeof text - 1, f);
+  text[n] = 0;
+  fclose(f);
+  cr_assert(strstr(text, "## Long-context efficiency") && strstr(text, "| mixtral | 2731 |"), "%s", text);
+  cr_assert(!strstr(text, "# Long-context efficiency on hw-x"), "the document's own title is left out: %s", text);
+  cr_assert(strstr(text, "the efficiency sweep ran on the CPU (CPU `hw-x`") && strstr(text, "= 3.00x Mixtral (paper 3.0x)"), "%s",
+            text);
+  snprintf(path, sizeof path, "%s/efficiency.json", dir);
+  write_text(path, "{\"schema_version\": 1, \"kind\": \"efficiency\", \"archi");
+  run_cli(&r, (const char *[]){"report", "--run", dir, NULL});
+  cr_assert_neq(r.status, 0);
+  cr_assert(strstr(r.err, "efficiency.json"), "%s", r.err);
+  expect_usage_error((const char *[]){"suite", "--efficiency", "full", NULL}, "--efficiency full: expected quick or none");
 }
 
 /* --op a,b times several ops in one run; ops with param_bytes record it per case. */

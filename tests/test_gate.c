@@ -2,6 +2,7 @@
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "claims.h"
@@ -208,7 +209,7 @@ Test(claims, table_lists_every_claim_with_a_reason) {
     snprintf(row, sizeof row, "\n| %d | ", id);
     cr_assert(strstr(text, row), "claim %d missing", id);
   }
-  cr_assert(strstr(text, "not measured: needs the task runner"), "%s", text);
+  cr_assert(strstr(text, "not measured: needs an efficiency document"), "%s", text);
   cr_assert(strstr(text, "not measured: a GPU measurement: this run has no GPU results"), "%s", text);
   free(text);
 }
@@ -330,4 +331,58 @@ Test(claims, monarch_against_dense_is_shown_not_judged) {
             "%.900s", row);
   free(text);
   json_decref(bench);
+}
+
+/* An efficiency document with MixCon 1:7, Mixtral-like and Jamba-like points: prefill seconds and
+ * decode seconds per token at 8K and 128K (a negative time: the point is absent). */
+static json_t *efficiency_doc(const char *device, const double t[3][2][2]) {
+  static const char *const arch_names[3] = {"mixcon-1:7", "mixtral", "jamba-1:7"};
+  static const long long ctx[2] = {8192, 131072};
+  json_t *doc = json_pack("{s:s, s:s, s:{s:i, s:i}, s:[]}", "device", device, "hardware_id", "test-hw", "shape", "d", 128,
+                          "layers", 8, "architectures");
+  for (int a = 0; a < 3; a++) {
+    json_t *pts = json_array();
+    for (int k = 0; k < 2; k++)
+      if (t[a][k][0] >= 0)
+        json_array_append_new(pts, json_pack("{s:I, s:f, s:f}", "ctx", ctx[k], "prefill_s", t[a][k][0], "decode_s_per_token",
+                                             t[a][k][1]));
+    json_array_append_new(json_object_get(doc, "architectures"), json_pack("{s:s, s:o}", "name", arch_names[a], "points", pts));
+  }
+  return doc;
+}
+
+/* Claim 9: throughput of 512 generated tokens = 512 / (prefill + 512 decode), MixCon against each. */
+Test(claims, claim_9_from_an_efficiency_document) {
+  char fig[1024];
+  /* MixCon: 1 s prefill + 512 x 1 ms = 1.512 s at 8K; Mixtral 3x that, Jamba 2x: reproduced on a GPU */
+  const double ok[3][2][2] = {{{1.0, 1e-3}, {10.0, 2e-3}}, {{3.0, 3e-3}, {45.0, 9e-3}}, {{2.0, 2e-3}, {15.0, 3e-3}}};
+  json_t *doc = efficiency_doc("cuda", ok);
+  cr_assert_eq(claim_efficiency_throughput(doc, fig, sizeof fig), CLAIM_REPRODUCED, "%s", fig);
+  cr_assert(strstr(fig, "8K: MixCon 1:7 339 tok/s = 3.00x Mixtral (paper 3.0x), 2.00x Jamba 1:7 (paper 2.0x)"), "%s", fig);
+  cr_assert(strstr(fig, "128K: MixCon 1:7 46.4 tok/s = 4.50x Mixtral (paper 4.5x), 1.50x Jamba 1:7 (paper 1.5x)"), "%s", fig);
+  json_decref(doc);
+  /* the same numbers from the CPU: shown, not judged */
+  doc = efficiency_doc("cpu", ok);
+  cr_assert_eq(claim_efficiency_throughput(doc, fig, sizeof fig), CLAIM_NOT_MEASURED);
+  cr_assert(strstr(fig, "CPU `test-hw`") && strstr(fig, "3.00x Mixtral"), "%s", fig);
+  json_decref(doc);
+  /* Jamba as fast as MixCon at 128K: not reproduced (the worst of the four ratios stands) */
+  const double slow[3][2][2] = {{{1.0, 1e-3}, {10.0, 2e-3}}, {{3.0, 3e-3}, {45.0, 9e-3}}, {{2.0, 2e-3}, {10.0, 2e-3}}};
+  doc = efficiency_doc("cuda", slow);
+  cr_assert_eq(claim_efficiency_throughput(doc, fig, sizeof fig), CLAIM_NOT_REPRODUCED, "%s", fig);
+  json_decref(doc);
+  /* no 128K point (a prefill too long to time): judged at 8K, at most partly */
+  const double no128[3][2][2] = {{{1.0, 1e-3}, {-1, 0}}, {{3.0, 3e-3}, {-1, 0}}, {{2.0, 2e-3}, {-1, 0}}};
+  doc = efficiency_doc("cuda", no128);
+  cr_assert_eq(claim_efficiency_throughput(doc, fig, sizeof fig), CLAIM_PARTLY, "%s", fig);
+  cr_assert(strstr(fig, "128K: not measured"), "%s", fig);
+  json_decref(doc);
+  /* and the table says what the claim needs without a document */
+  char *text = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&text, &len);
+  claims_table_all(f, NULL, NULL, NULL);
+  fclose(f);
+  cr_assert(strstr(text, "| 9 |") && strstr(text, "needs an efficiency document"), "%s", text);
+  free(text);
 }

@@ -2,6 +2,7 @@
  * one line, `seqmix sweep run` appends one line per run, resumes, and splits into shards.
  *   build/tests/seqmix_tests --filter sweep/'*' */
 #include <criterion/criterion.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -66,6 +67,46 @@ Test(sweep, presets_expand_to_the_anchors_grids) {
   json_t *spec;
   cr_assert_eq(smx_sweep_preset("huge", &spec), SMX_ERR_INVALID);
   cr_assert(strstr(smx_last_error(), "unknown sweep preset 'huge'"), "%s", smx_last_error());
+}
+
+/* The LRA presets: every run a valid training config with the mean-pooling head; the paper ones
+ * with S4's recipe per task (reference/tasks.md §3.8): 6 layers, AdamW with 10% warm-up then
+ * cosine, weight decay 0.05, and the per-task width, lr, batch and epochs. */
+Test(sweep, lra_presets_carry_s4_recipes) {
+  static const struct {
+    const char *name, *task;
+    int64_t d, batch, epochs, n_train, n_test;
+    double lr;
+  } paper[] = {{"lra-listops-paper", "listops", 256, 32, 40, 96000, 2000, 0.01},
+               {"lra-text-paper", "lra_text", 256, 16, 32, 25000, 25000, 0.01},
+               {"lra-retrieval-paper", "lra_retrieval", 256, 64, 20, 147086, 17437, 0.01},
+               {"lra-image-paper", "lra_image", 512, 50, 200, 45000, 10000, 0.01},
+               {"lra-pathfinder-paper", "pathfinder", 256, 64, 200, 160000, 20000, 0.004},
+               {"lra-pathx-paper", "pathx", 256, 16, 50, 160000, 20000, 0.001}};
+  for (size_t i = 0; i < sizeof paper / sizeof paper[0]; i++) {
+    json_t *runs = expand_preset(paper[i].name);
+    cr_assert_eq(json_array_size(runs), 5 * 3, "%s", paper[i].name);
+    smx_train_config c;
+    cr_assert_eq(smx_sweep_train_config(json_array_get(runs, 0), &c), SMX_OK, "%s", smx_last_error());
+    cr_assert_str_eq(c.task.task->name, paper[i].task);
+    cr_assert(c.model.layers == 6 && c.model.d == paper[i].d && c.batch == paper[i].batch && c.epochs == paper[i].epochs &&
+                  c.n_train == paper[i].n_train && c.n_test == paper[i].n_test,
+              "%s", paper[i].name);
+    cr_assert(c.schedule == SMX_LR_WARMUP_COSINE && fabs(c.warmup - 0.1) < 1e-12 && fabsf(c.weight_decay - 0.05f) < 1e-7f);
+    cr_assert_float_eq(c.lr, (float)paper[i].lr, 1e-9, "%s", paper[i].name);
+    cr_assert_eq(c.model.pool, SMX_POOL_MEAN, "%s", paper[i].name);
+    json_decref(runs);
+  }
+  static const char *const quick[] = {"lra-listops-quick", "lra-pathfinder-quick", "lra-text-quick", "lra-retrieval-quick",
+                                      "lra-image-quick"};
+  for (size_t i = 0; i < sizeof quick / sizeof quick[0]; i++) {
+    json_t *runs = expand_preset(quick[i]);
+    cr_assert_eq(json_array_size(runs), 4 * 2, "%s", quick[i]);
+    smx_train_config c;
+    cr_assert_eq(smx_sweep_train_config(json_array_get(runs, 7), &c), SMX_OK, "%s", smx_last_error());
+    cr_assert(c.model.pool == SMX_POOL_MEAN && c.model.layers == 2 && c.model.d == 64, "%s", quick[i]);
+    json_decref(runs);
+  }
 }
 
 static void expect_bad(const char *text, const char *needle) {
