@@ -64,6 +64,15 @@ Test(sweep, presets_expand_to_the_anchors_grids) {
   runs = expand_preset("quick");
   cr_assert_eq(json_array_size(runs), 2 * 2 * 2 * 3);
   json_decref(runs);
+  /* ruler-quick: each point its own task, every run a valid training config */
+  runs = expand_preset("ruler-quick");
+  cr_assert_eq(json_array_size(runs), 5 * 2 * 2);
+  static const char *const ruler[5] = {"passkey", "niah", "vartrack", "cwe", "fwe"};
+  for (size_t i = 0; i < json_array_size(runs); i++) {
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(runs, i), "task")), ruler[i / 4]);
+    cr_assert_eq(smx_sweep_train_config(json_array_get(runs, i), &c), SMX_OK, "%s", smx_last_error());
+  }
+  json_decref(runs);
   json_t *spec;
   cr_assert_eq(smx_sweep_preset("huge", &spec), SMX_ERR_INVALID);
   cr_assert(strstr(smx_last_error(), "unknown sweep preset 'huge'"), "%s", smx_last_error());

@@ -34,6 +34,7 @@ extern "C" {
 #endif
 
 /* The built-in specs: "quick", "paper-zoology", "paper-wm", "paper-h3", "rope-ssd", "needle-grid",
+ * "ruler-quick",
  * and per LRA task "lra-<task>-quick" (CPU-sized) and "lra-<task>-paper" (S4's recipes) for
  * listops, text, retrieval, image, pathfinder (quick and paper) and pathx (paper). */
 int smx_sweep_preset_count(void);
