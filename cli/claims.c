@@ -483,6 +483,16 @@ static int reason(const claim *c, json_t *bench, char *out, size_t n) {
   return 0;
 }
 
+/* One row of the table: the figure and verdict, or "not measured" with the reason. */
+static void claim_row(FILE *f, const claim *c, claim_verdict v, const char *figure, const char *why) {
+  if (v != CLAIM_NOT_MEASURED)
+    fprintf(f, "| %d | %s | %s | %s | %s | %s | %s |\n", c->id, c->text, c->source, c->setting, c->measurement, figure,
+            claim_verdict_name(v));
+  else
+    fprintf(f, "| %d | %s | %s | %s | %s | — | not measured: %s |\n", c->id, c->text, c->source, c->setting, c->measurement,
+            why);
+}
+
 void claims_table(FILE *f, json_t *bench) { claims_table_all(f, bench, NULL, NULL); }
 void claims_table_sweep(FILE *f, json_t *bench, const smx_sweep_scores *sweep) { claims_table_all(f, bench, sweep, NULL); }
 
@@ -514,23 +524,13 @@ void claims_table_all(FILE *f, json_t *bench, const smx_sweep_scores *sweep, jso
         snprintf(why, sizeof why, "%s(%s)", strcmp(dev, "cuda") ? "a GPU measurement: the efficiency sweep ran on the CPU " : "",
                  figure);
       }
-      if (v != CLAIM_NOT_MEASURED)
-        fprintf(f, "| %d | %s | %s | %s | %s | %s | %s |\n", c->id, c->text, c->source, c->setting, c->measurement,
-                figure, claim_verdict_name(v));
-      else
-        fprintf(f, "| %d | %s | %s | %s | %s | — | not measured: %s |\n", c->id, c->text, c->source, c->setting,
-                c->measurement, why);
+      claim_row(f, c, v, figure, why);
       continue;
     }
     if (c->from_sweep) { /* a task claim: the sweep decides */
       if (!no_op && sweep && (v = c->from_sweep(sweep, figure, sizeof figure)) == CLAIM_NOT_MEASURED)
         snprintf(why, sizeof why, "%s", figure);
-      if (v != CLAIM_NOT_MEASURED)
-        fprintf(f, "| %d | %s | %s | %s | %s | %s | %s |\n", c->id, c->text, c->source, c->setting, c->measurement,
-                figure, claim_verdict_name(v));
-      else
-        fprintf(f, "| %d | %s | %s | %s | %s | — | not measured: %s |\n", c->id, c->text, c->source, c->setting,
-                c->measurement, why);
+      claim_row(f, c, v, figure, why);
       continue;
     }
     int runnable = !strstr(why, "not in seqmix yet") && !strstr(why, "this run has no GPU results") && !c->needs_tasks;
@@ -541,12 +541,7 @@ void claims_table_all(FILE *f, json_t *bench, const smx_sweep_scores *sweep, jso
       size_t l = strlen(why);
       snprintf(why + l, sizeof why - l, " (%s)", figure);
     }
-    if (v != CLAIM_NOT_MEASURED)
-      fprintf(f, "| %d | %s | %s | %s | %s | %s | %s |\n", c->id, c->text, c->source, c->setting, c->measurement, figure,
-              claim_verdict_name(v));
-    else
-      fprintf(f, "| %d | %s | %s | %s | %s | — | not measured: %s |\n", c->id, c->text, c->source, c->setting,
-              c->measurement, c->measure && bench && runnable ? figure : why);
+    claim_row(f, c, v, figure, c->measure && bench && runnable ? figure : why);
   }
   fprintf(f, "\n");
 }
