@@ -278,34 +278,36 @@ static void revert_log(pf_ctx *c) {
   }
 }
 
+/* The rows [*a0, *a1) and columns [*b0, *b1) of a paddle's (2K+1)^2 square placed at (y, x) that
+ * fall inside the n x n frame. */
+static void square_in_frame(placed q, int n, int *a0, int *a1, int *b0, int *b1) {
+  int K = q.pad->K, S = 2 * K + 1;
+  *a0 = q.y - K < 0 ? K - q.y : 0, *a1 = q.y - K + S > n ? n - (q.y - K) : S;
+  *b0 = q.x - K < 0 ? K - q.x : 0, *b1 = q.x - K + S > n ? n - (q.x - K) : S;
+}
+
 /* mask = np.maximum(mask, m_im) for a paddle placed at (y, x) */
 static void add_mask(pf_ctx *c, placed q) {
-  int K = q.pad->K, S = 2 * K + 1, n = c->p.size;
-  for (int a = 0; a < S; a++) {
-    int y = q.y - K + a;
-    if (y < 0 || y >= n) continue;
-    for (int b = 0; b < S; b++) {
-      int x = q.x - K + b;
-      if (x < 0 || x >= n) continue;
+  int K = q.pad->K, S = 2 * K + 1, n = c->p.size, a0, a1, b0, b1;
+  square_in_frame(q, n, &a0, &a1, &b0, &b1);
+  for (int a = a0; a < a1; a++)
+    for (int b = b0; b < b1; b++) {
+      int i = (q.y - K + a) * n + q.x - K + b;
       float v = q.pad->mask[a * S + b];
-      if (v > c->mask[y * n + x]) set_mask(c, y * n + x, v);
+      if (v > c->mask[i]) set_mask(c, i, v);
     }
-  }
 }
 
 /* image = np.maximum(image, contrast * l_im) */
 static void add_line(const pf_ctx *c, float *img, placed q, double contrast) {
-  int K = q.pad->K, S = 2 * K + 1, n = c->p.size;
-  for (int a = 0; a < S; a++) {
-    int y = q.y - K + a;
-    if (y < 0 || y >= n) continue;
-    for (int b = 0; b < S; b++) {
-      int x = q.x - K + b;
-      if (x < 0 || x >= n) continue;
+  int K = q.pad->K, S = 2 * K + 1, n = c->p.size, a0, a1, b0, b1;
+  square_in_frame(q, n, &a0, &a1, &b0, &b1);
+  for (int a = a0; a < a1; a++)
+    for (int b = b0; b < b1; b++) {
+      int i = (q.y - K + a) * n + q.x - K + b;
       float v = (float)(contrast * q.pad->line[a * S + b]);
-      if (v > img[y * n + x]) img[y * n + x] = v;
+      if (v > img[i]) img[i] = v;
     }
-  }
 }
 
 /* extend_snake's acceptance: np.max(mask + m_im) < 1.8 */
