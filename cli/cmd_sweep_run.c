@@ -92,12 +92,15 @@ static int run_workers(const char *preset, const char *spec_path, const char *ou
 
 int sweep_presets(int argc, char **argv) {
   (void)argc, (void)argv;
+  int width = 0; /* the longest name, so the columns line up */
+  for (int i = 0; i < smx_sweep_preset_count(); i++)
+    if ((int)strlen(smx_sweep_preset_name(i)) > width) width = (int)strlen(smx_sweep_preset_name(i));
   for (int i = 0; i < smx_sweep_preset_count(); i++) {
     json_t *spec = NULL, *runs = NULL;
     size_t n = 0;
     if (smx_sweep_preset(smx_sweep_preset_name(i), &spec) == SMX_OK && smx_sweep_expand(spec, &runs) == SMX_OK)
       n = json_array_size(runs);
-    printf("%-14s %5zu runs  %s\n", smx_sweep_preset_name(i), n, smx_sweep_preset_summary(i));
+    printf("%-*s %5zu runs  %s\n", width, smx_sweep_preset_name(i), n, smx_sweep_preset_summary(i));
     json_decref(spec);
     json_decref(runs);
   }
