@@ -338,8 +338,29 @@ void smx_group_extra(const smx_sweep_scores *s, size_t gi, int across_d, char *b
 }
 
 typedef struct row {
-  char task[64], params[160], mixer[400], channel[96], d[24], lr[32], score[96], n[24];
+  char task[64], params[160], mixer[400], channel[96], d[24], lr[32], score[96], n[24], match[48];
 } row;
+
+/* The mean over the best learning rate's runs of result.<key> (exact_match, span_match); -1 when
+ * a run lacks it (runs recorded before whole-value scores existed). */
+static double runs_mean(const smx_group_score *g, const char *key) {
+  size_t i;
+  json_t *r;
+  double sum = 0;
+  json_array_foreach(g->runs, i, r) {
+    json_t *v = json_object_get(json_object_get(r, "result"), key);
+    if (!json_is_number(v)) return -1;
+    sum += json_number_value(v);
+  }
+  return json_array_size(g->runs) ? sum / (double)json_array_size(g->runs) : -1;
+}
+
+/* 1 when some group's runs carry whole-value scores: the tables then show them. */
+static int any_match(const smx_sweep_scores *s) {
+  for (size_t i = 0; i < s->n; i++)
+    if (runs_mean(&s->g[i], "exact_match") >= 0) return 1;
+  return 0;
+}
 
 static void fill_row(const smx_sweep_scores *s, size_t i, row *r) {
   const smx_group_score *g = &s->g[i];
@@ -354,6 +375,9 @@ static void fill_row(const smx_sweep_scores *s, size_t i, row *r) {
   snprintf(r->lr, sizeof r->lr, "%g", g->best.lr);
   smx_score_format(&g->best, r->score, sizeof r->score);
   snprintf(r->n, sizeof r->n, "%d%s", g->best.n, g->best.n < SMX_SCORE_MIN_SEEDS ? " (n < 3)" : "");
+  double em = runs_mean(g, "exact_match"), sm = runs_mean(g, "span_match");
+  if (em >= 0 && sm >= 0) snprintf(r->match, sizeof r->match, "%.3f / %.3f", em, sm);
+  else snprintf(r->match, sizeof r->match, "–");
 }
 
 /* Display width: "±" is one column but two bytes. */
@@ -364,34 +388,39 @@ static int width(const char *s) {
 }
 
 void smx_sweep_scores_text(FILE *f, const smx_sweep_scores *s) {
-  static const char *const head[8] = {"task", "params", "mixer", "channel", "d", "best lr", "mean ± sd [min, max]", "n"};
-  int w[8];
-  for (int c = 0; c < 8; c++) w[c] = width(head[c]);
+  static const char *const head[9] = {"task", "params", "mixer", "channel", "d", "best lr", "mean ± sd [min, max]", "n",
+                                      "exact / string match"};
+  const int nc = any_match(s) ? 9 : 8;
+  int w[9];
+  for (int c = 0; c < nc; c++) w[c] = width(head[c]);
   for (size_t i = 0; i < s->n; i++) {
     row r;
     fill_row(s, i, &r);
-    const char *cells[8] = {r.task, r.params, r.mixer, r.channel, r.d, r.lr, r.score, r.n};
-    for (int c = 0; c < 8; c++)
+    const char *cells[9] = {r.task, r.params, r.mixer, r.channel, r.d, r.lr, r.score, r.n, r.match};
+    for (int c = 0; c < nc; c++)
       if (width(cells[c]) > w[c]) w[c] = width(cells[c]);
   }
-  for (int c = 0; c < 8; c++) fprintf(f, "%s%s%*s", c ? "  " : "", head[c], c < 7 ? w[c] - width(head[c]) : 0, "");
+  for (int c = 0; c < nc; c++) fprintf(f, "%s%s%*s", c ? "  " : "", head[c], c < nc - 1 ? w[c] - width(head[c]) : 0, "");
   fputc('\n', f);
   for (size_t i = 0; i < s->n; i++) {
     row r;
     fill_row(s, i, &r);
-    const char *cells[8] = {r.task, r.params, r.mixer, r.channel, r.d, r.lr, r.score, r.n};
-    for (int c = 0; c < 8; c++) fprintf(f, "%s%s%*s", c ? "  " : "", cells[c], c < 7 ? w[c] - width(cells[c]) : 0, "");
+    const char *cells[9] = {r.task, r.params, r.mixer, r.channel, r.d, r.lr, r.score, r.n, r.match};
+    for (int c = 0; c < nc; c++) fprintf(f, "%s%s%*s", c ? "  " : "", cells[c], c < nc - 1 ? w[c] - width(cells[c]) : 0, "");
     fputc('\n', f);
   }
 }
 
 void smx_sweep_scores_md(FILE *f, const smx_sweep_scores *s) {
-  fprintf(f, "| task | params | mixer | channel | d | best lr | mean ± sd [min, max] | n |\n");
-  fprintf(f, "|---|---|---|---|---|---|---|---|\n");
+  const int match = any_match(s);
+  fprintf(f, "| task | params | mixer | channel | d | best lr | mean ± sd [min, max] | n |%s\n",
+          match ? " exact / string match |" : "");
+  fprintf(f, "|---|---|---|---|---|---|---|---|%s\n", match ? "---|" : "");
   for (size_t i = 0; i < s->n; i++) {
     row r;
     fill_row(s, i, &r);
-    fprintf(f, "| %s | `%s` | `%s` | `%s` | %s | %s | %s | %s |\n", r.task, r.params, r.mixer, r.channel, r.d, r.lr, r.score,
-            r.n);
+    fprintf(f, "| %s | `%s` | `%s` | `%s` | %s | %s | %s | %s |", r.task, r.params, r.mixer, r.channel, r.d, r.lr, r.score, r.n);
+    if (match) fprintf(f, " %s |", r.match);
+    fputc('\n', f);
   }
 }

@@ -115,6 +115,42 @@ Test(sweep_score, command_prints_and_writes_the_table) {
             "%s", text);
 }
 
+/* Runs with whole-value scores (exact match, RULER's string_match_all): the tables gain a column
+ * with their means over the best learning rate's seeds; the runs above have none, so no column. */
+Test(sweep_score, tables_show_whole_value_scores_when_runs_have_them) {
+  const char *dir = test_dir("score-match");
+  char path[600];
+  snprintf(path, sizeof path, "%s/runs.jsonl", dir);
+  const double em[2] = {0.5, 0.75}, sm[2] = {0.625, 1.0};
+  for (int seed = 1; seed <= 2; seed++) {
+    json_t *config = json_pack("{s:s, s:s, s:s, s:i, s:f, s:i}", "task", "niah", "params", "L=128", "mixer", "ssd", "d", 16,
+                               "lr", 0.01, "seed", seed);
+    json_t *result = json_pack("{s:f, s:f, s:f}", "test_acc", 0.9, "exact_match", em[seed - 1], "span_match", sm[seed - 1]);
+    json_t *meta = json_pack("{s:s}", "hardware_id", "test-hw");
+    cr_assert_eq(smx_results_append(path, config, result, meta, NULL), SMX_OK, "%s", smx_last_error());
+    json_decref(config), json_decref(result), json_decref(meta);
+  }
+  smx_sweep_scores s;
+  score_file(path, &s);
+  char *text = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&text, &len);
+  smx_sweep_scores_md(f, &s);
+  smx_sweep_scores_text(f, &s);
+  fclose(f);
+  cr_assert(strstr(text, "| n | exact / string match |") && strstr(text, "| 2 (n < 3) | 0.625 / 0.812 |"), "%s", text);
+  cr_assert(strstr(text, "exact / string match\n") && strstr(text, "2 (n < 3)  0.625 / 0.812\n"), "%s", text);
+  free(text);
+  smx_sweep_scores_free(&s);
+  score_file(two_groups(test_dir("score-match-none")), &s);
+  f = open_memstream(&text, &len);
+  smx_sweep_scores_md(f, &s);
+  fclose(f);
+  cr_assert(!strstr(text, "exact / string match"), "%s", text);
+  free(text);
+  smx_sweep_scores_free(&s);
+}
+
 /* Groups that differ only in a key outside the table's columns are told apart in the mixer cell. */
 Test(sweep_score, rows_that_would_look_alike_name_their_difference) {
   const char *dir = test_dir("score-extra");
