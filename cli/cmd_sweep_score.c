@@ -96,7 +96,8 @@ int sweep_plot(int argc, char **argv) {
               "task point, error bars min..max over the seeds of the best learning rate: Zoology Fig. 2 and\n"
               "the Wonderful Matrices MQAR grid); loss_d<N> (training loss per epoch per mixer at one\n"
               "d_model, one panel per point, from the best-lr runs); and, for the H3 tasks, h3_table2.md\n"
-              "(H3 Table 2: mixers x induction head, associative recall, beside the paper). Each figure's\n"
+              "(H3 Table 2: mixers x induction head, associative recall, beside the paper); for the LRA\n"
+              "tasks, lra_table.md (LRA Table 1: models x tasks, beside the published numbers). Each figure's\n"
               "data and gnuplot script are written beside its PNG and SVG.", opts);
     return 0;
   }
@@ -108,8 +109,8 @@ int sweep_plot(int argc, char **argv) {
   if (st != SMX_OK) return cli_fail(st);
   sweep_figure figs[SWEEP_MAX_FIGURES];
   int n = 0, no_gnuplot = 0;
-  char h3[800];
-  st = sweep_plots(&sc, out, d, figs, &n, h3, sizeof h3, &no_gnuplot);
+  char h3[800], lra[800];
+  st = sweep_plots(&sc, out, d, figs, &n, h3, sizeof h3, lra, sizeof lra, &no_gnuplot);
   smx_sweep_scores_free(&sc);
   if (st != SMX_OK) return cli_fail(st);
   for (int i = 0; i < n; i++) {
@@ -118,10 +119,11 @@ int sweep_plot(int argc, char **argv) {
     if (!strcmp(figs[i].name, "needle_grid")) printf("%s/needle_grid.md\n", out); /* the grids as tables */
   }
   if (h3[0]) printf("%s\n", h3);
+  if (lra[0]) printf("%s\n", lra);
   if (no_gnuplot)
     fprintf(stderr, "seqmix: warning: gnuplot is not installed: wrote the data and scripts only (install gnuplot-nox, "
                     "then run gnuplot on each .gp)\n");
-  printf("sweep plot: %d figure%s%s%s in %s\n", n, n == 1 ? "" : "s", no_gnuplot ? " (scripts only)" : " (PNG + SVG)",
-         h3[0] ? " and the H3 table" : "", out);
+  printf("sweep plot: %d figure%s%s%s%s in %s\n", n, n == 1 ? "" : "s", no_gnuplot ? " (scripts only)" : " (PNG + SVG)",
+         h3[0] ? " and the H3 table" : "", lra[0] ? " and the LRA table" : "", out);
   return 0;
 }

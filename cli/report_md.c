@@ -233,13 +233,22 @@ static smx_status sweep_section(FILE *f, const char *run_dir, const char *list, 
   snprintf(dir, sizeof dir, "%s/plots/sweep", run_dir);
   sweep_figure figs[SWEEP_MAX_FIGURES];
   int nf = 0, no_gnuplot = 0;
-  smx_status st = sweep_plots(sc, dir, 0, figs, &nf, h3, sizeof h3, &no_gnuplot);
+  char lra_md[800];
+  smx_status st = sweep_plots(sc, dir, 0, figs, &nf, h3, sizeof h3, lra_md, sizeof lra_md, &no_gnuplot);
   if (st != SMX_OK) return st;
   if (h3[0]) {
     fprintf(f, "### H3 Table 2\n\n");
     sweep_h3_table(f, sc);
     fprintf(f, "\n");
   }
+  char *lra = NULL; /* LRA's Table 1 when the sweep holds an LRA task */
+  size_t lra_len = 0;
+  FILE *lf = open_memstream(&lra, &lra_len);
+  if (!lf) return smx_fail(SMX_ERR_NOMEM, "cannot write the LRA table");
+  int lra_rows = sweep_lra_table(lf, sc);
+  fclose(lf);
+  if (lra_rows) fprintf(f, "### Long Range Arena\n\n%s\n", lra);
+  free(lra);
   for (int i = 0; i < nf; i++) {
     const char *script = figs[i].script + strlen(run_dir) + 1;
     if (figs[i].png[0])

@@ -575,6 +575,100 @@ int sweep_h3_table(FILE *f, const smx_sweep_scores *s) {
   return rows;
 }
 
+/* ---- Long Range Arena: LRA's Table 1 in seqmix's terms ---- */
+
+/* The LRA column of a task (0..5: ListOps, Text, Retrieval, Image, Pathfinder, Path-X), -1 for
+ * another task. Pathfinder at size 128 is Path-X. */
+static int lra_column(const smx_group_score *g) {
+  if (!strcmp(g->task, "listops") || !strcmp(g->task, "lra_listops")) return 0;
+  if (!strcmp(g->task, "lra_text")) return 1;
+  if (!strcmp(g->task, "lra_retrieval")) return 2;
+  if (!strcmp(g->task, "lra_image")) return 3;
+  if (!strcmp(g->task, "pathx")) return 5;
+  if (!strcmp(g->task, "pathfinder")) return param_value(g->params, "size") == 128 ? 5 : 4;
+  return -1;
+}
+
+/* Published test accuracies (%), reference/tasks.md §3.8; -1: failed or not reported. */
+static const struct {
+  const char *model, *source;
+  double acc[6];
+} lra_paper[] = {{"Random (chance)", "", {10, 50, 50, 10, 50, 50}},
+                 {"Transformer", "LRA paper Table 1", {36.37, 64.27, 57.46, 42.44, 71.40, -1}},
+                 {"Performer", "LRA README", {18.01, 65.40, 53.82, 42.77, 77.05, -1}},
+                 {"S4", "S4 paper Table 4", {59.60, 86.82, 90.90, 88.65, 94.20, 96.35}},
+                 {"S5", "S5 Table 1", {62.15, 89.31, 91.40, 88.00, 95.33, 98.58}},
+                 {"Mega", "Mega Table 2", {63.14, 90.43, 91.25, 90.44, 96.01, 97.98}}};
+
+int sweep_lra_table(FILE *f, const smx_sweep_scores *s) {
+  static const char *const col[6] = {"ListOps", "Text", "Retrieval", "Image", "Pathfinder", "Path-X"};
+  char names[64][600];
+  int64_t ds[64];
+  int rows = 0, used[6] = {0};
+  for (size_t i = 0; i < s->n && rows < 64; i++) {
+    const smx_group_score *g = &s->g[i];
+    int c = lra_column(g);
+    if (c < 0) continue;
+    used[c] = 1;
+    char extra[300], name[600];
+    smx_group_extra(s, i, 1, extra, sizeof extra);
+    snprintf(name, sizeof name, "%s%s%s%s", g->label, extra[0] ? " [" : "", extra, extra[0] ? "]" : "");
+    int dup = 0;
+    for (int r = 0; r < rows; r++) dup |= !strcmp(names[r], name) && ds[r] == g->d;
+    if (!dup) snprintf(names[rows], sizeof names[0], "%s", name), ds[rows++] = g->d;
+  }
+  if (!rows) return 0;
+  fprintf(f, "Test accuracy (%%) at each model's best learning rate: mean ± sd over seeds (n); the published numbers "
+             "below (reference/tasks.md §3.8) are at LRA's full lengths and data with much larger training budgets, so "
+             "they compare only with the `lra-*-paper` presets. Points: ");
+  int shown = 0;
+  for (size_t i = 0; i < s->n; i++) {
+    const smx_group_score *g = &s->g[i];
+    if (lra_column(g) < 0) continue;
+    int seen = 0;
+    for (size_t j = 0; j < i; j++) seen |= !strcmp(s->g[j].task, g->task) && !strcmp(s->g[j].params, g->params);
+    if (!seen) fprintf(f, "%s%s `%s`", shown++ ? ", " : "", g->task, g->params);
+  }
+  fprintf(f, ".\n\n| model | d |");
+  for (int c = 0; c < 6; c++)
+    if (used[c]) fprintf(f, " %s |", col[c]);
+  fprintf(f, "\n|---|---|");
+  for (int c = 0; c < 6; c++)
+    if (used[c]) fprintf(f, "---|");
+  fprintf(f, "\n");
+  for (int r = 0; r < rows; r++) {
+    const smx_group_score *cell[6] = {NULL};
+    for (size_t i = 0; i < s->n; i++) {
+      const smx_group_score *g = &s->g[i];
+      int c = lra_column(g);
+      if (c < 0 || g->d != ds[r] || cell[c]) continue;
+      char extra[300], name[600];
+      smx_group_extra(s, i, 1, extra, sizeof extra);
+      snprintf(name, sizeof name, "%s%s%s%s", g->label, extra[0] ? " [" : "", extra, extra[0] ? "]" : "");
+      if (!strcmp(name, names[r])) cell[c] = g;
+    }
+    fprintf(f, "| `%s` | %lld |", names[r], (long long)ds[r]);
+    for (int c = 0; c < 6; c++) {
+      if (!used[c]) continue;
+      if (!cell[c]) fprintf(f, " — |");
+      else
+        fprintf(f, " %.1f ± %.1f (%d) |", 100 * cell[c]->best.mean, 100 * cell[c]->best.sd, cell[c]->best.n);
+    }
+    fprintf(f, "\n");
+  }
+  for (size_t k = 0; k < sizeof lra_paper / sizeof lra_paper[0]; k++) {
+    if (lra_paper[k].source[0]) fprintf(f, "| %s (paper: %s) | |", lra_paper[k].model, lra_paper[k].source);
+    else fprintf(f, "| %s | |", lra_paper[k].model);
+    for (int c = 0; c < 6; c++) {
+      if (!used[c]) continue;
+      if (lra_paper[k].acc[c] < 0) fprintf(f, " FAIL |");
+      else fprintf(f, " %.2f |", lra_paper[k].acc[c]);
+    }
+    fprintf(f, "\n");
+  }
+  return rows;
+}
+
 /* ---- the evaluation grid: exact match by (L, depth), one heat map per group ---- */
 
 #define MAX_GRID 16 /* lengths, depths */
@@ -746,10 +840,11 @@ static smx_status needle_grid(const smx_sweep_scores *s, const char *dir, sweep_
 }
 
 smx_status sweep_plots(const smx_sweep_scores *s, const char *dir, int64_t loss_d, sweep_figure figs[SWEEP_MAX_FIGURES], int *n_figs,
-                       char *h3_md, size_t h3_n, int *no_gnuplot) {
+                       char *h3_md, size_t h3_n, char *lra_md, size_t lra_n, int *no_gnuplot) {
   *n_figs = 0;
   *no_gnuplot = 0;
   if (h3_n) h3_md[0] = 0;
+  if (lra_n) lra_md[0] = 0;
   smx_status st = smx_mkdir_p(dir);
   if (st != SMX_OK) return st;
   if (loss_d <= 0) loss_d = default_loss_d(s);
@@ -797,6 +892,20 @@ smx_status sweep_plots(const smx_sweep_scores *s, const char *dir, int64_t loss_
     snprintf(path, sizeof path, "%s/h3_table2.md", dir);
     st = smx_write_file_atomic(path, text, len);
     if (st == SMX_OK && h3_n) snprintf(h3_md, h3_n, "%s", path);
+  }
+  free(text);
+  if (st != SMX_OK) return st;
+  /* LRA Table 1 */
+  text = NULL, len = 0;
+  if (!(f = open_memstream(&text, &len))) return smx_fail(SMX_ERR_NOMEM, "cannot write the LRA table");
+  fprintf(f, "# Long Range Arena — test accuracy by task\n\n");
+  rows = sweep_lra_table(f, s);
+  fclose(f);
+  if (rows) {
+    char path[700];
+    snprintf(path, sizeof path, "%s/lra_table.md", dir);
+    st = smx_write_file_atomic(path, text, len);
+    if (st == SMX_OK && lra_n) snprintf(lra_md, lra_n, "%s", path);
   }
   free(text);
   return st;

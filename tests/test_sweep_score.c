@@ -482,6 +482,44 @@ static void expect_file(const char *dir, const char *name, int nonempty) {
   cr_assert(nonempty ? size > 0 : size >= 0, "%s: size %ld", path, size);
 }
 
+/* LRA's Table 1: one row per model, a column per LRA task the sweep holds (pathfinder at size
+ * 128 is Path-X), the published rows below; a sweep without an LRA task writes no table. */
+Test(sweep_score, lra_table_by_task) {
+  const char *dir = test_dir("score-lra");
+  char path[600], out[600];
+  snprintf(path, sizeof path, "%s/runs.jsonl", dir);
+  snprintf(out, sizeof out, "%s/figs", dir);
+  for (int s = 1; s <= 2; s++) {
+    put(path, "listops", "min_len=30,max_len=120", "attention", 64, 0.003, s, s == 1 ? 0.30 : 0.34, 2);
+    put(path, "listops", "min_len=30,max_len=120", "ssd", 64, 0.003, s, 0.28, 2);
+    put(path, "pathfinder", "size=32,contour=6", "ssd", 64, 0.003, s, 0.5, 1);
+    put(path, "pathfinder", "size=128,contour=14", "ssd", 64, 0.003, s, 0.5, 1);
+  }
+  cli_result r;
+  run_cli(&r, (const char *[]){"sweep", "plot", "--in", path, "--out", out, NULL});
+  cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+  cr_assert(strstr(r.out, "lra_table.md\n") && strstr(r.out, "and the LRA table"), "%s", r.out);
+  char md[800];
+  snprintf(md, sizeof md, "%s/lra_table.md", out);
+  FILE *f = fopen(md, "r");
+  cr_assert(f, "%s", md);
+  char text[8192] = "";
+  cr_assert(fread(text, 1, sizeof text - 1, f) > 0);
+  fclose(f);
+  cr_assert(strstr(text, "| model | d | ListOps | Pathfinder | Path-X |"), "%s", text);
+  cr_assert(strstr(text, "| `attention` | 64 | 32.0 ± 2.8 (2) | — | — |"), "%s", text);
+  cr_assert(strstr(text, "| `ssd` | 64 | 28.0 ± 0.0 (2) | 50.0 ± 0.0 (2) | 50.0 ± 0.0 (2) |"), "%s", text);
+  cr_assert(strstr(text, "| Transformer (paper: LRA paper Table 1) | | 36.37 | 71.40 | FAIL |"), "%s", text);
+  cr_assert(strstr(text, "| S4 (paper: S4 paper Table 4) | | 59.60 | 94.20 | 96.35 |"), "%s", text);
+  /* no LRA task: no table */
+  snprintf(path, sizeof path, "%s/mqar.jsonl", dir);
+  snprintf(out, sizeof out, "%s/figs-mqar", dir);
+  put(path, "mqar", "V=64,L=16,N=2", "attention", 16, 0.001, 1, 0.5, 4);
+  run_cli(&r, (const char *[]){"sweep", "plot", "--in", path, "--out", out, NULL});
+  cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+  cr_assert(!strstr(r.out, "lra_table.md"), "%s", r.out);
+}
+
 Test(sweep_score, plot_writes_data_scripts_and_figures) {
   const char *dir = test_dir("score-plot");
   char path[600], out[600];
