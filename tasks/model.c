@@ -98,6 +98,15 @@ void smx_model_describe_mixers(FILE *out) {
 #endif
 }
 
+const char *smx_model_pool_name(smx_model_pool p) { return p == SMX_POOL_MEAN ? "mean" : p == SMX_POOL_NONE ? "none" : "?"; }
+
+smx_status smx_model_pool_parse(const char *name, smx_model_pool *out) {
+  if (name && !strcmp(name, "none")) *out = SMX_POOL_NONE;
+  else if (name && !strcmp(name, "mean")) *out = SMX_POOL_MEAN;
+  else return smx_fail(SMX_ERR_INVALID, "unknown pool '%s' (pools: none, mean)", name ? name : "(null)");
+  return SMX_OK;
+}
+
 static smx_status validate(const smx_model_config *c, int64_t B, int64_t L) {
   if (c->vocab < 2 || c->vocab > (1 << 24)) return smx_fail(SMX_ERR_INVALID, "model vocab %lld is out of range (2..16777216)", (long long)c->vocab);
   if (c->d < 1 || c->d > 8192) return smx_fail(SMX_ERR_INVALID, "model d %lld is out of range (1..8192)", (long long)c->d);
@@ -433,15 +442,6 @@ smx_status smx_model_step(smx_model *m, const int32_t *ids, const int32_t *label
 }
 
 /* ---- for the decoder (tasks/model_internal.h) and checking it ---- */
-
-const char *smx_model_pool_name(smx_model_pool p) { return p == SMX_POOL_MEAN ? "mean" : p == SMX_POOL_NONE ? "none" : "?"; }
-
-smx_status smx_model_pool_parse(const char *name, smx_model_pool *out) {
-  if (name && !strcmp(name, "none")) *out = SMX_POOL_NONE;
-  else if (name && !strcmp(name, "mean")) *out = SMX_POOL_MEAN;
-  else return smx_fail(SMX_ERR_INVALID, "unknown pool '%s' (pools: none, mean)", name ? name : "(null)");
-  return SMX_OK;
-}
 
 int model_n_halves(const smx_model *m) { return m->n_halves; }
 const smx_model_config *model_config(const smx_model *m) { return &m->c; }
