@@ -493,6 +493,43 @@ static smx_status loss_curves(const smx_sweep_scores *s, const layout *l, const 
   return st;
 }
 
+/* ---- tables of mixers x tasks (H3's Table 2, LRA's Table 1) ---- */
+
+/* A table's row name for group i: its label, and what tells it apart from groups of other d. */
+static void row_name(const smx_sweep_scores *s, size_t i, char *name, size_t n) {
+  char extra[300];
+  smx_group_extra(s, i, 1, extra, sizeof extra);
+  snprintf(name, n, "%s%s%s%s", s->g[i].label, extra[0] ? " [" : "", extra, extra[0] ? "]" : "");
+}
+
+/* The rows (name, d) of the groups `in_table` takes, in score order, without repeats. */
+static int table_rows(const smx_sweep_scores *s, int (*in_table)(const smx_group_score *), char names[64][600], int64_t ds[64]) {
+  int rows = 0;
+  for (size_t i = 0; i < s->n && rows < 64; i++) {
+    if (!in_table(&s->g[i])) continue;
+    char name[600];
+    row_name(s, i, name, sizeof name);
+    int dup = 0;
+    for (int r = 0; r < rows; r++) dup |= !strcmp(names[r], name) && ds[r] == s->g[i].d;
+    if (!dup) snprintf(names[rows], 600, "%s", name), ds[rows++] = s->g[i].d;
+  }
+  return rows;
+}
+
+/* "task `params`, ..." of the table's groups, each point once */
+static void table_points(FILE *f, const smx_sweep_scores *s, int (*in_table)(const smx_group_score *)) {
+  int shown = 0;
+  for (size_t i = 0; i < s->n; i++) {
+    const smx_group_score *g = &s->g[i];
+    if (!in_table(g)) continue;
+    int seen = 0;
+    for (size_t j = 0; j < i; j++) seen |= !strcmp(s->g[j].task, g->task) && !strcmp(s->g[j].params, g->params);
+    if (!seen) fprintf(f, "%s%s `%s`", shown++ ? ", " : "", g->task, g->params);
+  }
+}
+
+static int h3_task(const smx_group_score *g) { return !strcmp(g->task, "induction_head") || !strcmp(g->task, "assoc_recall"); }
+
 /* H3 Table 2, test accuracy in % (reference/tasks.md §2; from memory of the paper, marked †). */
 static const struct {
   const char *model, *mixer;
@@ -512,32 +549,14 @@ static void h3_cell(FILE *f, const smx_group_score *g) {
 
 int sweep_h3_table(FILE *f, const smx_sweep_scores *s) {
   static const char *const tasks[2] = {"induction_head", "assoc_recall"};
-  /* rows: (line name, d) over both tasks, in score order */
   char names[64][600];
   int64_t ds[64];
-  int rows = 0;
-  for (size_t i = 0; i < s->n && rows < 64; i++) {
-    const smx_group_score *g = &s->g[i];
-    if (strcmp(g->task, tasks[0]) && strcmp(g->task, tasks[1])) continue;
-    char extra[300], name[600];
-    smx_group_extra(s, i, 1, extra, sizeof extra);
-    snprintf(name, sizeof name, "%s%s%s%s", g->label, extra[0] ? " [" : "", extra, extra[0] ? "]" : "");
-    int dup = 0;
-    for (int r = 0; r < rows; r++) dup |= !strcmp(names[r], name) && ds[r] == g->d;
-    if (!dup) snprintf(names[rows], sizeof names[0], "%s", name), ds[rows++] = g->d;
-  }
+  int rows = table_rows(s, h3_task, names, ds);
   if (!rows) return 0;
   fprintf(f, "Test accuracy (%%, last token) of 2-layer models at each mixer's best learning rate: mean ± sd [min, "
              "max] over seeds; the paper's H3 Table 2 beside († from memory of the paper, reference/tasks.md §2). "
              "Points: ");
-  int shown = 0;
-  for (size_t i = 0; i < s->n; i++) {
-    const smx_group_score *g = &s->g[i];
-    if (strcmp(g->task, tasks[0]) && strcmp(g->task, tasks[1])) continue;
-    int seen = 0;
-    for (size_t j = 0; j < i; j++) seen |= !strcmp(s->g[j].task, g->task) && !strcmp(s->g[j].params, g->params);
-    if (!seen) fprintf(f, "%s%s `%s`", shown++ ? ", " : "", g->task, g->params);
-  }
+  table_points(f, s, h3_task);
   fprintf(f, " (paper: induction head V = 20, L = 30; associative recall V = 10, L = 20).\n\n");
   fprintf(f, "| mixer | d | induction head | associative recall | paper: induction head | paper: associative recall |\n");
   fprintf(f, "|---|---|---|---|---|---|\n");
@@ -545,9 +564,8 @@ int sweep_h3_table(FILE *f, const smx_sweep_scores *s) {
     const smx_group_score *cell[2] = {NULL, NULL};
     for (size_t i = 0; i < s->n; i++) {
       const smx_group_score *g = &s->g[i];
-      char extra[300], name[600];
-      smx_group_extra(s, i, 1, extra, sizeof extra);
-      snprintf(name, sizeof name, "%s%s%s%s", g->label, extra[0] ? " [" : "", extra, extra[0] ? "]" : "");
+      char name[600];
+      row_name(s, i, name, sizeof name);
       if (g->d != ds[r] || strcmp(name, names[r])) continue;
       for (int t = 0; t < 2; t++)
         if (!strcmp(g->task, tasks[t]) && !cell[t]) cell[t] = g;
@@ -589,6 +607,8 @@ static int lra_column(const smx_group_score *g) {
   return -1;
 }
 
+static int lra_task(const smx_group_score *g) { return lra_column(g) >= 0; }
+
 /* Published test accuracies (%), reference/tasks.md §3.8; -1: failed or not reported. */
 static const struct {
   const char *model, *source;
@@ -604,31 +624,14 @@ int sweep_lra_table(FILE *f, const smx_sweep_scores *s) {
   static const char *const col[6] = {"ListOps", "Text", "Retrieval", "Image", "Pathfinder", "Path-X"};
   char names[64][600];
   int64_t ds[64];
-  int rows = 0, used[6] = {0};
-  for (size_t i = 0; i < s->n && rows < 64; i++) {
-    const smx_group_score *g = &s->g[i];
-    int c = lra_column(g);
-    if (c < 0) continue;
-    used[c] = 1;
-    char extra[300], name[600];
-    smx_group_extra(s, i, 1, extra, sizeof extra);
-    snprintf(name, sizeof name, "%s%s%s%s", g->label, extra[0] ? " [" : "", extra, extra[0] ? "]" : "");
-    int dup = 0;
-    for (int r = 0; r < rows; r++) dup |= !strcmp(names[r], name) && ds[r] == g->d;
-    if (!dup) snprintf(names[rows], sizeof names[0], "%s", name), ds[rows++] = g->d;
-  }
+  int rows = table_rows(s, lra_task, names, ds), used[6] = {0};
   if (!rows) return 0;
+  for (size_t i = 0; i < s->n; i++)
+    if (lra_task(&s->g[i])) used[lra_column(&s->g[i])] = 1;
   fprintf(f, "Test accuracy (%%) at each model's best learning rate: mean ± sd over seeds (n); the published numbers "
              "below (reference/tasks.md §3.8) are at LRA's full lengths and data with much larger training budgets, so "
              "they compare only with the `lra-*-paper` presets. Points: ");
-  int shown = 0;
-  for (size_t i = 0; i < s->n; i++) {
-    const smx_group_score *g = &s->g[i];
-    if (lra_column(g) < 0) continue;
-    int seen = 0;
-    for (size_t j = 0; j < i; j++) seen |= !strcmp(s->g[j].task, g->task) && !strcmp(s->g[j].params, g->params);
-    if (!seen) fprintf(f, "%s%s `%s`", shown++ ? ", " : "", g->task, g->params);
-  }
+  table_points(f, s, lra_task);
   fprintf(f, ".\n\n| model | d |");
   for (int c = 0; c < 6; c++)
     if (used[c]) fprintf(f, " %s |", col[c]);
@@ -642,9 +645,8 @@ int sweep_lra_table(FILE *f, const smx_sweep_scores *s) {
       const smx_group_score *g = &s->g[i];
       int c = lra_column(g);
       if (c < 0 || g->d != ds[r] || cell[c]) continue;
-      char extra[300], name[600];
-      smx_group_extra(s, i, 1, extra, sizeof extra);
-      snprintf(name, sizeof name, "%s%s%s%s", g->label, extra[0] ? " [" : "", extra, extra[0] ? "]" : "");
+      char name[600];
+      row_name(s, i, name, sizeof name);
       if (!strcmp(name, names[r])) cell[c] = g;
     }
     fprintf(f, "| `%s` | %lld |", names[r], (long long)ds[r]);
