@@ -130,7 +130,21 @@ Test(efficiency, command_writes_tables_and_json) {
   json_t *h3 = json_array_get(json_object_get(json_array_get(archs, 1), "points"), 0);
   cr_assert(json_number_value(json_object_get(h3, "decode_tokens_per_s")) > 0);
   cr_assert_null(json_object_get(h3, "decode_note"));
+  cr_assert_str_eq(json_string_value(json_object_get(doc, "device")), "cpu");
   json_decref(doc);
+  /* --md: the tables go to the file (as the suite writes efficiency.md), nothing to stdout */
+  char md[700];
+  snprintf(md, sizeof md, "%s/eff.md", test_dir("efficiency-cli"));
+  run_cli(&r, (const char *[]){"task", "efficiency", "--arch", "h3", "--ctx", "16", "--d", "16", "--heads", "2", "--mlp", "32",
+                               "--repetitions", "1", "--decode-tokens", "2", "--threads", "1", "--md", md, NULL});
+  cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+  cr_assert_eq(r.out[0], 0, "stdout: %s", r.out);
+  FILE *f = fopen(md, "r");
+  cr_assert(f, "%s", md);
+  char text[4096] = "";
+  cr_assert(fread(text, 1, sizeof text - 1, f) > 0);
+  fclose(f);
+  cr_assert(!strncmp(text, "# Long-context efficiency on ", 29) && strstr(text, "| h3 |"), "%s", text);
 }
 
 static void usage_error(const char *const *args, const char *needle) {
