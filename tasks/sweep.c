@@ -27,9 +27,9 @@
  * evaluates every model at L = 64..512 x depth 0..100%; max_len 0 (RoPE attention, no learned
  * positions) so every length can be evaluated. `ruler-quick` trains each RULER-style task
  * (passkey, niah, vartrack, cwe, fwe) at L = 64 for the CPU: the quick accuracy per task and
- * mixer, scored also by exact match and RULER's string_match_all (needle-grid's length and lr
- * 1e-2, with which ssd learns passkey there; at L = 128 neither mixer passed chance on passkey or
- * niah in 3 epochs, at lr 3e-3 or 1e-2). The LRA presets (docs/sweeps.md#lra) read the
+ * mixer, scored also by exact match and RULER's string_match_all. needle-grid's model and budget
+ * (no MLP, lr 1e-2, 3 epochs of 10k), with which ssd learns passkey there; in trials at L = 128
+ * (lr 3e-3 or 1e-2) and with an MLP of 128 at L = 64, neither mixer passed chance on passkey. The LRA presets (docs/sweeps.md#lra) read the
  * class through the mean-pooling head; `lra-<task>-paper` is S4's recipe for that task
  * (reference/tasks.md §3.8: 6 layers, d = 256 (Image 512), AdamW with 10% warm-up and cosine decay,
  * weight decay 0.05, lr 0.01 (Pathfinder 0.004, Path-X 0.001), batch 32/16/64/50/64/16 and epochs
@@ -90,7 +90,7 @@ static const struct {
      "{\"task\": \"niah\", \"params\": \"L=64,K=2,Q=1,vlen=4,keys=64\"}, {\"task\": \"vartrack\", \"params\": "
      "\"L=64,hops=2,names=64\"}, {\"task\": \"cwe\", \"params\": \"L=64,cw=4,vocab=256\"}, {\"task\": \"fwe\", "
      "\"params\": \"L=64,vocab=200\"}], \"mixers\": [\"attention\", \"ssd\"], \"d\": [64], \"lr\": [0.01], "
-     "\"seeds\": [1, 2], \"layers\": 2, \"heads\": 1, \"mlp\": 128, \"epochs\": 3, \"batch\": 32, \"n_train\": 10000, "
+     "\"seeds\": [1, 2], \"layers\": 2, \"heads\": 1, \"mlp\": 0, \"epochs\": 3, \"batch\": 32, \"n_train\": 10000, "
      "\"n_test\": 200, \"schedule\": \"cosine\", \"warmup\": 0, \"weight_decay\": 0.1, \"target\": 1}"},
     {"lra-listops-quick", "ListOps for the CPU: trees of 31-119 tokens, 10k examples, 3 epochs; attention, ssd, h3, conba; d = 64, mean pool; 2 seeds",
      "{\"name\": \"lra-listops-quick\", \"task\": \"listops\", \"points\": [\"min_len=30,max_len=120\"], "
