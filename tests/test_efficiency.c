@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "seqmix/device.h"
 #include "seqmix/efficiency.h"
 #include "test_helpers.h"
 
@@ -162,4 +163,42 @@ Test(efficiency, bad_input_is_one_line) {
   usage_error((const char *[]){"task", "efficiency", "--ctx", "1k", NULL}, "--ctx '1k' must be");
   usage_error((const char *[]){"task", "efficiency", "--d", "-3", NULL}, "--d");
   usage_error((const char *[]){"task", "efficiency", "--heads", "3", "--ctx", "8", NULL}, "heads");
+  usage_error((const char *[]){"task", "efficiency", "--device", "tpu", NULL}, "tpu");
+}
+
+/* --device cuda without a usable GPU: one line saying why, nothing measured */
+Test(efficiency, cuda_prefill_needs_a_gpu) {
+  if (smx_gpu_count() > 0) cr_skip_test("a GPU is present");
+  static cli_result r;
+  run_cli(&r, (const char *[]){"task", "efficiency", "--arch", "h3", "--ctx", "16", "--device", "cuda", NULL});
+  cr_assert_neq(r.status, 0, "stdout: %s", r.out);
+  cr_assert_eq(r.err_lines, 1, "%s", r.err);
+  cr_assert(strstr(r.err, smx_gpu_unavailable_reason()), "%s", r.err);
+  cr_assert_eq(r.out[0], 0, "%s", r.out);
+}
+
+/* --device cuda: the prefill timed on the GPU, decode left empty with its reason */
+Test(efficiency, cuda_prefill_on_the_gpu) {
+  if (smx_gpu_count() == 0) cr_skip_test("no GPU: %s", smx_gpu_unavailable_reason());
+  static cli_result r;
+  char out[700];
+  snprintf(out, sizeof out, "%s/eff.json", test_dir("efficiency-cuda"));
+  run_cli(&r, (const char *[]){"task", "efficiency", "--arch", "attention,mixcon-1:7,jamba-1:7,mixtral", "--ctx", "64,256", "--d",
+                               "64", "--heads", "2", "--mlp", "64", "--repetitions", "1", "--device", "cuda", "--out", out, NULL});
+  cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+  cr_assert(strstr(r.out, "Prefill on the GPU"), "%s", r.out);
+  json_error_t e;
+  json_t *doc = json_load_file(out, 0, &e);
+  cr_assert_not_null(doc, "%s", e.text);
+  cr_assert_str_eq(json_string_value(json_object_get(doc, "device")), "cuda");
+  size_t i;
+  json_t *a;
+  json_array_foreach(json_object_get(doc, "architectures"), i, a) {
+    json_t *p = json_array_get(json_object_get(a, "points"), 1);
+    cr_assert(json_number_value(json_object_get(p, "prefill_tokens_per_s")) > 0, "%s", json_string_value(json_object_get(a, "name")));
+    cr_assert(json_is_null(json_object_get(p, "decode_tokens_per_s")));
+    cr_assert(strstr(json_string_value(json_object_get(p, "decode_note")), "the decoder runs on the CPU only"));
+    cr_assert(json_number_value(json_object_get(p, "state_bytes")) > 0);
+  }
+  json_decref(doc);
 }
