@@ -455,13 +455,20 @@ claim_verdict claim_sweep_rope_ssd(const smx_sweep_scores *s, char *fig, size_t 
       add(fig, n, &o, "; RoPE in SSD %+.2f%% ± %.2f%% against RoPE on q/k only, paired over %d seeds (paper: < -4%%)", 100 * pm,
           100 * psd, pairs);
     else add(fig, n, &o, "; RoPE in SSD %+.2f%% against RoPE on q/k only (paper: < -4%%)", 100 * rel);
-    /* A mean change within two standard errors of zero says nothing about its sign: such a length
-     * is reported and not judged. */
-    double se = pairs >= 2 ? psd / sqrt((double)pairs) : 0;
-    if (pairs >= 2 && fabs(pm) < 2 * se) {
-      add(fig, n, &o, " — inconclusive: 0 lies within two standard errors ([%+.1f%%, %+.1f%%])", 100 * (pm - 2 * se),
-          100 * (pm + 2 * se));
-      inconclusive++;
+    /* The interval of two standard errors around the paired mean decides: a length whose interval
+     * holds both 0 and -4% tells neither way and is reported, not judged; one that holds 0 but not
+     * -4% rules out a reduction of the claimed size (not reproduced, whatever the sign of the mean). */
+    double se = pairs >= 2 ? psd / sqrt((double)pairs) : 0, lo = pm - 2 * se, hi = pm + 2 * se;
+    if (pairs >= 2 && lo < 0 && hi > 0) {
+      if (lo <= -0.04) {
+        add(fig, n, &o, " — inconclusive: 0 and -4%% both lie within two standard errors ([%+.1f%%, %+.1f%%])", 100 * lo, 100 * hi);
+        inconclusive++;
+        continue;
+      }
+      add(fig, n, &o, " — no change told from 0, and a 4%% reduction lies outside two standard errors ([%+.1f%%, %+.1f%%])",
+          100 * lo, 100 * hi);
+      measured++;
+      v = worse(v, CLAIM_NOT_REPRODUCED);
       continue;
     }
     measured++;

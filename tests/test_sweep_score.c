@@ -422,7 +422,7 @@ Test(sweep_score, claim_5_rope_in_ssd_perplexity) {
     smx_sweep_scores sc;
     score_file(path, &sc);
     cr_assert_eq(claim_sweep_rope_ssd(&sc, fig, sizeof fig), CLAIM_NOT_MEASURED, "%s", fig);
-    cr_assert(strstr(fig, "+0.95% ± 17.46%") && strstr(fig, "inconclusive: 0 lies within two standard errors") &&
+    cr_assert(strstr(fig, "+0.95% ± 17.46%") && strstr(fig, "inconclusive: 0 and -4% both lie within two standard errors") &&
                   strstr(fig, "the seeds' spread is larger than the effect"),
               "%s", fig);
     /* with a decisive second length: judged there, at most partly */
@@ -433,6 +433,22 @@ Test(sweep_score, claim_5_rope_in_ssd_perplexity) {
     smx_sweep_scores_free(&sc);
     score_file(path, &sc);
     cr_assert_eq(claim_sweep_rope_ssd(&sc, fig, sizeof fig), CLAIM_PARTLY, "%s", fig);
+    smx_sweep_scores_free(&sc);
+  }
+  /* seeds that agree on no change: a 4% reduction is ruled out, so not reproduced */
+  {
+    char path[600];
+    snprintf(path, sizeof path, "%s/runs.jsonl", test_dir("rope-none"));
+    const double cb[3] = {3.49, 3.52, 3.50}; /* against 3.5: -0.29%, +0.57%, 0: mean +0.10%, sd 0.44% */
+    for (int seed = 1; seed <= 3; seed++) {
+      put_rope(path, 128, "attention.rope=1,ssd.rope=0", seed, 3.5);
+      put_rope(path, 128, "attention.rope=1,ssd.rope=1", seed, cb[seed - 1]);
+    }
+    smx_sweep_scores sc;
+    score_file(path, &sc);
+    cr_assert_eq(claim_sweep_rope_ssd(&sc, fig, sizeof fig), CLAIM_NOT_REPRODUCED, "%s", fig);
+    cr_assert(strstr(fig, "+0.10% ± 0.44%") && strstr(fig, "a 4% reduction lies outside two standard errors ([-0.4%, +0.6%])"),
+              "%s", fig);
     smx_sweep_scores_free(&sc);
   }
   /* without the q/k-only arm there is nothing to compare */
