@@ -66,13 +66,13 @@ static const struct {
      "\"lr\": [0.0005], \"seeds\": [1, 2, 3], \"layers\": 2, \"heads\": 1, \"mlp\": 128, \"epochs\": 200, "
      "\"batch\": 32, \"n_train\": 5000, \"n_test\": 500, \"schedule\": \"warmup-linear\", \"warmup\": 0.1, "
      "\"weight_decay\": 0.1, \"target\": 1}"},
-    {"rope-ssd", "Wonderful Matrices' RoPE in SSD: byte-level LM on ci/corpus.sh's text, attention+ssd hybrid without positions, RoPE on q/k, RoPE on q/k and C/B; L = 128, 512; 3 seeds",
+    {"rope-ssd", "Wonderful Matrices' RoPE in SSD: byte-level LM on ci/corpus.sh's text, attention+ssd hybrid without positions, RoPE on q/k, RoPE on q/k and C/B; L = 128, 512; 5 seeds",
      "{\"name\": \"rope-ssd\", \"task\": \"bytes\", \"points\": [{\"params\": \"L=128\", \"batch\": 32, \"n_train\": 3500, "
      "\"n_test\": 200}, {\"params\": \"L=512\", \"batch\": 8, \"n_train\": 875, \"n_test\": 50}], \"mixers\": "
      "[{\"mixer\": \"attention,ssd\", \"options\": \"ssd.rope=0\"}, {\"mixer\": \"attention,ssd\", \"options\": "
      "\"attention.rope=1,ssd.rope=0\"}, {\"mixer\": \"attention,ssd\", \"options\": \"attention.rope=1,ssd.rope=1\"}], "
-     "\"d\": [64], \"lr\": [0.003], \"seeds\": [1, 2, 3], \"layers\": 4, \"heads\": 2, \"mlp\": 128, \"epochs\": 4, "
-     "\"batch\": 32, \"n_train\": 3500, \"n_test\": 200, \"schedule\": \"cosine\", \"warmup\": 0, \"weight_decay\": 0.1, "
+     "\"d\": [64], \"lr\": [0.003], \"seeds\": [1, 2, 3, 4, 5], \"layers\": 4, \"heads\": 2, \"mlp\": 128, \"epochs\": 4, "
+     "\"batch\": 32, \"n_train\": 3500, \"n_test\": 200, \"schedule\": \"warmup-cosine\", \"warmup\": 0.1, \"weight_decay\": 0.1, "
      "\"target\": 1}"},
     {"needle-grid", "passkey trained at L = 64 (uniform depth), evaluated at L = 64..512 x depth 0..100%; attention (RoPE), ssd, attention+ssd; 2 seeds; CPU-sized",
      "{\"name\": \"needle-grid\", \"task\": \"passkey\", \"points\": [\"L=64,depth=-1,D=5\"], \"mixers\": "
