@@ -1,8 +1,10 @@
 /* attention_decode variant `cpu.flash`: flash-decoding on the CPU. The cache is cut into chunks of
- * 1024 positions; one task per (batch, KV head, chunk) reads its K/V rows once for all the query
- * heads of the group (decode is bound by reading the cache), keeps a partial max, sum and output
- * per head, and a second loop combines the chunks in order. The chunking depends only on S, and
- * each task's sums run in a fixed order: results do not depend on the thread count.
+ * 256 positions; one task per (batch, chunk) reads its K and V rows once, whole (every KV head of
+ * a row: decode is bound by reading the cache, and a task that read one head's slice of each row
+ * would leave the rest of every line it and the prefetcher pulled in to be read again by another
+ * task — 8x slower at B = 8, S = 8192, H = 4, P = 32 out of cache), keeps a partial max, sum and
+ * output per head, and a second loop combines the chunks in order. The chunking depends only on S,
+ * and each task's sums run in a fixed order: results do not depend on the thread count.
  *
  *   seqmix check --op attention_decode --variant cpu.flash
  *   seqmix bench --op attention_decode --variant cpu.flash --suite quick
@@ -14,13 +16,13 @@
 #include "reference/attention.h"
 #include "seqmix/buffer.h"
 
-#define CHUNK 1024
+#define CHUNK 256
 
 typedef struct decode_state {
   int64_t B, S, H, Hkv, P, chunks;
   float scale;
   float *part;  /* (B, H, chunks) x (P + 2): output, max, sum */
-  float *s;     /* threads x (H / Hkv) x CHUNK scores */
+  float *s;     /* threads x H x CHUNK scores, then weights */
   int threads;
 } decode_state;
 
@@ -34,7 +36,7 @@ static void destroy(void *p) {
 
 static size_t workspace_bytes(const void *p) {
   const decode_state *d = p;
-  return ((size_t)(d->B * d->H * d->chunks * (d->P + 2)) + (size_t)d->threads * (size_t)(d->H / d->Hkv) * CHUNK) *
+  return ((size_t)(d->B * d->H * d->chunks * (d->P + 2)) + (size_t)d->threads * (size_t)d->H * CHUNK) *
          sizeof(float);
 }
 
@@ -47,7 +49,7 @@ static smx_status create(const smx_config *c, void **out) {
   d->scale = (float)(1.0 / sqrt((double)d->P));
   d->threads = omp_get_max_threads();
   d->part = smx_host_alloc((size_t)(d->B * d->H * d->chunks * (d->P + 2)) * sizeof(float));
-  d->s = smx_host_alloc((size_t)d->threads * (size_t)(d->H / d->Hkv) * CHUNK * sizeof(float));
+  d->s = smx_host_alloc((size_t)d->threads * (size_t)d->H * CHUNK * sizeof(float));
   if (!d->part || !d->s) {
     size_t want = workspace_bytes(d);
     destroy(d);
@@ -73,31 +75,36 @@ static smx_status run(void *p, smx_pass pass, void *const *tv) {
   const float *q = tv[DECODE_Q], *k = tv[DECODE_K], *v = tv[DECODE_V];
   float *o = tv[DECODE_O];
   int64_t B = d->B, S = d->S, H = d->H, Hkv = d->Hkv, P = d->P, group = H / Hkv, NC = d->chunks;
-#pragma omp parallel for collapse(3) schedule(static) num_threads(d->threads)
+#pragma omp parallel for collapse(2) schedule(static) num_threads(d->threads)
   for (int64_t b = 0; b < B; b++)
-    for (int64_t g = 0; g < Hkv; g++)
-      for (int64_t ch = 0; ch < NC; ch++) {
-        float *s = d->s + (size_t)omp_get_thread_num() * (size_t)group * CHUNK;
-        int64_t j0 = ch * CHUNK, n = S - j0 < CHUNK ? S - j0 : CHUNK;
+    for (int64_t ch = 0; ch < NC; ch++) {
+      float *s = d->s + (size_t)omp_get_thread_num() * (size_t)H * CHUNK;
+      int64_t j0 = ch * CHUNK, n = S - j0 < CHUNK ? S - j0 : CHUNK;
+      for (int64_t j = 0; j < n; j++) { /* row j of K, every KV head, read once */
+        const float *kj = k + (b * S + j0 + j) * Hkv * P;
+        for (int64_t h = 0; h < H; h++) s[h * CHUNK + j] = d->scale * dot8(q + (b * H + h) * P, kj + (h / group) * P, P);
+      }
+      for (int64_t h = 0; h < H; h++) {
+        float *sh = s + h * CHUNK, m = -INFINITY, sum = 0.0f;
+        float *part = d->part + ((b * H + h) * NC + ch) * (P + 2);
+        for (int64_t j = 0; j < n; j++) m = sh[j] > m ? sh[j] : m;
         for (int64_t j = 0; j < n; j++) {
-          const float *kj = k + ((b * S + j0 + j) * Hkv + g) * P;
-          for (int64_t hh = 0; hh < group; hh++) s[hh * CHUNK + j] = d->scale * dot8(q + (b * H + g * group + hh) * P, kj, P);
+          sh[j] = expf(sh[j] - m);
+          sum += sh[j];
         }
-        for (int64_t hh = 0; hh < group; hh++) {
-          float *sh = s + hh * CHUNK, m = -INFINITY, sum = 0.0f;
-          float *part = d->part + ((b * H + g * group + hh) * NC + ch) * (P + 2);
-          for (int64_t j = 0; j < n; j++) m = sh[j] > m ? sh[j] : m;
-          for (int64_t x = 0; x < P; x++) part[x] = 0.0f;
-          for (int64_t j = 0; j < n; j++) {
-            float e = expf(sh[j] - m);
-            const float *vj = v + ((b * S + j0 + j) * Hkv + g) * P;
-            sum += e;
-            for (int64_t x = 0; x < P; x++) part[x] += e * vj[x];
-          }
-          part[P] = m;
-          part[P + 1] = sum;
+        for (int64_t x = 0; x < P; x++) part[x] = 0.0f;
+        part[P] = m;
+        part[P + 1] = sum;
+      }
+      for (int64_t j = 0; j < n; j++) { /* row j of V, every KV head, read once */
+        const float *vj = v + (b * S + j0 + j) * Hkv * P;
+        for (int64_t h = 0; h < H; h++) {
+          float e = s[h * CHUNK + j], *part = d->part + ((b * H + h) * NC + ch) * (P + 2);
+          const float *vh = vj + (h / group) * P;
+          for (int64_t x = 0; x < P; x++) part[x] += e * vh[x];
         }
       }
+    }
 #pragma omp parallel for schedule(static) num_threads(d->threads)
   for (int64_t bh = 0; bh < B * H; bh++) {
     const float *parts = d->part + bh * NC * (P + 2);
@@ -117,7 +124,7 @@ static smx_status run(void *p, smx_pass pass, void *const *tv) {
 
 const smx_variant smx_attention_decode_cpu_flash = {
     .name = "cpu.flash",
-    .summary = "flash-decoding: 1024-position chunks per (batch, KV head) read once for the group, then a combine",
+    .summary = "flash-decoding: 256-position chunks per batch, each K/V row read once for every head, then a combine",
     .device = SMX_DEV_CPU,
     .passes = SMX_PASS_BIT(SMX_FWD),
     .create = create,
