@@ -6,8 +6,11 @@
  * as the forward runs it on all rows), and cached beside k and v. A step: q, k, v = x Wq^T, x Wk^T,
  * x Wv^T; the new k, v and bias appended; per sequence and head
  *   o = softmax_j(<q, k_j> / sqrt(P) + bias_j) v_j over the cached j <= position
- * (max-subtracted softmax in fp32, keys in order; no registered decode op takes a per-key bias);
- * y = o Wo^T. State per sequence: ctx (2 d + H) floats.
+ * (max-subtracted softmax in fp32; no registered decode op takes a per-key bias, so the step is
+ * attention_decode cpu.flash's scheme written out with the bias: chunks of 256 keys, one task per
+ * (sequence, chunk) reading each cached k and v row once, whole, for every head, a partial max,
+ * sum and output per head, and a combine of the chunks in order — the same result at any thread
+ * count); y = o Wo^T. State per sequence: ctx (2 d + H) floats.
  *
  * Top-w selection is not decoded: with select = 1 one top-w set is chosen from the whole sequence,
  * so a key's fate depends on keys not yet seen and a step cannot give the forward's row; select = 0
@@ -17,6 +20,7 @@
  *   build/tests/seqmix_tests --filter model_decode/'*'
  */
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -30,19 +34,24 @@
 enum { WQ, WK, WV, WDT, A_DECAY, WO };  /* the kind's tensor order (tasks/mixer_dma.c) */
 enum { O_W, O_SELECT };                 /* its options */
 
+#define CHUNK 256 /* keys per task */
+
 typedef struct dma_dec {
   mixer_shape s;
   int64_t max_ctx, pos, H, P;
   op_layer bias_op;          /* dma_bias of the B new tokens (L = 1) */
   float *kc, *vc, *bc;       /* (B, max_ctx, d), (B, max_ctx, d), (B, H, max_ctx) */
-  float *q, *k, *v, *b, *o, *sc; /* (B, d) x 3, (B, H), (B, d), scores (max_ctx) */
+  float *q, *k, *v, *b, *o;  /* (B, d) x 3, (B, H), (B, d) */
+  float *sc;                 /* threads x H x CHUNK scores, then weights */
+  float *part;               /* (B, H, chunks of max_ctx) x (P + 2): partial output, max, sum */
+  int threads;
 } dma_dec;
 
 void mixer_dma_decode_destroy(void *p) {
   dma_dec *a = p;
   if (!a) return;
   op_layer_destroy(&a->bias_op);
-  float *b[] = {a->kc, a->vc, a->bc, a->q, a->k, a->v, a->b, a->o, a->sc};
+  float *b[] = {a->kc, a->vc, a->bc, a->q, a->k, a->v, a->b, a->o, a->sc, a->part};
   for (size_t i = 0; i < sizeof b / sizeof b[0]; i++) smx_host_free(b[i]);
   smx_host_free(a);
 }
@@ -59,9 +68,12 @@ smx_status mixer_dma_decode_create(const mixer_shape *s, int64_t max_ctx, void *
   dma_dec *a = smx_host_alloc(sizeof *a);
   if (!a) return smx_fail(SMX_ERR_NOMEM, "dma: cannot allocate the decoder");
   a->s = *s, a->max_ctx = max_ctx, a->H = s->heads, a->P = s->d / s->heads;
+  a->threads = omp_get_max_threads();
   size_t B = (size_t)s->B, d = (size_t)s->d, H = (size_t)a->H, cache = B * (size_t)max_ctx * d;
+  size_t chunks = (size_t)((max_ctx + CHUNK - 1) / CHUNK);
   smx_status st = mixer_alloc("dma decode", &a->kc, cache, &a->vc, cache, &a->bc, B * H * (size_t)max_ctx, &a->q, B * d, &a->k,
-                              B * d, &a->v, B * d, &a->b, B * H, &a->o, B * d, &a->sc, (size_t)max_ctx, (float **)NULL);
+                              B * d, &a->v, B * d, &a->b, B * H, &a->o, B * d, &a->sc, (size_t)a->threads * H * CHUNK, &a->part,
+                              B * H * chunks * (size_t)(a->P + 2), (float **)NULL);
   char spec[MIXER_SPEC_LEN];
   snprintf(spec, sizeof spec, "B=%lld,L=1,Hkv=%lld,P=%lld,form=%d", (long long)s->B, (long long)a->H, (long long)a->P,
            DMA_FORM_EXP);
@@ -93,26 +105,53 @@ smx_status mixer_dma_decode_step(void *p, float *const *w, const float *x, float
     for (int64_t h = 0; h < H; h++) a->bc[(b * H + h) * M + pos] = a->b[b * H + h];
   }
   float scale = (float)(1.0 / sqrt((double)P));
+  int64_t NC = (S + CHUNK - 1) / CHUNK;
+#pragma omp parallel for collapse(2) schedule(static) num_threads(a->threads)
   for (int64_t b = 0; b < B; b++)
-    for (int64_t h = 0; h < H; h++) {
-      const float *q = a->q + b * d + h * P, *bias = a->bc + (b * H + h) * M;
-      float m = -INFINITY, sum = 0, *o = a->o + b * d + h * P;
-      for (int64_t j = 0; j < S; j++) {
-        const float *kj = a->kc + (b * M + j) * d + h * P;
-        float dot = 0;
-        for (int64_t i = 0; i < P; i++) dot += q[i] * kj[i];
-        a->sc[j] = scale * dot + bias[j];
-        m = a->sc[j] > m ? a->sc[j] : m;
+    for (int64_t ch = 0; ch < NC; ch++) {
+      float *sc = a->sc + (size_t)omp_get_thread_num() * (size_t)(H * CHUNK);
+      int64_t j0 = ch * CHUNK, n = S - j0 < CHUNK ? S - j0 : CHUNK;
+      for (int64_t j = 0; j < n; j++) { /* row j of the k cache, every head, read once */
+        const float *kj = a->kc + (b * M + j0 + j) * d;
+        for (int64_t h = 0; h < H; h++) {
+          const float *q = a->q + b * d + h * P, *kh = kj + h * P;
+          float dot = 0;
+          for (int64_t i = 0; i < P; i++) dot += q[i] * kh[i];
+          sc[h * CHUNK + j] = scale * dot + a->bc[(b * H + h) * M + j0 + j];
+        }
       }
-      for (int64_t i = 0; i < P; i++) o[i] = 0;
-      for (int64_t j = 0; j < S; j++) {
-        float e = expf(a->sc[j] - m);
-        const float *vj = a->vc + (b * M + j) * d + h * P;
-        sum += e;
-        for (int64_t i = 0; i < P; i++) o[i] += e * vj[i];
+      for (int64_t h = 0; h < H; h++) {
+        float *sh = sc + h * CHUNK, m = -INFINITY, sum = 0, *part = a->part + ((b * H + h) * NC + ch) * (P + 2);
+        for (int64_t j = 0; j < n; j++) m = sh[j] > m ? sh[j] : m;
+        for (int64_t j = 0; j < n; j++) {
+          sh[j] = expf(sh[j] - m);
+          sum += sh[j];
+        }
+        for (int64_t i = 0; i < P; i++) part[i] = 0;
+        part[P] = m, part[P + 1] = sum;
       }
-      for (int64_t i = 0; i < P; i++) o[i] /= sum;
+      for (int64_t j = 0; j < n; j++) { /* row j of the v cache, every head, read once */
+        const float *vj = a->vc + (b * M + j0 + j) * d;
+        for (int64_t h = 0; h < H; h++) {
+          float e = sc[h * CHUNK + j], *part = a->part + ((b * H + h) * NC + ch) * (P + 2);
+          const float *vh = vj + h * P;
+          for (int64_t i = 0; i < P; i++) part[i] += e * vh[i];
+        }
+      }
     }
+  for (int64_t bh = 0; bh < B * H; bh++) { /* the chunks combined in order */
+    const float *parts = a->part + bh * NC * (P + 2);
+    float m = -INFINITY, sum = 0, *o = a->o + bh * P;
+    for (int64_t ch = 0; ch < NC; ch++) m = parts[ch * (P + 2) + P] > m ? parts[ch * (P + 2) + P] : m;
+    for (int64_t i = 0; i < P; i++) o[i] = 0;
+    for (int64_t ch = 0; ch < NC; ch++) {
+      const float *pc = parts + ch * (P + 2);
+      float c = expf(pc[P] - m);
+      sum += c * pc[P + 1];
+      for (int64_t i = 0; i < P; i++) o[i] += c * pc[i];
+    }
+    for (int64_t i = 0; i < P; i++) o[i] /= sum;
+  }
   a->pos++;
   return smx_linear_fwd_cpu(B, d, d, a->o, w[WO], NULL, y);
 }

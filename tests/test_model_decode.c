@@ -102,6 +102,9 @@ Test(model_decode, mixer_ssd_rope_conv2) { mixer_decodes("ssd", "ssd.P=8,ssd.N=6
 Test(model_decode, mixer_conba) { mixer_decodes("conba", "conba.N=4,conba.K=3"); }
 Test(model_decode, mixer_dma) { mixer_decodes("dma", ""); }
 Test(model_decode, mixer_dma_w_at_least_the_context) { mixer_decodes("dma", "dma.w=13,dma.select=0"); }
+/* past one chunk of keys (the decode steps split the cache into 256-key chunks and combine them) */
+Test(model_decode, mixer_dma_over_several_chunks) { mixer_decodes_len("dma", "", 600); }
+Test(model_decode, mixer_attention_over_several_chunks) { mixer_decodes_len("attention", "attention.rope=1", 600); }
 Test(model_decode, mixer_conba_plain) { mixer_decodes("conba", "conba.N=5,conba.delay=0,conba.scaling=0,conba.feedback=0"); }
 Test(model_decode, mixer_h3) { mixer_decodes("h3", ""); }                          /* N = 64, shift 4: shortconv */
 Test(model_decode, mixer_h3_shortconv) { mixer_decodes("h3", "h3.N=8,h3.shift=2"); }
