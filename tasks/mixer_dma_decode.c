@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "kernels/attention/cpu_flash_core.h"
 #include "reference/dma.h"
 #include "seqmix/buffer.h"
 #include "seqmix/model_ops.h"
@@ -139,19 +140,7 @@ smx_status mixer_dma_decode_step(void *p, float *const *w, const float *x, float
         }
       }
     }
-  for (int64_t bh = 0; bh < B * H; bh++) { /* the chunks combined in order */
-    const float *parts = a->part + bh * NC * (P + 2);
-    float m = -INFINITY, sum = 0, *o = a->o + bh * P;
-    for (int64_t ch = 0; ch < NC; ch++) m = parts[ch * (P + 2) + P] > m ? parts[ch * (P + 2) + P] : m;
-    for (int64_t i = 0; i < P; i++) o[i] = 0;
-    for (int64_t ch = 0; ch < NC; ch++) {
-      const float *pc = parts + ch * (P + 2);
-      float c = expf(pc[P] - m);
-      sum += c * pc[P + 1];
-      for (int64_t i = 0; i < P; i++) o[i] += c * pc[i];
-    }
-    for (int64_t i = 0; i < P; i++) o[i] /= sum;
-  }
+  for (int64_t bh = 0; bh < B * H; bh++) cpu_flash_decode_combine(a->part + bh * NC * (P + 2), NC, P, a->o + bh * P);
   a->pos++;
   return smx_linear_fwd_cpu(B, d, d, a->o, w[WO], NULL, y);
 }

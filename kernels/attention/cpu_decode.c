@@ -13,6 +13,7 @@
 #include <omp.h>
 #include <stdlib.h>
 
+#include "kernels/attention/cpu_flash_core.h"
 #include "reference/attention.h"
 #include "seqmix/buffer.h"
 
@@ -106,19 +107,7 @@ static smx_status run(void *p, smx_pass pass, void *const *tv) {
       }
     }
 #pragma omp parallel for schedule(static) num_threads(d->threads)
-  for (int64_t bh = 0; bh < B * H; bh++) {
-    const float *parts = d->part + bh * NC * (P + 2);
-    float m = -INFINITY, sum = 0.0f, *out = o + bh * P;
-    for (int64_t ch = 0; ch < NC; ch++) m = parts[ch * (P + 2) + P] > m ? parts[ch * (P + 2) + P] : m;
-    for (int64_t x = 0; x < P; x++) out[x] = 0.0f;
-    for (int64_t ch = 0; ch < NC; ch++) {
-      const float *pc = parts + ch * (P + 2);
-      float a = expf(pc[P] - m);
-      sum += a * pc[P + 1];
-      for (int64_t x = 0; x < P; x++) out[x] += a * pc[x];
-    }
-    for (int64_t x = 0; x < P; x++) out[x] /= sum;
-  }
+  for (int64_t bh = 0; bh < B * H; bh++) cpu_flash_decode_combine(d->part + bh * NC * (P + 2), NC, P, o + bh * P);
   return SMX_OK;
 }
 

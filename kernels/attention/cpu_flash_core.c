@@ -329,3 +329,16 @@ void cpu_flash_bwd(cpu_flash *f, const float *q, const float *k, const float *v,
       }
     }
 }
+
+void cpu_flash_decode_combine(const float *parts, int64_t nc, int64_t P, float *out) {
+  float m = -INFINITY, sum = 0.0f;
+  for (int64_t ch = 0; ch < nc; ch++) m = parts[ch * (P + 2) + P] > m ? parts[ch * (P + 2) + P] : m;
+  for (int64_t x = 0; x < P; x++) out[x] = 0.0f;
+  for (int64_t ch = 0; ch < nc; ch++) {
+    const float *pc = parts + ch * (P + 2);
+    float a = expf(pc[P] - m);
+    sum += a * pc[P + 1];
+    for (int64_t x = 0; x < P; x++) out[x] += a * pc[x];
+  }
+  for (int64_t x = 0; x < P; x++) out[x] /= sum;
+}

@@ -33,4 +33,9 @@ void cpu_flash_bwd(cpu_flash *f, const float *q, const float *k, const float *v,
                    const int32_t *keep, const float *o, const float *lse, const float *dout, float *dq, float *dk,
                    float *dv, float *dbias);
 
+/* Flash-decoding's combine (attention_decode cpu.flash, the model's dma decoder): nc chunks of
+ * P + 2 floats each (the chunk's unnormalised output, its max score, its sum of weights) merged in
+ * chunk order into the normalised output row out (P). */
+void cpu_flash_decode_combine(const float *parts, int64_t nc, int64_t P, float *out);
+
 #endif
