@@ -6,8 +6,8 @@
  * as the forward runs it on all rows), and cached beside k and v. A step: q, k, v = x Wq^T, x Wk^T,
  * x Wv^T; the new k, v and bias appended; per sequence and head
  *   o = softmax_j(<q, k_j> / sqrt(P) + bias_j) v_j over the cached j <= position
- * (max-subtracted softmax in fp32; no registered decode op takes a per-key bias, so the step is
- * attention_decode cpu.flash's scheme written out with the bias: chunks of 256 keys, one task per
+ * (max-subtracted softmax in fp32; no registered decode op takes a per-key bias, so the step runs
+ * attention_decode cpu.flash's chunk (cpu_flash_decode_chunk) with the bias: chunks of 256 keys, one task per
  * (sequence, chunk) reading each cached k and v row once, whole, for every head, a partial max,
  * sum and output per head, and a combine of the chunks in order — the same result at any thread
  * count); y = o Wo^T. State per sequence: ctx (2 d + H) floats.
@@ -112,33 +112,8 @@ smx_status mixer_dma_decode_step(void *p, float *const *w, const float *x, float
     for (int64_t ch = 0; ch < NC; ch++) {
       float *sc = a->sc + (size_t)omp_get_thread_num() * (size_t)(H * CHUNK);
       int64_t j0 = ch * CHUNK, n = S - j0 < CHUNK ? S - j0 : CHUNK;
-      for (int64_t j = 0; j < n; j++) { /* row j of the k cache, every head, read once */
-        const float *kj = a->kc + (b * M + j0 + j) * d;
-        for (int64_t h = 0; h < H; h++) {
-          const float *q = a->q + b * d + h * P, *kh = kj + h * P;
-          float dot = 0;
-          for (int64_t i = 0; i < P; i++) dot += q[i] * kh[i];
-          sc[h * CHUNK + j] = scale * dot + a->bc[(b * H + h) * M + j0 + j];
-        }
-      }
-      for (int64_t h = 0; h < H; h++) {
-        float *sh = sc + h * CHUNK, m = -INFINITY, sum = 0, *part = a->part + ((b * H + h) * NC + ch) * (P + 2);
-        for (int64_t j = 0; j < n; j++) m = sh[j] > m ? sh[j] : m;
-        for (int64_t j = 0; j < n; j++) {
-          sh[j] = expf(sh[j] - m);
-          sum += sh[j];
-        }
-        for (int64_t i = 0; i < P; i++) part[i] = 0;
-        part[P] = m, part[P + 1] = sum;
-      }
-      for (int64_t j = 0; j < n; j++) { /* row j of the v cache, every head, read once */
-        const float *vj = a->vc + (b * M + j0 + j) * d;
-        for (int64_t h = 0; h < H; h++) {
-          float e = sc[h * CHUNK + j], *part = a->part + ((b * H + h) * NC + ch) * (P + 2);
-          const float *vh = vj + h * P;
-          for (int64_t i = 0; i < P; i++) part[i] += e * vh[i];
-        }
-      }
+      cpu_flash_decode_chunk(a->q + b * d, a->kc + (b * M + j0) * d, a->vc + (b * M + j0) * d, d, n, H, 1, P, scale,
+                             a->bc + b * H * M + j0, M, sc, CHUNK, a->part + (b * H * NC + ch) * (P + 2), NC * (P + 2));
     }
   for (int64_t bh = 0; bh < B * H; bh++) cpu_flash_decode_combine(a->part + bh * NC * (P + 2), NC, P, a->o + bh * P);
   a->pos++;

@@ -60,16 +60,6 @@ static smx_status create(const smx_config *c, void **out) {
   return SMX_OK;
 }
 
-/* <a, b> with 8 independent partial sums (vectorizes without reassociating) added in a fixed order */
-static float dot8(const float *a, const float *b, int64_t n) {
-  float acc[8] = {0};
-  int64_t p = 0;
-  for (; p + 8 <= n; p += 8)
-    for (int u = 0; u < 8; u++) acc[u] += a[p + u] * b[p + u];
-  for (; p < n; p++) acc[0] += a[p] * b[p];
-  return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
-}
-
 static smx_status run(void *p, smx_pass pass, void *const *tv) {
   decode_state *d = p;
   if (pass != SMX_FWD) return smx_fail(SMX_ERR_UNSUPPORTED, "attention_decode has no backward");
@@ -81,30 +71,8 @@ static smx_status run(void *p, smx_pass pass, void *const *tv) {
     for (int64_t ch = 0; ch < NC; ch++) {
       float *s = d->s + (size_t)omp_get_thread_num() * (size_t)H * CHUNK;
       int64_t j0 = ch * CHUNK, n = S - j0 < CHUNK ? S - j0 : CHUNK;
-      for (int64_t j = 0; j < n; j++) { /* row j of K, every KV head, read once */
-        const float *kj = k + (b * S + j0 + j) * Hkv * P;
-        for (int64_t h = 0; h < H; h++) s[h * CHUNK + j] = d->scale * dot8(q + (b * H + h) * P, kj + (h / group) * P, P);
-      }
-      for (int64_t h = 0; h < H; h++) {
-        float *sh = s + h * CHUNK, m = -INFINITY, sum = 0.0f;
-        float *part = d->part + ((b * H + h) * NC + ch) * (P + 2);
-        for (int64_t j = 0; j < n; j++) m = sh[j] > m ? sh[j] : m;
-        for (int64_t j = 0; j < n; j++) {
-          sh[j] = expf(sh[j] - m);
-          sum += sh[j];
-        }
-        for (int64_t x = 0; x < P; x++) part[x] = 0.0f;
-        part[P] = m;
-        part[P + 1] = sum;
-      }
-      for (int64_t j = 0; j < n; j++) { /* row j of V, every KV head, read once */
-        const float *vj = v + (b * S + j0 + j) * Hkv * P;
-        for (int64_t h = 0; h < H; h++) {
-          float e = s[h * CHUNK + j], *part = d->part + ((b * H + h) * NC + ch) * (P + 2);
-          const float *vh = vj + (h / group) * P;
-          for (int64_t x = 0; x < P; x++) part[x] += e * vh[x];
-        }
-      }
+      cpu_flash_decode_chunk(q + b * H * P, k + (b * S + j0) * Hkv * P, v + (b * S + j0) * Hkv * P, Hkv * P, n, H, group, P,
+                             d->scale, NULL, 0, s, CHUNK, d->part + (b * H * NC + ch) * (P + 2), NC * (P + 2));
     }
 #pragma omp parallel for schedule(static) num_threads(d->threads)
   for (int64_t bh = 0; bh < B * H; bh++) cpu_flash_decode_combine(d->part + bh * NC * (P + 2), NC, P, o + bh * P);

@@ -330,6 +330,45 @@ void cpu_flash_bwd(cpu_flash *f, const float *q, const float *k, const float *v,
     }
 }
 
+/* <a, b> with 8 independent partial sums (vectorizes without reassociating) added in a fixed order */
+static float dot8(const float *a, const float *b, int64_t n) {
+  float acc[8] = {0};
+  int64_t p = 0;
+  for (; p + 8 <= n; p += 8)
+    for (int u = 0; u < 8; u++) acc[u] += a[p + u] * b[p + u];
+  for (; p < n; p++) acc[0] += a[p] * b[p];
+  return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+}
+
+void cpu_flash_decode_chunk(const float *q, const float *k, const float *v, int64_t row_stride, int64_t n, int64_t H,
+                            int64_t group, int64_t P, float scale, const float *bias, int64_t bias_stride, float *s,
+                            int64_t cap, float *parts, int64_t part_stride) {
+  for (int64_t j = 0; j < n; j++) { /* row j of K, every KV head, read once */
+    const float *kj = k + j * row_stride;
+    for (int64_t h = 0; h < H; h++)
+      s[h * cap + j] = scale * dot8(q + h * P, kj + (h / group) * P, P) + (bias ? bias[h * bias_stride + j] : 0.0f);
+  }
+  for (int64_t h = 0; h < H; h++) {
+    float *sh = s + h * cap, m = -INFINITY, sum = 0.0f, *part = parts + h * part_stride;
+    for (int64_t j = 0; j < n; j++) m = sh[j] > m ? sh[j] : m;
+    for (int64_t j = 0; j < n; j++) {
+      sh[j] = expf(sh[j] - m);
+      sum += sh[j];
+    }
+    for (int64_t x = 0; x < P; x++) part[x] = 0.0f;
+    part[P] = m;
+    part[P + 1] = sum;
+  }
+  for (int64_t j = 0; j < n; j++) { /* row j of V, every KV head, read once */
+    const float *vj = v + j * row_stride;
+    for (int64_t h = 0; h < H; h++) {
+      float e = s[h * cap + j], *part = parts + h * part_stride;
+      const float *vh = vj + (h / group) * P;
+      for (int64_t x = 0; x < P; x++) part[x] += e * vh[x];
+    }
+  }
+}
+
 void cpu_flash_decode_combine(const float *parts, int64_t nc, int64_t P, float *out) {
   float m = -INFINITY, sum = 0.0f;
   for (int64_t ch = 0; ch < nc; ch++) m = parts[ch * (P + 2) + P] > m ? parts[ch * (P + 2) + P] : m;

@@ -33,6 +33,14 @@ void cpu_flash_bwd(cpu_flash *f, const float *q, const float *k, const float *v,
                    const int32_t *keep, const float *o, const float *lse, const float *dout, float *dq, float *dk,
                    float *dv, float *dbias);
 
+/* One chunk of flash-decoding for one sequence (attention_decode cpu.flash, the model's dma
+ * decoder): n cached rows, row r of K at k + r * row_stride with KV head g at + g * P (V likewise),
+ * each row read once, whole, for all H query heads (q: H x P; head h reads KV head h / group);
+ * score = scale <q_h, k_r> (+ bias[h * bias_stride + r] when bias is not NULL). s: H x cap scratch
+ * (n <= cap). Writes head h's partial (output, max, sum: P + 2 floats) at parts + h * part_stride. */
+void cpu_flash_decode_chunk(const float *q, const float *k, const float *v, int64_t row_stride, int64_t n, int64_t H,
+                            int64_t group, int64_t P, float scale, const float *bias, int64_t bias_stride, float *s,
+                            int64_t cap, float *parts, int64_t part_stride);
 /* Flash-decoding's combine (attention_decode cpu.flash, the model's dma decoder): nc chunks of
  * P + 2 floats each (the chunk's unnormalised output, its max score, its sum of weights) merged in
  * chunk order into the normalised output row out (P). */
