@@ -5,7 +5,11 @@
 # to be plotted and reported on the CPU machine (gnuplot is not carried).
 #   ci/gpu-session.sh [OPS...]            e.g. ci/gpu-session.sh attention dma attention_decode
 # Without OPS every op is benchmarked. $OUT gets few files (the device tool brings back at most 8):
-# session.log (every stage's output), info.json, check.json, and bench-<op>.json per op.
+# session.log (every stage's output), info.json, check.json, and bench-<op>.json per op, with
+# peers-<op>.json beside it where PyTorch is importable and the op has a PyTorch peer (fftconv,
+# monarch: bench/peers/torch_peers.py, timed in the same command on the same GPU). Back here:
+# copy bench-<op>.json and peers-<op>.json into one directory as bench.json and peers.json, then
+# `seqmix report --run DIR` (docs/peers.md).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT="${OUT:-/tmp/seqmix-out}"
@@ -42,10 +46,17 @@ stage check build/seqmix check --verbose --out "$OUT/check.json"
 if command -v compute-sanitizer >/dev/null; then
   stage sanitizer compute-sanitizer --error-exitcode 9 build/seqmix check --device cuda --no-fd
 fi
+peers=0
+python3 -c 'import torch; assert torch.cuda.is_available()' 2>/dev/null &&
+  stage peers-self-test python3 bench/peers/torch_peers.py --self-test && peers=1
 ops=("$@")
 [ ${#ops[@]} -eq 0 ] && ops=("")
 for op in "${ops[@]}"; do
   sel=(); [ -n "$op" ] && sel=(--op "$op")
   stage "bench-${op:-all}" build/seqmix bench --suite paper --device cuda "${sel[@]}" --out "/tmp/bench-${op:-all}" &&
-    cp "/tmp/bench-${op:-all}/bench.json" "$OUT/bench-${op:-all}.json"
+    cp "/tmp/bench-${op:-all}/bench.json" "$OUT/bench-${op:-all}.json" || continue
+  case "${op:-fftconv}" in fftconv | monarch) ;; *) continue ;; esac
+  pops=fftconv,monarch; [ -n "$op" ] && pops=$op
+  [ $peers = 1 ] && stage "peers-${op:-all}" python3 bench/peers/torch_peers.py "/tmp/bench-${op:-all}" --device cuda --ops "$pops" &&
+    cp "/tmp/bench-${op:-all}/peers.json" "$OUT/peers-${op:-all}.json"
 done

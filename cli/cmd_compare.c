@@ -139,7 +139,7 @@ int cmd_compare(int argc, char **argv) {
   json_t *runs[MAX_RUNS] = {0};
   smx_status s = SMX_OK;
   int rc = 0;
-  for (int r = 0; r < n && s == SMX_OK; r++) s = load_bench(paths[r], &runs[r]);
+  for (int r = 0; r < n && s == SMX_OK; r++) s = load_bench_peers(paths[r], &runs[r]);
   if (s != SMX_OK) rc = cli_fail(s);
 
   char label_buf[MAX_RUNS][64];

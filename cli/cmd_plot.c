@@ -12,7 +12,7 @@
 int run_plot(const char *run_dir, int quiet) {
   if (strchr(run_dir, '\'')) return cli_error("run directory '%s' contains a quote, which gnuplot cannot take", run_dir);
   json_t *bench = NULL;
-  smx_status s = load_bench(run_dir, &bench);
+  smx_status s = load_bench_peers(run_dir, &bench);
   if (s != SMX_OK) return cli_fail(s);
   plot_file *files = NULL;
   int n = 0;

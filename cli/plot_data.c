@@ -30,6 +30,7 @@ typedef struct series {
   char base[48];    /* the variant's own name */
   int run;          /* which run (compare) */
   int baseline;
+  int peer; /* PyTorch measured beside seqmix (peers.json): computes the op, is no seqmix variant */
   char device[8];
   double t[MAX_X], bw[MAX_X];
 } series;
@@ -93,7 +94,7 @@ static int x_index(group *g, int64_t x) {
   return i;
 }
 
-static series *find_series(group *g, const char *variant, int baseline, const char *device) {
+static series *find_series(group *g, const char *variant, int baseline, int peer, const char *device) {
   for (int i = 0; i < g->ns; i++)
     if (!strcmp(g->s[i].variant, variant)) return &g->s[i];
   if (g->ns == MAX_V) return NULL;
@@ -101,6 +102,7 @@ static series *find_series(group *g, const char *variant, int baseline, const ch
   snprintf(s->variant, sizeof s->variant, "%s", variant);
   snprintf(s->device, sizeof s->device, "%s", device);
   s->baseline = baseline;
+  s->peer = peer;
   return s;
 }
 
@@ -191,9 +193,13 @@ static void collect(group *gs, int *ngp, int cap, json_t *bench, const char *lab
     snprintf(g->sweep, sizeof g->sweep, "%s", sweep);
     int xi = x_index(g, json_integer_value(xv));
     char sname[96];
-    if (label) snprintf(sname, sizeof sname, "%s @ %s", var, label);
-    else snprintf(sname, sizeof sname, "%s", var);
-    series *s = find_series(g, sname, json_is_true(json_object_get(e, "baseline")), dev);
+    /* a peer's variant name is the same on every device ("torch.fft"): the series name says which */
+    int peer = json_is_true(json_object_get(e, "peer"));
+    char vname[64];
+    snprintf(vname, sizeof vname, peer ? "%s (peer on %s)" : "%s", var, dev); /* no comma: CSV */
+    if (label) snprintf(sname, sizeof sname, "%s @ %s", vname, label);
+    else snprintf(sname, sizeof sname, "%s", vname);
+    series *s = find_series(g, sname, json_is_true(json_object_get(e, "baseline")), peer, dev);
     if (xi < 0 || !s) continue;
     snprintf(s->base, sizeof s->base, "%s", var);
     s->run = run;
@@ -505,8 +511,8 @@ smx_status make_plots(const char *run_dir, json_t *bench, plot_file **files, int
       nf++;
     }
 
-    /* speedup: each variant over the reference, over its device's baseline, and over the partners
-     * the op declares */
+    /* speedup: each variant over the reference, over its device's baseline and PyTorch peer, and
+     * over the partners the op declares */
     const smx_op *op = smx_op_find(g->op);
     const series *ref = NULL;
     for (int s = 0; s < g->ns; s++)
@@ -518,10 +524,13 @@ smx_status make_plots(const char *run_dir, json_t *bench, plot_file **files, int
     fprintf(f, "%s", g->sweep);
     for (int s = 0; s < g->ns; s++) {
       const series *v = &g->s[s];
-      if (v->baseline || v == ref) continue;
+      if (v->baseline || v->peer || v == ref) continue;
       if (ref) { fprintf(f, ",%s vs reference", v->variant); ncols++; }
       for (int b = 0; b < g->ns; b++)
-        if (g->s[b].baseline && !strcmp(g->s[b].device, v->device)) { fprintf(f, ",%s vs %s", v->variant, g->s[b].variant); ncols++; }
+        if ((g->s[b].baseline || g->s[b].peer) && !strcmp(g->s[b].device, v->device)) {
+          fprintf(f, ",%s vs %s", v->variant, g->s[b].variant);
+          ncols++;
+        }
       for (const char *const *pp = op ? op->speedup_pairs : NULL; pp && *pp; pp++) {
         const group *pg = NULL;
         if (pair_partner(gs, ng, g, *pp, v->variant, &pg)) {
@@ -535,10 +544,10 @@ smx_status make_plots(const char *run_dir, json_t *bench, plot_file **files, int
       fprintf(f, "%" PRId64, g->x[x]);
       for (int s = 0; s < g->ns; s++) {
         const series *v = &g->s[s];
-        if (v->baseline || v == ref) continue;
+        if (v->baseline || v->peer || v == ref) continue;
         if (ref) cell(f, ref->t[x] / v->t[x]);
         for (int b = 0; b < g->ns; b++)
-          if (g->s[b].baseline && !strcmp(g->s[b].device, v->device)) cell(f, g->s[b].t[x] / v->t[x]);
+          if ((g->s[b].baseline || g->s[b].peer) && !strcmp(g->s[b].device, v->device)) cell(f, g->s[b].t[x] / v->t[x]);
         for (const char *const *pp = op ? op->speedup_pairs : NULL; pp && *pp; pp++) {
           const group *pg = NULL;
           const series *ps = pair_partner(gs, ng, g, *pp, v->variant, &pg);

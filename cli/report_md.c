@@ -150,12 +150,13 @@ static double time_of(json_t *list, json_t *e, const char *variant) {
   return NAN;
 }
 
-/* The library baseline measured on the same device at the same op/pass/shape, or NULL. */
-static json_t *baseline_of(json_t *list, json_t *e) {
+/* The library baseline (flag "baseline") or the peer (flag "peer") measured on the same device at
+ * the same op/pass/shape, or NULL. */
+static json_t *same_case(json_t *list, json_t *e, const char *flag) {
   size_t i;
   json_t *o;
   json_array_foreach(list, i, o) {
-    if (json_is_true(json_object_get(o, "baseline")) && !strcmp(S(o, "op"), S(e, "op")) &&
+    if (json_is_true(json_object_get(o, flag)) && !strcmp(S(o, "op"), S(e, "op")) &&
         !strcmp(S(o, "pass"), S(e, "pass")) && !strcmp(S(o, "shape"), S(e, "shape")) &&
         !strcmp(S(o, "device"), S(e, "device")) && !strcmp(S(o, "status"), "ok"))
       return o;
@@ -173,14 +174,16 @@ static void bench_section(FILE *f, json_t *bench) {
   fprintf(f, "Median of the repetitions; cv = their standard deviation / mean (a shared 2-core VM can show 10-50%%). FLOP/s and bytes/s count the op's useful work (the same for every variant; "
              "see the op's definition), so rates compare across variants. *vs reference* = t(reference)/t(variant); "
              "*vs baseline* = t(library round trip)/t(variant) on the same device (below 1: slower than the bare "
-             "library floor, which does less work).\n\n");
-  fprintf(f, "| op | pass | shape | variant | median | cv | FLOP/s | bytes/s | %% peak BW | %% peak FLOP | vs reference | vs baseline | workspace |\n");
-  fprintf(f, "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+             "library floor, which does less work); *vs peer* = t(PyTorch)/t(variant) on the same device, where "
+             "the run has PyTorch peers (peers.json: bench/peers/torch_peers.py, docs/peers.md).\n\n");
+  fprintf(f, "| op | pass | shape | variant | median | cv | FLOP/s | bytes/s | %% peak BW | %% peak FLOP | vs reference | "
+             "vs baseline | vs peer | workspace |\n");
+  fprintf(f, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
   size_t i;
   json_t *e;
   json_array_foreach(list, i, e) {
     if (strcmp(S(e, "status"), "ok") != 0) continue;
-    char t[32], fl[32], by[32], ws[32], vr[32] = "—", vb[32] = "—", pbw[16] = "—", pfl[16] = "—";
+    char t[32], fl[32], by[32], ws[32] = "—", vr[32] = "—", vb[32] = "—", vp[48] = "—", pbw[16] = "—", pfl[16] = "—";
     fmt_time(N(e, "median_s"), t, sizeof t);
     int base = json_is_true(json_object_get(e, "baseline"));
     if (base) {
@@ -192,16 +195,21 @@ static void bench_section(FILE *f, json_t *bench) {
       snprintf(pbw, sizeof pbw, "%.1f", N(e, "pct_peak_bw"));
       snprintf(pfl, sizeof pfl, "%.1f", N(e, "pct_peak_flops"));
     }
-    fmt_si(N(e, "workspace_bytes"), "B", ws, sizeof ws);
+    /* a CPU peer's workspace is not measured: absent, not zero */
+    if (json_is_number(json_object_get(e, "workspace_bytes"))) fmt_si(N(e, "workspace_bytes"), "B", ws, sizeof ws);
     double me = N(e, "median_s");
-    if (!base && strcmp(S(e, "variant"), "reference") != 0) {
+    int peer = json_is_true(json_object_get(e, "peer"));
+    if (!base && !peer && strcmp(S(e, "variant"), "reference") != 0) {
       double tr = time_of(list, e, "reference");
       if (isfinite(tr)) snprintf(vr, sizeof vr, "%.2f×", tr / me);
-      json_t *bl = baseline_of(list, e);
+      json_t *bl = same_case(list, e, "baseline");
       if (bl) snprintf(vb, sizeof vb, "%.2f× (%s)", N(bl, "median_s") / me, S(bl, "variant"));
+      json_t *pe = same_case(list, e, "peer");
+      if (pe) snprintf(vp, sizeof vp, "%.2f× (%s)", N(pe, "median_s") / me, S(pe, "variant"));
     }
-    fprintf(f, "| %s | %s | %s | %s%s | %s | %.0f%% | %s | %s | %s | %s | %s | %s | %s |\n", S(e, "op"), S(e, "pass"),
-            S(e, "shape"), S(e, "variant"), base ? " (baseline)" : "", t, 100 * N(e, "cv"), fl, by, pbw, pfl, vr, vb, ws);
+    fprintf(f, "| %s | %s | %s | %s%s | %s | %.0f%% | %s | %s | %s | %s | %s | %s | %s | %s |\n", S(e, "op"), S(e, "pass"),
+            S(e, "shape"), S(e, "variant"), base ? " (baseline)" : peer ? " (peer)" : "", t, 100 * N(e, "cv"), fl, by, pbw,
+            pfl, vr, vb, vp, ws);
   }
   fprintf(f, "\n");
   int skipped = 0;
@@ -213,6 +221,15 @@ static void bench_section(FILE *f, json_t *bench) {
   }
   json_array_foreach(list, i, e) {
     if (S(e, "note")[0]) fprintf(f, "- note: %s %s %s: %s\n", S(e, "op"), S(e, "variant"), S(e, "shape"), S(e, "note"));
+  }
+  json_t *peer = json_object_get(bench, "peer");
+  if (peer) {
+    fprintf(f, "- peers: %s %s on %s (%s, %lld threads)", S(peer, "name"), S(peer, "version"), S(peer, "device"),
+            S(peer, "device_name"), (long long)json_integer_value(json_object_get(peer, "threads")));
+    const char *k;
+    json_t *v;
+    json_object_foreach(json_object_get(peer, "what"), k, v) fprintf(f, "; `%s` = %s", k, json_string_value(v) ?: "");
+    fprintf(f, "\n");
   }
   if (!strcmp(S(bench, "suite"), "paper"))
     for (int k = 0; k < smx_op_count(); k++)
@@ -342,7 +359,7 @@ int run_report_sweep(const char *run_dir, const char *sweeps, char *path_out, si
     return cli_fail(s);
   }
   snprintf(path, sizeof path, "%s/bench.json", run_dir);
-  if (smx_file_exists(path) && (s = load_bench(run_dir, &bench)) != SMX_OK) {
+  if (smx_file_exists(path) && (s = load_bench_peers(run_dir, &bench)) != SMX_OK) {
     json_decref(check);
     smx_sweep_scores_free(&sc);
     return cli_fail(s);
