@@ -41,6 +41,8 @@ int cmd_task(int argc, char **argv);
 int task_train(int argc, char **argv); /* cli/cmd_task_train.c */
 int task_leval(int argc, char **argv); /* cli/cmd_task_leval.c */
 int task_efficiency(int argc, char **argv); /* cli/cmd_task_efficiency.c */
+/* The suite's PyTorch-peer step on a run directory (cli/suite_peers.c); device "cpu" or "cuda". */
+void suite_peers(const char *dir, const char *device);
 int sweep_run(int argc, char **argv);  /* cli/cmd_sweep_run.c */
 int sweep_presets(int argc, char **argv);
 int sweep_score(int argc, char **argv); /* cli/cmd_sweep_score.c */

@@ -5,7 +5,9 @@
  * tasks.jsonl, and the report scores it and judges the task claims on it. The efficiency step
  * (seqmix task efficiency; skipped with --preset ci or --efficiency none) times prefill and
  * decode of attention, MixCon 1:7 and the Jamba-like and Mixtral-like models at 1K and 8K tokens
- * into efficiency.json, from which the report draws its tables and claim 9's figure. Each step writes its file
+ * into efficiency.json, from which the report draws its tables and claim 9's figure. Beside the
+ * bench step, the PyTorch peers of fftconv and monarch are timed at the same shapes into
+ * peers.json when a Python with torch is at hand (cli/suite_peers.c). Each step writes its file
  * atomically or append-only; --resume DIR reruns only what is missing (the sweep resumes run by
  * run), so an interrupted suite loses nothing.
  *
@@ -28,7 +30,8 @@
 #include "seqmix/sweep.h"
 
 int cmd_suite(int argc, char **argv) {
-  const char *preset = NULL, *out = "results/runs", *resume = NULL, *device = NULL, *tasks = NULL, *eff = NULL;
+  const char *preset = NULL, *out = "results/runs", *resume = NULL, *device = NULL, *tasks = NULL, *eff = NULL,
+             *peers = NULL;
   int help = 0;
   const cli_opt opts[] = {
       {"preset", "NAME", "ci, quick or paper (default: paper with a GPU, quick without)", &preset, NULL},
@@ -39,10 +42,13 @@ int cmd_suite(int argc, char **argv) {
        &tasks, NULL},
       {"efficiency", "WHICH", "the long-context efficiency step: quick (attention, MixCon 1:7, Jamba-like, Mixtral-like at 1K "
        "and 8K) or none (default: quick; none with --preset ci)", &eff, NULL},
+      {"peers", "WHICH", "torch: time the PyTorch peers of fftconv and monarch beside the bench step (bench/peers/"
+       "torch_peers.py, when $SEQMIX_PYTHON or python3 imports torch) or none (default: torch; none with --preset ci)",
+       &peers, NULL},
       {0}};
   if (cli_parse("suite", argc, argv, opts, &help)) return SMX_EXIT_USAGE;
   if (help) {
-    cli_usage("suite", "[--preset ci|quick|paper] [--device DEV] [--tasks PRESET|none] [--efficiency quick|none] [--out DIR] [--resume RUNDIR]",
+    cli_usage("suite", "[--preset ci|quick|paper] [--device DEV] [--tasks PRESET|none] [--efficiency quick|none] [--peers torch|none] [--out DIR] [--resume RUNDIR]",
               "The main job: checks every variant (check.json), benchmarks the preset's suite (bench.json),\n"
               "trains the task sweep on the CPU (tasks.jsonl: MQAR, attention vs ssd, 3 seeds), times prefill\n"
               "and decode at 1K and 8K tokens (efficiency.json), draws the plots and writes report.md in one\n"
@@ -52,6 +58,8 @@ int cmd_suite(int argc, char **argv) {
   }
   if (eff && strcmp(eff, "quick") && strcmp(eff, "none"))
     return cli_error("seqmix suite: --efficiency %s: expected quick or none", eff);
+  if (peers && strcmp(peers, "torch") && strcmp(peers, "none"))
+    return cli_error("seqmix suite: --peers %s: expected torch or none", peers);
   int gpu = smx_gpu_count() > 0;
   smx_bench_options o = {0};
   smx_status s = smx_suite_parse(preset ? preset : (gpu ? "paper" : "quick"), &o.suite);
@@ -148,6 +156,8 @@ int cmd_suite(int argc, char **argv) {
   } else {
     fprintf(stderr, "seqmix suite: [2/6] bench: %s exists, kept\n", path);
   }
+  if (!peers) peers = !strcmp(smx_suite_name(o.suite), "ci") ? "none" : "torch";
+  if (!strcmp(peers, "torch")) suite_peers(dir, (o.devices & (1u << SMX_DEV_CUDA)) && gpu ? "cuda" : "cpu");
 
   if (strcmp(tasks, "none") != 0) {
     snprintf(sweep, sizeof sweep, "%s/tasks.jsonl", dir);

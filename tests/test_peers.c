@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "claims.h"
 #include "seqmix/json_io.h"
@@ -14,12 +15,15 @@
 
 static cli_result r;
 
-/* A row of a bench.json or peers.json: fftconv at B, H, L (gates when `gated`), median time t. */
+/* A row of a bench.json or peers.json: fftconv at B, H, L (gates when `gated` & 1, GELU when
+ * `gated` & 2), median time t. */
 static json_t *row(const char *variant, const char *dev, const char *pass, int B, int H, int L, int gated, double t,
                    int peer) {
   char shape[96];
-  snprintf(shape, sizeof shape, "B=%d,H=%d,L=%d,gelu=0%s", B, H, L, gated ? ",gates=1" : "");
-  json_t *params = json_pack("{s:i,s:i,s:i,s:i}", "B", B, "H", H, "L", L, "gelu", 0);
+  int gelu = gated >> 1;
+  gated &= 1;
+  snprintf(shape, sizeof shape, "B=%d,H=%d,L=%d,gelu=%d%s", B, H, L, gelu, gated ? ",gates=1" : "");
+  json_t *params = json_pack("{s:i,s:i,s:i,s:i}", "B", B, "H", H, "L", L, "gelu", gelu);
   if (gated) json_object_set_new(params, "gates", json_integer(1));
   json_t *e = json_pack("{s:s,s:s,s:s,s:s,s:s,s:o,s:s,s:f,s:f,s:f,s:f,s:f,s:f,s:b}", "op", "fftconv", "variant", variant,
                         "device", dev, "pass", pass, "shape", shape, "params", params, "status", "ok", "median_s", t,
@@ -174,6 +178,9 @@ Test(peers, claims_1_and_2_from_the_gpu_peer) {
     for (int pass = 0; pass < 2; pass++) {
       json_array_append_new(l, row("cuda.flashconv", "cuda", pass ? "bwd" : "fwd", 64, 768, Ls[k], 0, t, 0));
       json_array_append_new(l, row("torch.fft", "cuda", pass ? "bwd" : "fwd", 64, 768, Ls[k], 0, 2.5 * t, 1));
+      /* a GELU shape of the same B, H and L is another group, not a second point at this L */
+      json_array_append_new(l, row("cuda.flashconv", "cuda", pass ? "bwd" : "fwd", 64, 768, Ls[k], 2, t, 0));
+      json_array_append_new(l, row("torch.fft", "cuda", pass ? "bwd" : "fwd", 64, 768, Ls[k], 2, 0.5 * t, 1));
     }
   }
   char *text = claims_of(b);
@@ -196,4 +203,37 @@ Test(peers, claims_1_and_2_from_the_gpu_peer) {
   cr_assert(line_has(claim_line(text, 2), "needs cuda.flashconv(.bf16) and the torch.fft peer"), "%s", text);
   free(text);
   json_decref(b);
+}
+
+/* The suite's peer step: it runs the script with the run directory and device when the Python
+ * imports torch (a stand-in Python here records its arguments), and says why not otherwise. */
+Test(peers, suite_runs_the_peer_step, .timeout = 300) {
+  char dir[600], path[800], fake[800];
+  snprintf(dir, sizeof dir, "%s", test_dir("peers-suite"));
+  cpu_run(dir);
+  snprintf(path, sizeof path, "%s/peers.json", dir);
+  remove(path);
+  snprintf(path, sizeof path, "%s/check.json", dir);
+  write_text(path, "{\"schema_version\": 1, \"kind\": \"check\", \"results\": [], \"summary\": {\"failed\": 0}}");
+  const char *const args[] = {"suite",   "--resume", dir,    "--preset",     "ci",   "--tasks",
+                              "none",    "--efficiency", "none", "--peers", "torch", NULL};
+  setenv("SEQMIX_PYTHON", "/nonexistent/python3", 1);
+  run_cli(&r, args);
+  cr_assert_eq(r.status, 0, "stdout: %s\nstderr: %s", r.out, r.err);
+  cr_assert(strstr(r.err, "PyTorch peers: none (/nonexistent/python3 cannot import torch"), "%s", r.err);
+  snprintf(fake, sizeof fake, "%s/fake-python", dir);
+  write_text(fake, "#!/bin/sh\n[ \"$1\" = -c ] && exit 0\necho \"$@\" > \"$2/peers-args.txt\"\nexit 1\n");
+  cr_assert_eq(chmod(fake, 0755), 0);
+  setenv("SEQMIX_PYTHON", fake, 1);
+  run_cli(&r, args);
+  cr_assert_eq(r.status, 0, "stdout: %s\nstderr: %s", r.out, r.err);
+  cr_assert(strstr(r.err, "PyTorch peers on the cpu") && strstr(r.err, "the PyTorch peers exited with 1 and wrote nothing"),
+            "%s", r.err);
+  snprintf(path, sizeof path, "%s/peers-args.txt", dir);
+  char want[1600];
+  snprintf(want, sizeof want, "/bench/peers/torch_peers.py %s --device cpu\n", dir);
+  cr_assert(strstr(slurp(path), want), "%s", slurp(path));
+  run_cli(&r, (const char *[]){"suite", "--peers", "all", NULL});
+  cr_assert_eq(r.status, 2);
+  cr_assert(strstr(r.err, "--peers all: expected torch or none"), "%s", r.err);
 }
