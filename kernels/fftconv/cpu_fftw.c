@@ -15,6 +15,7 @@
 
 #include "fftw_plans.h"
 #include "reference/fftconv.h"
+#include "kernels/cpu_simd_math.h"
 #include "reference/gelu.h"
 
 typedef struct fftw_state {
@@ -144,8 +145,7 @@ static void forward(fftw_state *s, const float *u, const float *k, const float *
     float *yr = y + r * s->L;
     const float *v = gated_input(s, tid, u + r * s->L, s->gates ? pre + r * s->L : NULL);
     conv_row(s, tid, v, s->kf + (size_t)h * s->c_stride, D[h], yr);
-    if (s->gelu)
-      for (int64_t t = 0; t < s->L; t++) yr[t] = smx_gelu_f32(yr[t]);
+    if (s->gelu) smx_gelu_row_f32(yr, s->L);
     if (s->gates)
       for (int64_t t = 0; t < s->L; t++) yr[t] *= post[r * s->L + t];
   }
@@ -178,10 +178,13 @@ static void backward(fftw_state *s, const float *u, const float *k, const float 
       float *g = du + r * s->L;
       if (s->gelu || s->gates) {
         conv_row(s, tid, v, kf, D[h], g); /* g = z for now; FFT(v) is left in uf */
-        for (int64_t t = 0; t < s->L; t++) {
-          float z = g[t];
-          if (s->gates) dpost[r * s->L + t] = dyr[t] * (s->gelu ? smx_gelu_f32(z) : z);
-          g[t] = dyr[t] * (postr ? postr[t] : 1.0f) * (s->gelu ? smx_gelu_grad_f32(z) : 1.0f);
+        if (s->gelu) {
+          smx_gelu_row_bwd_f32(g, dyr, postr, s->gates ? dpost + r * s->L : NULL, g, s->L);
+        } else {
+          for (int64_t t = 0; t < s->L; t++) {
+            dpost[r * s->L + t] = dyr[t] * g[t]; /* dy * z */
+            g[t] = dyr[t] * postr[t];
+          }
         }
       } else {
         rfft_padded(s, tid, v, uf);
