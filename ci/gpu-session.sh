@@ -7,7 +7,7 @@
 # Without OPS every op is benchmarked. $OUT gets few files (the device tool brings back at most 8):
 # session.log (every stage's output), info.json, check.json, and bench-<op>.json per op, with
 # peers-<op>.json beside it where PyTorch is importable and the op has a PyTorch peer (fftconv,
-# monarch: bench/peers/torch_peers.py, timed in the same command on the same GPU). Back here:
+# monarch, attention: bench/peers/torch_peers.py, timed in the same command on the same GPU). Back here:
 # copy bench-<op>.json and peers-<op>.json into one directory as bench.json and peers.json, then
 # `seqmix report --run DIR` (docs/peers.md).
 set -uo pipefail
@@ -55,8 +55,8 @@ for op in "${ops[@]}"; do
   sel=(); [ -n "$op" ] && sel=(--op "$op")
   stage "bench-${op:-all}" build/seqmix bench --suite paper --device cuda "${sel[@]}" --out "/tmp/bench-${op:-all}" &&
     cp "/tmp/bench-${op:-all}/bench.json" "$OUT/bench-${op:-all}.json" || continue
-  case "${op:-fftconv}" in fftconv | monarch) ;; *) continue ;; esac
-  pops=fftconv,monarch; [ -n "$op" ] && pops=$op
+  case "${op:-fftconv}" in fftconv | monarch | attention) ;; *) continue ;; esac
+  pops=fftconv,monarch,attention; [ -n "$op" ] && pops=$op
   [ $peers = 1 ] && stage "peers-${op:-all}" python3 bench/peers/torch_peers.py "/tmp/bench-${op:-all}" --device cuda --ops "$pops" &&
     cp "/tmp/bench-${op:-all}/peers.json" "$OUT/peers-${op:-all}.json"
 done

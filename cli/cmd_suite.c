@@ -6,7 +6,7 @@
  * (seqmix task efficiency; skipped with --preset ci or --efficiency none) times prefill and
  * decode of attention, MixCon 1:7 and the Jamba-like and Mixtral-like models at 1K and 8K tokens
  * into efficiency.json, from which the report draws its tables and claim 9's figure. Beside the
- * bench step, the PyTorch peers of fftconv and monarch are timed at the same shapes into
+ * bench step, the PyTorch peers of fftconv, attention and monarch are timed at the same shapes into
  * peers.json when a Python with torch is at hand (cli/suite_peers.c). Each step writes its file
  * atomically or append-only; --resume DIR reruns only what is missing (the sweep resumes run by
  * run), so an interrupted suite loses nothing.
@@ -42,7 +42,7 @@ int cmd_suite(int argc, char **argv) {
        &tasks, NULL},
       {"efficiency", "WHICH", "the long-context efficiency step: quick (attention, MixCon 1:7, Jamba-like, Mixtral-like at 1K "
        "and 8K) or none (default: quick; none with --preset ci)", &eff, NULL},
-      {"peers", "WHICH", "torch: time the PyTorch peers of fftconv and monarch beside the bench step (bench/peers/"
+      {"peers", "WHICH", "torch: time the PyTorch peers of fftconv, attention and monarch beside the bench step (bench/peers/"
        "torch_peers.py, when $SEQMIX_PYTHON or python3 imports torch) or none (default: torch; none with --preset ci)",
        &peers, NULL},
       {0}};

@@ -106,6 +106,25 @@ static series *find_series(group *g, const char *variant, int baseline, int peer
   return s;
 }
 
+static int is_bf16(const char *name) {
+  size_t n = strlen(name);
+  return n > 5 && !strcmp(name + n - 5, ".bf16");
+}
+
+/* Whether series b is a yardstick of variant v in the speedup figure: its device's library
+ * baseline, or its device's PyTorch peer of v's dtype (any of the device's peers when the group has
+ * none of that dtype). */
+static int yardstick_of(const group *g, const series *v, const series *b) {
+  if (strcmp(b->device, v->device)) return 0;
+  if (b->baseline) return 1;
+  if (!b->peer) return 0;
+  int want = is_bf16(v->base);
+  for (int i = 0; i < g->ns; i++)
+    if (g->s[i].peer && !strcmp(g->s[i].device, v->device) && is_bf16(g->s[i].base) == want)
+      return is_bf16(b->base) == want;
+  return 1;
+}
+
 static void cell(FILE *f, double v) {
   if (isfinite(v)) fprintf(f, ",%.6g", v);
   else fprintf(f, ",NaN");
@@ -527,7 +546,7 @@ smx_status make_plots(const char *run_dir, json_t *bench, plot_file **files, int
       if (v->baseline || v->peer || v == ref) continue;
       if (ref) { fprintf(f, ",%s vs reference", v->variant); ncols++; }
       for (int b = 0; b < g->ns; b++)
-        if ((g->s[b].baseline || g->s[b].peer) && !strcmp(g->s[b].device, v->device)) {
+        if (yardstick_of(g, v, &g->s[b])) {
           fprintf(f, ",%s vs %s", v->variant, g->s[b].variant);
           ncols++;
         }
@@ -547,7 +566,7 @@ smx_status make_plots(const char *run_dir, json_t *bench, plot_file **files, int
         if (v->baseline || v->peer || v == ref) continue;
         if (ref) cell(f, ref->t[x] / v->t[x]);
         for (int b = 0; b < g->ns; b++)
-          if ((g->s[b].baseline || g->s[b].peer) && !strcmp(g->s[b].device, v->device)) cell(f, g->s[b].t[x] / v->t[x]);
+          if (yardstick_of(g, v, &g->s[b])) cell(f, g->s[b].t[x] / v->t[x]);
         for (const char *const *pp = op ? op->speedup_pairs : NULL; pp && *pp; pp++) {
           const group *pg = NULL;
           const series *ps = pair_partner(gs, ng, g, *pp, v->variant, &pg);

@@ -151,17 +151,21 @@ static double time_of(json_t *list, json_t *e, const char *variant) {
 }
 
 /* The library baseline (flag "baseline") or the peer (flag "peer") measured on the same device at
- * the same op/pass/shape, or NULL. */
+ * the same op/pass/shape, or NULL; one of the same dtype first (a bf16 variant against the bf16
+ * peer, when the run has one). */
 static json_t *same_case(json_t *list, json_t *e, const char *flag) {
+  json_t *any = NULL;
   size_t i;
   json_t *o;
   json_array_foreach(list, i, o) {
     if (json_is_true(json_object_get(o, flag)) && !strcmp(S(o, "op"), S(e, "op")) &&
         !strcmp(S(o, "pass"), S(e, "pass")) && !strcmp(S(o, "shape"), S(e, "shape")) &&
-        !strcmp(S(o, "device"), S(e, "device")) && !strcmp(S(o, "status"), "ok"))
-      return o;
+        !strcmp(S(o, "device"), S(e, "device")) && !strcmp(S(o, "status"), "ok")) {
+      if (!strcmp(S(o, "dtype"), S(e, "dtype"))) return o;
+      if (!any) any = o;
+    }
   }
-  return NULL;
+  return any;
 }
 
 static void bench_section(FILE *f, json_t *bench) {

@@ -237,3 +237,41 @@ Test(peers, suite_runs_the_peer_step, .timeout = 300) {
   cr_assert_eq(r.status, 2);
   cr_assert(strstr(r.err, "--peers all: expected torch or none"), "%s", r.err);
 }
+
+/* attention at L = 512 and 1024 on the GPU: fp32 and bf16 variants, fp32 and bf16 peers */
+static json_t *attn_row(const char *variant, const char *dtype, const char *pass, int L, double t, int peer) {
+  char shape[96];
+  snprintf(shape, sizeof shape, "B=1,L=%d,H=4,Hkv=2,P=64", L);
+  json_t *e = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:{s:i,s:i,s:i,s:i,s:i},s:s,s:f,s:f,s:f,s:f,s:f,s:f,s:b}", "op",
+                        "attention", "variant", variant, "device", "cuda", "dtype", dtype, "pass", pass, "shape", shape,
+                        "params", "B", 1, "L", L, "H", 4, "Hkv", 2, "P", 64, "status", "ok", "median_s", t, "flop_per_s",
+                        1e9, "bytes_per_s", 1e9, "pct_peak_flops", 1.0, "pct_peak_bw", 1.0, "cv", 0.01, "baseline", 0);
+  if (peer) json_object_set_new(e, "peer", json_true());
+  return e;
+}
+
+/* A bf16 variant is measured against the bf16 peer, an fp32 one against the fp32 peer. */
+Test(peers, the_peer_of_the_same_dtype, .timeout = 120) {
+  char dir[600], path[800];
+  snprintf(dir, sizeof dir, "%s", test_dir("peers-dtype"));
+  json_t *b = doc("bench", "run-d"), *p = doc("peers", "run-d");
+  for (int L = 512; L <= 1024; L *= 2) {
+    json_array_append_new(json_object_get(b, "benchmarks"), attn_row("cuda.flash", "fp32", "fwd", L, 1e-3, 0));
+    json_array_append_new(json_object_get(b, "benchmarks"), attn_row("cuda.flash.bf16", "bf16", "fwd", L, 1e-3, 0));
+    json_array_append_new(json_object_get(p, "benchmarks"), attn_row("torch.sdpa", "fp32", "fwd", L, 2e-3, 1));
+    json_array_append_new(json_object_get(p, "benchmarks"), attn_row("torch.sdpa.bf16", "bf16", "fwd", L, 3e-3, 1));
+  }
+  save(b, dir, "bench.json");
+  save(p, dir, "peers.json");
+  run_cli(&r, (const char *[]){"report", "--run", dir, NULL});
+  cr_assert_eq(r.status, 0, "stderr: %s", r.err);
+  snprintf(path, sizeof path, "%s/report.md", dir);
+  char *text = slurp(path);
+  cr_assert(strstr(text, "| cuda.flash | 1.000 ms |") && strstr(text, "| 2.00× (torch.sdpa) |"), "%s", text);
+  cr_assert(strstr(text, "| cuda.flash.bf16 | 1.000 ms |") && strstr(text, "| 3.00× (torch.sdpa.bf16) |"), "%s", text);
+  snprintf(path, sizeof path, "%s/plots/attention_fwd_b-1-h-4-hkv-2-p-64_speedup.csv", dir);
+  text = slurp(path);
+  cr_assert(strstr(text, "L,cuda.flash vs torch.sdpa (peer on cuda),cuda.flash.bf16 vs torch.sdpa.bf16 (peer on cuda)\n"
+                         "512,2,3\n1024,2,3\n"),
+            "%s", text);
+}

@@ -2,7 +2,7 @@
 """PyTorch peers timed beside a seqmix benchmark run: the same ops, at the same shapes, on the same device.
 
     python3 bench/peers/torch_peers.py --self-test               # the peers against direct sums, then exit
-    python3 bench/peers/torch_peers.py RUN_DIR [--device cuda|cpu] [--ops fftconv,monarch]
+    python3 bench/peers/torch_peers.py RUN_DIR [--device cuda|cpu] [--ops fftconv,monarch,attention]
                                        [--repetitions N] [--min-time S]
 
 RUN_DIR holds the bench.json that `seqmix bench` or `seqmix suite` wrote. For every shape of the chosen ops
@@ -41,7 +41,11 @@ import time
 TOL = {
     "fftconv": {"y": 1e-4, "du": 1e-4, "dk": 1e-4, "dD": 1e-4, "dpre": 1e-4, "dpost": 1e-4},
     "monarch": {"y": 1e-4, "dx": 1e-4, "dR": 1e-4, "dL": 1e-4},
+    # softmax rows of up to L terms in fp32; the backward's dS sums cancel (docs/ops/attention.md)
+    "attention": {"y": 1e-4, "dq": 1e-3, "dk": 1e-3, "dv": 1e-4},
 }
+# bf16 storage (eps 2^-8): a sanity bound on the peer, not a tolerance seqmix's variants meet
+TOL_BF16 = 5e-2
 SELF_TEST_TOL = 1e-10  # fp64 formulas against fp64 direct sums
 
 
@@ -84,6 +88,15 @@ def monarch_torch(x, R, Lf):
     return y.permute(1, 2, 0).reshape(B, n)  # y[b, s p + l]
 
 
+def attention_torch(q, k, v):
+    """Causal softmax attention with grouped-query heads through torch SDPA: q (B, L, H, P), k and v
+    (B, L, Hkv, P), query head h reading KV head h // (H / Hkv) (SDPA's enable_gqa, seqmix's convention)."""
+    H, Hkv = q.shape[2], k.shape[2]
+    o = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), is_causal=True,
+                                       enable_gqa=H != Hkv)
+    return o.transpose(1, 2)
+
+
 def monarch_blocks(n, p):
     """seqmix's factorization: p = 0 picks the largest divisor of n not above sqrt(n)."""
     if p == 0:
@@ -119,6 +132,12 @@ class Case:
             self.inputs = {"x": r(B, n), "R": r(k, p, p, scale=1 / math.sqrt(p)), "L": r(p, k, k, scale=1 / math.sqrt(k))}
             self.grad_names = {"x": "dx", "R": "dR", "L": "dL"}
             self.out_shape = (B, n)
+        elif op == "attention":
+            B, L, H, Hkv, P = params["B"], params["L"], params["H"], params["Hkv"], params["P"]
+            r = lambda *s: torch.randn(*s, generator=gen, dtype=torch.float64).to(device, dtype)
+            self.inputs = {"q": r(B, L, H, P), "k": r(B, L, Hkv, P), "v": r(B, L, Hkv, P)}
+            self.grad_names = {"q": "dq", "k": "dk", "v": "dv"}
+            self.out_shape = (B, L, H, P)
         else:
             raise ValueError(op)
 
@@ -126,6 +145,8 @@ class Case:
         i = self.inputs
         if self.op == "fftconv":
             return fftconv_torch(i["u"], i["k"], i["D"], i.get("pre"), i.get("post"), self.gelu)
+        if self.op == "attention":
+            return attention_torch(i["q"], i["k"], i["v"])
         return monarch_torch(i["x"], i["R"], i["L"])
 
     def cast(self, dtype):
@@ -161,8 +182,9 @@ def validate(case, gen):
     got = outputs(case, dy)
     want = outputs(case.cast(torch.float64), dy)
     worst, where = 0.0, ""
+    bf16 = next(iter(case.inputs.values())).dtype == torch.bfloat16
     for name, w in want.items():
-        ratio = rel_err(got[name], w) / TOL[case.op][name]
+        ratio = rel_err(got[name], w) / (TOL_BF16 if bf16 else TOL[case.op][name])
         if not ratio <= worst:  # NaN counts as the worst
             worst, where = ratio, name
     return worst, where
@@ -195,12 +217,28 @@ def direct_monarch(x, R, Lf):
     return x @ M.T
 
 
+def direct_attention(q, k, v):
+    B, L, H, P = q.shape
+    G = H // k.shape[2]
+    o = torch.zeros_like(q)
+    for b in range(B):
+        for h in range(H):
+            for i in range(L):
+                # s_ij = <q_i, k_j> / sqrt(P) over visible keys j <= i, KV head h / (H / Hkv)
+                s = (k[b, : i + 1, h // G] @ q[b, i, h]) / math.sqrt(P)
+                w = torch.softmax(s, 0)
+                o[b, i, h] = w @ v[b, : i + 1, h // G]
+    return o
+
+
 def self_test():
     gen = torch.Generator().manual_seed(7)
     cases = [("fftconv", dict(B=1, H=1, L=1)), ("fftconv", dict(B=2, H=3, L=7, gelu=1)),
              ("fftconv", dict(B=3, H=2, L=19, gelu=1, gates=1)), ("fftconv", dict(B=1, H=2, L=100, gates=1)),
              ("monarch", dict(B=3, n=1)), ("monarch", dict(B=2, n=12, p=3)), ("monarch", dict(B=2, n=12, p=4)),
-             ("monarch", dict(B=5, n=60)), ("monarch", dict(B=1, n=64))]
+             ("monarch", dict(B=5, n=60)), ("monarch", dict(B=1, n=64)),
+             ("attention", dict(B=1, L=1, H=1, Hkv=1, P=4)), ("attention", dict(B=2, L=7, H=4, Hkv=2, P=8)),
+             ("attention", dict(B=1, L=33, H=3, Hkv=1, P=16))]
     worst = 0.0
     for op, params in cases:
         c = Case(op, params, "cpu", torch.float64, gen)
@@ -211,6 +249,8 @@ def self_test():
         i = c.inputs
         if op == "fftconv":
             d.forward = lambda i=i, c=c: direct_fftconv(i["u"], i["k"], i["D"], i.get("pre"), i.get("post"), c.gelu)
+        elif op == "attention":
+            d.forward = lambda i=i: direct_attention(i["q"], i["k"], i["v"])
         else:
             d.forward = lambda i=i: direct_monarch(i["x"], i["R"], i["L"])
         want = outputs(d, dy)
@@ -279,10 +319,15 @@ def median(xs):
 # The run
 
 
-PEER_VARIANT = {"fftconv": "torch.fft", "monarch": "torch.bmm"}
+PEER_VARIANT = {"fftconv": "torch.fft", "monarch": "torch.bmm", "attention": "torch.sdpa"}
+# the dtypes a peer is timed in: the seqmix rows' own (a bf16 row gets a bf16 peer, "<peer>.bf16")
+PEER_DTYPES = {"fftconv": ("fp32",), "monarch": ("fp32",), "attention": ("fp32", "bf16")}
+TORCH_DTYPE = {"fp32": torch.float32, "bf16": torch.bfloat16}
 PEER_WHAT = {
     "torch.fft": "H3's fftconv_ref (torch.fft.rfft/irfft at N = 2L, fp32) inside FlashFFTConv's gates",
     "torch.bmm": "M2's bmm Monarch multiply (two torch.bmm over the blocks, fp32)",
+    "torch.sdpa": "torch.nn.functional.scaled_dot_product_attention, causal, enable_gqa, whichever backend torch picks "
+                  "(o only: no lse output); .bf16 with bf16 tensors",
 }
 
 
@@ -316,9 +361,9 @@ def cases_of(bench, ops, device):
     for e in bench["benchmarks"]:
         if not isinstance(e, dict) or e.get("status") != "ok" or e.get("baseline") or e.get("peer"):
             continue
-        if e.get("op") not in ops or e.get("device") != device or e.get("dtype", "fp32") != "fp32":
+        if e.get("op") not in ops or e.get("device") != device or e.get("dtype", "fp32") not in PEER_DTYPES[e["op"]]:
             continue
-        key = (e["op"], e["pass"], e["shape"])
+        key = (e["op"], e["pass"], e["shape"], e.get("dtype", "fp32"))
         if key in seen:
             continue
         seen.add(key)
@@ -330,7 +375,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("run", nargs="?", help="the seqmix run directory (or its bench.json)")
     ap.add_argument("--device", choices=["cuda", "cpu"], help="default: cuda when torch sees a GPU, else cpu")
-    ap.add_argument("--ops", default="fftconv,monarch", help="comma-separated (default fftconv,monarch)")
+    ap.add_argument("--ops", default="fftconv,monarch,attention",
+                    help="comma-separated (default fftconv,monarch,attention)")
     ap.add_argument("--repetitions", type=int, help="default: the run's own")
     ap.add_argument("--min-time", type=float, help="seconds per repetition; default: the run's own")
     ap.add_argument("--self-test", action="store_true", help="check the peers' formulas against direct sums and exit")
@@ -371,18 +417,24 @@ def main():
     rows = []
     for e in todo:
         op, pas, shape = e["op"], e["pass"], e["shape"]
-        row = {"name": f"{op}/{PEER_VARIANT[op]}/{pas}/{shape}", "op": op, "variant": PEER_VARIANT[op], "device": device,
-               "dtype": "fp32", "baseline": False, "peer": True, "pass": pas, "shape": shape, "params": e["params"],
+        dt = e.get("dtype", "fp32")
+        variant = PEER_VARIANT[op] + ("" if dt == "fp32" else "." + dt)
+        row = {"name": f"{op}/{variant}/{pas}/{shape}", "op": op, "variant": variant, "device": device,
+               "dtype": dt, "baseline": False, "peer": True, "pass": pas, "shape": shape, "params": e["params"],
                "flops": e.get("flops", 0), "bytes": e.get("bytes", 0), "note": "",
                "peer_version": f"pytorch {torch.__version__}"}
         try:
-            case = Case(op, e["params"], device, torch.float32, gen)
+            case = Case(op, e["params"], device, TORCH_DTYPE[dt], gen)
             # every row is computed alike, so a slice of the batch (and of the channels) at the same
             # L or n validates the code path without the fp64 copy of a shape that fills the GPU
             small = dict(e["params"], B=min(e["params"]["B"], 2))
             if op == "fftconv":
                 small["H"] = min(small["H"], 64)
-            worst, where = validate(Case(op, small, device, torch.float32, gen), gen)
+            if op == "attention":  # whole KV groups: a slice of the query heads that keeps H / Hkv
+                g = small["H"] // small["Hkv"]
+                small["Hkv"] = min(small["Hkv"], 2)
+                small["H"] = g * small["Hkv"]
+            worst, where = validate(Case(op, small, device, TORCH_DTYPE[dt], gen), gen)
             row["max_err_over_tol"] = worst
             if not worst <= 1:
                 row.update(status="error", reason=f"the peer's {where} is {worst:.3g}x its tolerance against fp64")
@@ -398,7 +450,7 @@ def main():
                 for t in ins:
                     t.requires_grad_(True)
                 y = case.forward()
-                dy = torch.randn(*case.out_shape, generator=gen).to(device)
+                dy = torch.randn(*case.out_shape, generator=gen).to(device, y.dtype)
 
                 def fn(y=y, ins=ins, dy=dy):
                     torch.autograd.grad(y, ins, dy, retain_graph=True)
@@ -436,13 +488,13 @@ def main():
            "repetitions": reps, "min_time_s": min_time, "tolerances": TOL, "benchmarks": rows}
     out = os.path.join(os.path.dirname(os.path.abspath(path)), "peers.json")
     # rows measured earlier for this run (another device, another op) stay unless measured again now
-    new = {(r["op"], r["pass"], r["shape"], r["device"]) for r in rows}
+    new = {(r["op"], r["pass"], r["shape"], r["device"], r["dtype"]) for r in rows}
     try:
         with open(out) as f:
             old = json.load(f)
         if isinstance(old, dict) and old.get("kind") == "peers" and old.get("run_id") == doc["run_id"]:
             kept = [r for r in old.get("benchmarks", []) if isinstance(r, dict) and
-                    (r.get("op"), r.get("pass"), r.get("shape"), r.get("device")) not in new]
+                    (r.get("op"), r.get("pass"), r.get("shape"), r.get("device"), r.get("dtype")) not in new]
             doc["benchmarks"] = kept + rows
     except (OSError, ValueError):
         pass  # none yet, or unreadable: this measurement replaces it
