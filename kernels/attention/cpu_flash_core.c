@@ -1,6 +1,7 @@
 /* The CPU flash-attention core (cpu_flash_core.h). */
 #include "kernels/attention/cpu_flash_core.h"
 
+#include <cblas.h>
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -15,7 +16,7 @@
 /* One thread's tiles and buffers. */
 typedef struct flash_thread {
   float *S, *Pm, *dP;   /* BR x BC: scores, probabilities, dP */
-  float *Kt, *Vt;       /* P x BC: gathered keys / values, transposed */
+  float *dKc, *dVc;     /* BC x P: backward, the chunk's dk and dv contributions */
   float *Kc, *Vc;       /* BC x P: gathered keys / values */
   float *bc;            /* BC: gathered biases */
   float *acc, *m, *l;   /* BR x P output (or dq) accumulator; BR row max and sum */
@@ -41,7 +42,7 @@ void cpu_flash_destroy(cpu_flash *f) {
   if (!f) return;
   for (int i = 0; f->t && i < f->threads; i++) {
     flash_thread *t = &f->t[i];
-    void *all[] = {t->S, t->Pm, t->dP, t->Kt, t->Vt, t->Kc, t->Vc, t->bc, t->acc, t->m, t->l, t->idx, t->jc,
+    void *all[] = {t->S, t->Pm, t->dP, t->dKc, t->dVc, t->Kc, t->Vc, t->bc, t->acc, t->m, t->l, t->idx, t->jc,
                    t->dk, t->dv, t->db};
     for (size_t j = 0; j < sizeof all / sizeof all[0]; j++) smx_host_free(all[j]);
   }
@@ -64,11 +65,11 @@ smx_status cpu_flash_create(const cpu_flash_shape *s, cpu_flash **out) {
   for (int i = 0; ok && i < f->threads; i++) {
     flash_thread *t = &f->t[i];
     t->S = take(f, BR * BC * F), t->Pm = take(f, BR * BC * F), t->dP = take(f, BR * BC * F);
-    t->Kt = take(f, P * BC * F), t->Vt = take(f, P * BC * F), t->Kc = take(f, BC * P * F), t->Vc = take(f, BC * P * F);
+    t->dKc = take(f, P * BC * F), t->dVc = take(f, P * BC * F), t->Kc = take(f, BC * P * F), t->Vc = take(f, BC * P * F);
     t->bc = take(f, BC * F), t->acc = take(f, BR * P * F), t->m = take(f, BR * F), t->l = take(f, BR * F);
     t->idx = take(f, L * sizeof(int32_t)), t->jc = take(f, BC * sizeof(int32_t));
     t->dk = take(f, L * P * F), t->dv = take(f, L * P * F), t->db = take(f, L * F);
-    ok = t->S && t->Pm && t->dP && t->Kt && t->Vt && t->Kc && t->Vc && t->bc && t->acc && t->m && t->l && t->idx &&
+    ok = t->S && t->Pm && t->dP && t->dKc && t->dVc && t->Kc && t->Vc && t->bc && t->acc && t->m && t->l && t->idx &&
          t->jc && t->dk && t->dv && t->db;
   }
   if (!ok) {
@@ -97,57 +98,39 @@ typedef struct slice {
   int64_t stride;
 } slice;
 
-/* Gathers keys idx[c0 .. c0 + BC) (padding past n with invisible zeros) into the thread's tiles. */
-static void gather(flash_thread *t, const slice *sl, int64_t P, const int32_t *idx, int64_t c0, int64_t n, int transposed_v,
-                   int plain_k) {
+/* Gathers keys idx[c0 .. c0 + BC) (padding past n with invisible zeros) into the thread's K and V
+ * tiles (BC x P, row c = key idx[c0 + c]). */
+static void gather(flash_thread *t, const slice *sl, int64_t P, const int32_t *idx, int64_t c0, int64_t n) {
   for (int64_t c = 0; c < BC; c++) {
     int in = c0 + c < n;
     int32_t j = in ? idx[c0 + c] : INT32_MAX;
     t->jc[c] = j;
     t->bc[c] = in && sl->bias ? sl->bias[j] : 0.0f;
-    const float *kr = in ? sl->k + (int64_t)j * sl->stride : NULL, *vr = in ? sl->v + (int64_t)j * sl->stride : NULL;
-    for (int64_t p = 0; p < P; p++) {
-      float kv = in ? kr[p] : 0.0f, vv = in ? vr[p] : 0.0f;
-      t->Kt[p * BC + c] = kv;
-      if (plain_k) t->Kc[c * P + p] = kv;
-      if (transposed_v) t->Vt[p * BC + c] = vv;
-      else t->Vc[c * P + p] = vv;
+    float *kc = t->Kc + c * P, *vc = t->Vc + c * P;
+    if (in) {
+      memcpy(kc, sl->k + (int64_t)j * sl->stride, (size_t)P * sizeof(float));
+      memcpy(vc, sl->v + (int64_t)j * sl->stride, (size_t)P * sizeof(float));
+    } else {
+      memset(kc, 0, (size_t)P * sizeof(float));
+      memset(vc, 0, (size_t)P * sizeof(float));
     }
   }
 }
 
 static int visible(const int32_t *keep, int64_t i, int32_t j) { return j <= i && (!keep || i < keep[j]); }
 
-/* S[r][c] = scale <q_r, k_c> + bias_c for the tile's rows; -inf where key c is not visible. Four
- * rows of K^T per pass, so each store of the score row carries four multiply-adds. */
+/* S[r][c] = scale <q_r, k_c> + bias_c for the tile's rows; -inf where key c is not visible. The
+ * products are one single-threaded OpenBLAS sgemm of the query rows against the gathered keys
+ * (Kc, BC x P): register-blocked, where a hand loop over score rows spends its time on loads and
+ * stores of S (measured 3-4x slower than torch's SDPA on the CPU before). */
 static void scores(const cpu_flash *f, flash_thread *t, const float *q0, int64_t qstride, int64_t i0, int64_t nr,
                    const int32_t *keep) {
   int64_t P = f->s.P;
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nr, BC, (int)P, 1.0f, q0, (int)qstride, t->Kc, (int)P, 0.0f,
+              t->S, BC);
   for (int64_t r = 0; r < nr; r++) {
     float *s = t->S + r * BC;
-    const float *qr = q0 + r * qstride;
-    for (int64_t c = 0; c < BC; c++) s[c] = 0.0f;
-    int64_t p = 0;
-    for (; p + 4 <= P; p += 4) {
-      float q0v = qr[p], q1v = qr[p + 1], q2v = qr[p + 2], q3v = qr[p + 3];
-      const float *k0 = t->Kt + p * BC, *k1 = k0 + BC, *k2 = k1 + BC, *k3 = k2 + BC;
-      for (int64_t c = 0; c < BC; c++) s[c] += (q0v * k0[c] + q1v * k1[c]) + (q2v * k2[c] + q3v * k3[c]);
-    }
-    for (; p < P; p++) {
-      float qv = qr[p];
-      const float *kt = t->Kt + p * BC;
-      for (int64_t c = 0; c < BC; c++) s[c] += qv * kt[c];
-    }
     for (int64_t c = 0; c < BC; c++) s[c] = visible(keep, i0 + r, t->jc[c]) ? s[c] * f->scale + t->bc[c] : -INFINITY;
-  }
-}
-
-/* acc[0..P) += sum_c w[c] rows[c][0..P) over BC rows of a BC x P tile, four rows per pass */
-static void accumulate_rows(float *acc, const float *w, const float *rows, int64_t P) {
-  for (int64_t c = 0; c < BC; c += 4) {
-    float w0 = w[c], w1 = w[c + 1], w2 = w[c + 2], w3 = w[c + 3];
-    const float *v0 = rows + c * P, *v1 = v0 + P, *v2 = v1 + P, *v3 = v2 + P;
-    for (int64_t p = 0; p < P; p++) acc[p] += (w0 * v0[p] + w1 * v1[p]) + (w2 * v2[p] + w3 * v3[p]);
   }
 }
 
@@ -168,22 +151,27 @@ static void fwd_tile(const cpu_flash *f, flash_thread *t, const slice *sl, int64
   for (int64_t r = 0; r < nr; r++) t->m[r] = -INFINITY, t->l[r] = 0.0f;
   memset(t->acc, 0, (size_t)(nr * P) * sizeof(float));
   for (int64_t c0 = 0; c0 < n; c0 += BC) {
-    gather(t, sl, P, t->idx, c0, n, 0, 0);
+    gather(t, sl, P, t->idx, c0, n);
     scores(f, t, q0, H * P, i0, nr, sl->keep);
     for (int64_t r = 0; r < nr; r++) {
       const float *s = t->S + r * BC;
       float *pr = t->Pm + r * BC, mloc = -INFINITY;
       for (int64_t c = 0; c < BC; c++) mloc = s[c] > mloc ? s[c] : mloc;
-      if (mloc == -INFINITY) continue; /* no visible key in this chunk */
+      if (mloc == -INFINITY) { /* no visible key in this chunk: the row's state stays */
+        memset(pr, 0, BC * sizeof(float));
+        continue;
+      }
       float mnew = mloc > t->m[r] ? mloc : t->m[r], alpha = smx_vexpf(t->m[r] - mnew), sum = 0.0f;
       for (int64_t c = 0; c < BC; c++) pr[c] = s[c] == -INFINITY ? 0.0f : smx_vexpf(s[c] - mnew);
       for (int64_t c = 0; c < BC; c++) sum += pr[c];
       float *acc = t->acc + r * P;
       for (int64_t p = 0; p < P; p++) acc[p] *= alpha;
-      accumulate_rows(acc, pr, t->Vc, P);
       t->l[r] = t->l[r] * alpha + sum;
       t->m[r] = mnew;
     }
+    /* acc += Pm V for every row of the tile at once */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nr, (int)P, BC, 1.0f, t->Pm, BC, t->Vc, (int)P, 1.0f,
+                t->acc, (int)P);
   }
   for (int64_t r = 0; r < nr; r++) {
     float *orow = o + ((b * L + i0 + r) * H + h) * P, inv = t->l[r] > 0 ? 1.0f / t->l[r] : 0.0f;
@@ -195,6 +183,8 @@ static void fwd_tile(const cpu_flash *f, flash_thread *t, const slice *sl, int64
 void cpu_flash_fwd(cpu_flash *f, const float *q, const float *k, const float *v, const float *bias,
                    const int32_t *keep, float *o, float *lse) {
   int64_t B = f->s.B, L = f->s.L, H = f->s.H, group = H / f->s.Hkv, tiles = (L + BR - 1) / BR;
+  int blas_threads = openblas_get_num_threads(); /* the tiles' GEMMs run single-threaded inside OpenMP */
+  openblas_set_num_threads(1);
 #pragma omp parallel for collapse(3) schedule(dynamic, 1) num_threads(f->threads)
   for (int64_t b = 0; b < B; b++)
     for (int64_t h = 0; h < H; h++)
@@ -203,6 +193,7 @@ void cpu_flash_fwd(cpu_flash *f, const float *q, const float *k, const float *v,
         int64_t i0 = (tiles - 1 - ti) * BR; /* longest tiles first */
         fwd_tile(f, &f->t[omp_get_thread_num()], &sl, b, h, i0, L - i0 < BR ? L - i0 : BR, q, o, lse);
       }
+  openblas_set_num_threads(blas_threads);
 }
 
 /* One query tile's backward: dq rows written, dk/dv/dbias added into the thread's partials. */
@@ -214,54 +205,38 @@ static void bwd_tile(cpu_flash *f, flash_thread *t, const slice *sl, int64_t b, 
   int64_t n = tile_keys(sl->keep, i0, i0 + nr, t->idx);
   memset(t->acc, 0, (size_t)(nr * P) * sizeof(float));
   for (int64_t c0 = 0; c0 < n; c0 += BC) {
-    gather(t, sl, P, t->idx, c0, n, 1, 1);
+    gather(t, sl, P, t->idx, c0, n);
     scores(f, t, q0, H * P, i0, nr, sl->keep);
+    /* dP = dO V^T for the tile's rows (sgemm), then P and dS = P (dP - D) row by row */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nr, BC, (int)P, 1.0f, do0, (int)(H * P), t->Vc, (int)P, 0.0f,
+                t->dP, BC);
     for (int64_t r = 0; r < nr; r++) {
-      const float *s = t->S + r * BC, *dor = do0 + r * H * P;
+      const float *s = t->S + r * BC;
       float *pr = t->Pm + r * BC, *dpr = t->dP + r * BC;
       for (int64_t c = 0; c < BC; c++) pr[c] = s[c] == -INFINITY ? 0.0f : smx_vexpf(s[c] - lse0[r]);
-      for (int64_t c = 0; c < BC; c++) dpr[c] = 0.0f;
-      int64_t p = 0;
-      for (; p + 4 <= P; p += 4) {
-        float d0 = dor[p], d1 = dor[p + 1], d2 = dor[p + 2], d3 = dor[p + 3];
-        const float *v0 = t->Vt + p * BC, *v1 = v0 + BC, *v2 = v1 + BC, *v3 = v2 + BC;
-        for (int64_t c = 0; c < BC; c++) dpr[c] += (d0 * v0[c] + d1 * v1[c]) + (d2 * v2[c] + d3 * v3[c]);
-      }
-      for (; p < P; p++) {
-        float dv = dor[p];
-        const float *vt = t->Vt + p * BC;
-        for (int64_t c = 0; c < BC; c++) dpr[c] += dv * vt[c];
-      }
-      for (int64_t c = 0; c < BC; c++) dpr[c] = pr[c] * (dpr[c] - D0[r]); /* dS */
-      accumulate_rows(t->acc + r * P, dpr, t->Kc, P);
+      /* dS; where a row's whole probability sits on one key (P = 1), dS there is exactly 0, as in
+       * exact arithmetic (D_i = sum_j P_ij dP_ij = dP_ic): the GEMM's dP and the row loop's D
+       * round differently, and a lone visible key (row 0) must give dq = dk = 0 exactly */
+      for (int64_t c = 0; c < BC; c++) dpr[c] = pr[c] == 1.0f ? 0.0f : pr[c] * (dpr[c] - D0[r]);
     }
     int64_t nc = n - c0 < BC ? n - c0 : BC;
-    /* dk_j += sum_r dS_rj q_r and dv_j += sum_r P_rj do_r, four rows per pass */
+    /* dq (unscaled) += dS K; the chunk's dk = dS^T Q and dv = P^T dO, added into the thread's
+     * partials by key (padding columns are zero and skipped) */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)nr, (int)P, BC, 1.0f, t->dP, BC, t->Kc, (int)P, 1.0f, t->acc,
+                (int)P);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)nc, (int)P, (int)nr, 1.0f, t->dP, BC, q0, (int)(H * P), 0.0f,
+                t->dKc, (int)P);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)nc, (int)P, (int)nr, 1.0f, t->Pm, BC, do0, (int)(H * P), 0.0f,
+                t->dVc, (int)P);
     for (int64_t c = 0; c < nc; c++) {
       int32_t j = t->jc[c];
       float *dkj = t->dk + (int64_t)j * P, *dvj = t->dv + (int64_t)j * P, db = 0.0f;
-      int64_t r = 0;
-      for (; r + 4 <= nr; r += 4) {
-        const float *ds = t->dP + r * BC + c, *pv = t->Pm + r * BC + c;
-        float s0 = ds[0], s1 = ds[BC], s2 = ds[2 * BC], s3 = ds[3 * BC];
-        float p0 = pv[0], p1 = pv[BC], p2 = pv[2 * BC], p3 = pv[3 * BC];
-        const float *q0r = q0 + r * H * P, *q1r = q0r + H * P, *q2r = q1r + H * P, *q3r = q2r + H * P;
-        const float *d0r = do0 + r * H * P, *d1r = d0r + H * P, *d2r = d1r + H * P, *d3r = d2r + H * P;
-        for (int64_t p = 0; p < P; p++) {
-          dkj[p] += (s0 * q0r[p] + s1 * q1r[p]) + (s2 * q2r[p] + s3 * q3r[p]);
-          dvj[p] += (p0 * d0r[p] + p1 * d1r[p]) + (p2 * d2r[p] + p3 * d3r[p]);
-        }
-        db += (s0 + s1) + (s2 + s3);
+      const float *ck = t->dKc + c * P, *cv = t->dVc + c * P;
+      for (int64_t p = 0; p < P; p++) {
+        dkj[p] += ck[p];
+        dvj[p] += cv[p];
       }
-      for (; r < nr; r++) {
-        float ds = t->dP[r * BC + c], pv = t->Pm[r * BC + c];
-        const float *qr = q0 + r * H * P, *dor = do0 + r * H * P;
-        for (int64_t p = 0; p < P; p++) {
-          dkj[p] += ds * qr[p];
-          dvj[p] += pv * dor[p];
-        }
-        db += ds;
-      }
+      for (int64_t r = 0; r < nr; r++) db += t->dP[r * BC + c];
       t->db[j] += db;
     }
   }
@@ -276,13 +251,14 @@ void cpu_flash_bwd(cpu_flash *f, const float *q, const float *k, const float *v,
                    float *dv, float *dbias) {
   int64_t B = f->s.B, L = f->s.L, H = f->s.H, Hkv = f->s.Hkv, P = f->s.P, group = H / Hkv;
   int64_t tiles = (L + BR - 1) / BR, T = f->threads;
+  int blas_threads = openblas_get_num_threads(); /* the tiles' GEMMs run single-threaded inside OpenMP */
+  openblas_set_num_threads(1);
 #pragma omp parallel for collapse(2) schedule(static) num_threads(f->threads)
   for (int64_t bh = 0; bh < B * H; bh++)
     for (int64_t i = 0; i < L; i++) {
       int64_t b = bh / H, h = bh % H;
       const float *orow = o + ((b * L + i) * H + h) * P, *dor = dout + ((b * L + i) * H + h) * P;
-      /* summed in the order of the dP loop in bwd_tile, so a row whose o is one v row gets
-       * dP - D = 0 exactly, as in exact arithmetic */
+      /* D_i = <do_i, o_i> (a row with one visible key gets dS = 0 in bwd_tile directly) */
       float s = 0.0f;
       int64_t p = 0;
       for (; p + 4 <= P; p += 4) s += (dor[p] * orow[p] + dor[p + 1] * orow[p + 1]) + (dor[p + 2] * orow[p + 2] + dor[p + 3] * orow[p + 3]);
@@ -328,6 +304,7 @@ void cpu_flash_bwd(cpu_flash *f, const float *q, const float *k, const float *v,
         }
       }
     }
+  openblas_set_num_threads(blas_threads);
 }
 
 /* <a, b> with 8 independent partial sums (vectorizes without reassociating) added in a fixed order */
