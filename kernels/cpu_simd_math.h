@@ -20,8 +20,10 @@
 float erff(float) __attribute__((simd("notinbranch")));
 float expf(float) __attribute__((simd("notinbranch")));
 #define SMX_SIMD_MATH _Pragma("omp simd")
+#define SMX_PARALLEL_SIMD_MATH _Pragma("omp parallel for simd schedule(static)")
 #else
 #define SMX_SIMD_MATH
+#define SMX_PARALLEL_SIMD_MATH _Pragma("omp parallel for schedule(static)")
 #endif
 
 /* GELU (erf form, reference/gelu.h's formula) of a row in place */

@@ -10,16 +10,41 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "kernels/cpu_simd_math.h"
 #include "reference/gelu.h"
 #include "reference/mlp.h"
 #include "seqmix/buffer.h"
 #include "seqmix/model_ops.h"
 
-static inline float act(int gelu, float a) { return gelu ? smx_gelu_f32(a) : a / (1.0f + expf(-a)); }
-static inline float act_grad(int gelu, float a) {
-  if (gelu) return smx_gelu_grad_f32(a);
-  float s = 1.0f / (1.0f + expf(-a));
-  return s * (1.0f + a * (1.0f - s));
+/* h = act(a) * u over n elements; the activations as in reference/gelu.h and the SiLU a / (1 + e^-a),
+ * in parallel loops that glibc's vector erff/expf serve (kernels/cpu_simd_math.h) */
+static void act_mul(int gelu, const float *a, const float *u, float *h, int64_t n) {
+  if (gelu) {
+    SMX_PARALLEL_SIMD_MATH
+    for (int64_t i = 0; i < n; i++) h[i] = 0.5f * a[i] * (1.0f + erff(a[i] * 0.70710678f)) * u[i];
+  } else {
+    SMX_PARALLEL_SIMD_MATH
+    for (int64_t i = 0; i < n; i++) h[i] = a[i] / (1.0f + expf(-a[i])) * u[i];
+  }
+}
+
+/* In place over the GLU's gradient: dh (in da) becomes da = dh u act'(a), and du = dh act(a) */
+static void act_bwd(int gelu, const float *a, const float *u, float *da, float *du, int64_t n) {
+  if (gelu) {
+    SMX_PARALLEL_SIMD_MATH
+    for (int64_t i = 0; i < n; i++) {
+      float g = da[i], ai = a[i], e = erff(ai * 0.70710678f);
+      du[i] = g * (0.5f * ai * (1.0f + e));
+      da[i] = g * u[i] * (0.5f * (1.0f + e) + ai * 0.39894228f * expf(smx_gelu_phi_arg(ai)));
+    }
+  } else {
+    SMX_PARALLEL_SIMD_MATH
+    for (int64_t i = 0; i < n; i++) {
+      float g = da[i], ai = a[i], ex = expf(-ai), sg = 1.0f / (1.0f + ex);
+      du[i] = g * (ai / (1.0f + ex));
+      da[i] = g * u[i] * (sg * (1.0f + ai * (1.0f - sg)));
+    }
+  }
 }
 
 static smx_status check_args(const char *fn, int64_t T, int64_t d, int64_t F, smx_act a) {
@@ -49,8 +74,7 @@ smx_status smx_mlp_fwd_cpu(int64_t T, int64_t d, int64_t F, smx_act ac, const fl
   int gelu = ac == SMX_ACT_GELU;
   gate_up(T, d, F, x, wg, wu, a, u);
   int64_t n = T * F;
-#pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < n; i++) h[i] = act(gelu, a[i]) * u[i];
+  act_mul(gelu, a, u, h, n);
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)T, (int)d, (int)F, 1.0f, h, (int)F, wd, (int)F, 0.0f, y,
               (int)d);
   return SMX_OK;
@@ -67,8 +91,7 @@ smx_status smx_mlp_bwd_cpu(int64_t T, int64_t d, int64_t F, smx_act ac, const fl
   int64_t n = T * F;
   float *h = work, *dh = work + n;
   if (dwd) {
-#pragma omp parallel for schedule(static)
-    for (int64_t i = 0; i < n; i++) h[i] = act(gelu, a[i]) * u[i];
+    act_mul(gelu, a, u, h, n);
     /* dWd = dy^T h: (d, T) (T, F) */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)d, (int)F, (int)T, 1.0f, dy, (int)d, h, (int)F, 0.0f, dwd,
                 (int)F);
@@ -77,12 +100,7 @@ smx_status smx_mlp_bwd_cpu(int64_t T, int64_t d, int64_t F, smx_act ac, const fl
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)T, (int)F, (int)d, 1.0f, dy, (int)d, wd, (int)F, 0.0f, dh,
               (int)F);
   float *da = dh, *du = h; /* in place: each element reads dh, a, u once before writing */
-#pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < n; i++) {
-    float g = dh[i], ai = a[i];
-    du[i] = g * act(gelu, ai);
-    da[i] = g * u[i] * act_grad(gelu, ai);
-  }
+  act_bwd(gelu, a, u, da, du, n);
   if (dwg) /* (F, T) (T, d) */
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)F, (int)d, (int)T, 1.0f, da, (int)F, x, (int)d, 0.0f, dwg,
                 (int)d);
