@@ -130,7 +130,22 @@ static void scores(const cpu_flash *f, flash_thread *t, const float *q0, int64_t
               t->S, BC);
   for (int64_t r = 0; r < nr; r++) {
     float *s = t->S + r * BC;
-    for (int64_t c = 0; c < BC; c++) s[c] = visible(keep, i0 + r, t->jc[c]) ? s[c] * f->scale + t->bc[c] : -INFINITY;
+    if (keep) {
+      for (int64_t c = 0; c < BC; c++) s[c] = visible(keep, i0 + r, t->jc[c]) ? s[c] * f->scale + t->bc[c] : -INFINITY;
+      continue;
+    }
+    /* causal only: key c is visible when jc[c] <= i; the mask as integer AND/OR so it vectorizes */
+    const int32_t i = (int32_t)(i0 + r), ninf = (int32_t)0xff800000, *jc = t->jc;
+    const float scale = f->scale, *bc = t->bc;
+#pragma omp simd
+    for (int64_t c = 0; c < BC; c++) {
+      float v = s[c] * scale + bc[c];
+      int32_t vi, in = -(int32_t)(jc[c] <= i);
+      memcpy(&vi, &v, sizeof vi);
+      vi = (vi & in) | (ninf & ~in);
+      memcpy(&v, &vi, sizeof v);
+      s[c] = v;
+    }
   }
 }
 
@@ -140,6 +155,13 @@ static slice slice_of(const cpu_flash *f, int64_t b, int64_t g, const float *k, 
   slice sl = {k + (b * L * Hkv + g) * P, v + (b * L * Hkv + g) * P, bias ? bias + (b * Hkv + g) * L : NULL,
               keep ? keep + (b * Hkv + g) * L : NULL, Hkv * P};
   return sl;
+}
+
+/* pr[c] = e^(s[c] - m), 0 where s[c] = -inf (a key the row cannot see); m is the row's running
+ * max or its log-sum-exp, so s[c] - m <= 0 up to rounding (smx_vexpf_nonpos: vectorizes) */
+static void probabilities(const float *s, float m, float *pr) {
+#pragma omp simd
+  for (int64_t c = 0; c < BC; c++) pr[c] = smx_vexpf_nonpos(s[c] - m);
 }
 
 /* One query tile's forward: rows [i0, i0 + nr) of head h, online softmax over the tile's keys. */
@@ -156,13 +178,15 @@ static void fwd_tile(const cpu_flash *f, flash_thread *t, const slice *sl, int64
     for (int64_t r = 0; r < nr; r++) {
       const float *s = t->S + r * BC;
       float *pr = t->Pm + r * BC, mloc = -INFINITY;
+#pragma omp simd reduction(max : mloc)
       for (int64_t c = 0; c < BC; c++) mloc = s[c] > mloc ? s[c] : mloc;
       if (mloc == -INFINITY) { /* no visible key in this chunk: the row's state stays */
         memset(pr, 0, BC * sizeof(float));
         continue;
       }
       float mnew = mloc > t->m[r] ? mloc : t->m[r], alpha = smx_vexpf(t->m[r] - mnew), sum = 0.0f;
-      for (int64_t c = 0; c < BC; c++) pr[c] = s[c] == -INFINITY ? 0.0f : smx_vexpf(s[c] - mnew);
+      probabilities(s, mnew, pr);
+#pragma omp simd reduction(+ : sum)
       for (int64_t c = 0; c < BC; c++) sum += pr[c];
       float *acc = t->acc + r * P;
       for (int64_t p = 0; p < P; p++) acc[p] *= alpha;
@@ -213,7 +237,7 @@ static void bwd_tile(cpu_flash *f, flash_thread *t, const slice *sl, int64_t b, 
     for (int64_t r = 0; r < nr; r++) {
       const float *s = t->S + r * BC;
       float *pr = t->Pm + r * BC, *dpr = t->dP + r * BC;
-      for (int64_t c = 0; c < BC; c++) pr[c] = s[c] == -INFINITY ? 0.0f : smx_vexpf(s[c] - lse0[r]);
+      probabilities(s, lse0[r], pr);
       /* dS; where a row's whole probability sits on one key (P = 1), dS there is exactly 0, as in
        * exact arithmetic (D_i = sum_j P_ij dP_ij = dP_ic): the GEMM's dP and the row loop's D
        * round differently, and a lone visible key (row 0) must give dq = dk = 0 exactly */
