@@ -179,17 +179,6 @@ Test(gate, update_baseline_writes_the_run) {
   cr_assert(strstr(r.out, "3 pass"), "%s", r.out);
 }
 
-/* The claims table of a run as text (caller frees). */
-static char *claims_text(json_t *bench) {
-  char *text = NULL;
-  size_t len = 0;
-  FILE *f = open_memstream(&text, &len);
-  cr_assert(f);
-  claims_table(f, bench);
-  fclose(f);
-  return text;
-}
-
 Test(claims, verdict_rules) {
   cr_assert_eq(claim_judge(CLAIM_SPEED, 7.93, 6.5), CLAIM_REPRODUCED); /* >= 0.8x the paper's ratio */
   cr_assert_eq(claim_judge(CLAIM_SPEED, 7.93, 3.0), CLAIM_PARTLY);
@@ -203,7 +192,7 @@ Test(claims, verdict_rules) {
 }
 
 Test(claims, table_lists_every_claim_with_a_reason) {
-  char *text = claims_text(NULL);
+  char *text = claims_table_text(NULL);
   for (int id = 1; id <= 12; id++) {
     char row[16];
     snprintf(row, sizeof row, "\n| %d | ", id);
@@ -231,7 +220,7 @@ Test(claims, dma_speedup_is_judged_from_the_runs_gpu_rows) {
                                               t[v][l][p]));
       }
   json_t *bench = json_pack("{s:o}", "benchmarks", list);
-  char *text = claims_text(bench);
+  char *text = claims_table_text(bench);
   /* 100/4 = 25x forward (partly: below 0.8 x 49.8), 125/20 = 6.25x backward (reproduced) */
   cr_assert(strstr(text, "| 25.0x fwd at L = 32768, 6.2x bwd at L = 32768 (bf16) | partly |"), "%s", text);
   free(text);
@@ -243,7 +232,7 @@ Test(claims, dma_speedup_is_judged_from_the_runs_gpu_rows) {
  * 16x): partly. */
 Test(claims, cache_size_is_computed_from_the_op_definitions) {
   json_t *bench = json_pack("{s:[]}", "benchmarks");
-  char *text = claims_text(bench);
+  char *text = claims_table_text(bench);
   const char *row = strstr(text, "\n| 8 | ");
   cr_assert(row, "%s", text);
   cr_expect(strstr(row, "= 31.9x") && strstr(row, "= 8.0x") && strstr(row, "| partly |"), "%.600s", row);
@@ -278,7 +267,7 @@ Test(claims, expert_retrieval_is_judged_at_1024_experts) {
     add_case(list, "moe_router", "cpu.dense", "fwd", Es[i], 0, 3e-3 * s);
   }
   json_t *bench = json_pack("{s:o}", "benchmarks", list);
-  char *text = claims_text(bench);
+  char *text = claims_table_text(bench);
   const char *row = strstr(text, "\n| 7 | ");
   cr_assert(row, "%s", text);
   /* E = 1024: loop 100/10 = 10x fwd, 400/40 = 10x fwd+bwd; grouped 4x, 120/40 = 3x; routers 1.5x.
@@ -300,7 +289,7 @@ Test(claims, expert_retrieval_below_1024_experts_is_not_judged) {
   add_case(list, "cdmoe", "cpu.pk", "fwd", 256, 1, 10e-3);
   add_case(list, "moe", "cpu.loop", "fwd", 256, 0, 50e-3);
   json_t *bench = json_pack("{s:o}", "benchmarks", list);
-  char *text = claims_text(bench);
+  char *text = claims_table_text(bench);
   const char *row = strstr(text, "\n| 7 | ");
   cr_assert(row, "%s", text);
   cr_expect(strstr(row, "E = 256: 5.0x over the loop MoE (fwd; not timed fwd+bwd)"), "%.900s", row);
@@ -322,7 +311,7 @@ Test(claims, monarch_against_dense_is_shown_not_judged) {
                           "params", "B", (json_int_t)1024, "n", (json_int_t)ns[i], "p", (json_int_t)0, "median_s",
                           v ? 20e-3 * (i + 1) : 2e-3 * (i + 1), "pct_peak_flops", 12.0));
   json_t *bench = json_pack("{s:o}", "benchmarks", list);
-  char *text = claims_text(bench);
+  char *text = claims_table_text(bench);
   const char *row = strstr(text, "\n| 4 | ");
   cr_assert(row, "%s", text);
   /* n = 4096: p = k = 64, dense does 4096 / 128 = 32x the FLOPs */

@@ -1,6 +1,8 @@
 /* Helpers for the tests (test_helpers.h). */
 #include "test_helpers.h"
 
+#include "claims.h"
+
 #include <fcntl.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -84,4 +86,14 @@ void write_text(const char *path, const char *text) {
 long file_size(const char *path) {
   struct stat st;
   return stat(path, &st) == 0 ? (long)st.st_size : -1;
+}
+
+char *claims_table_text(json_t *bench) {
+  char *text = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&text, &len);
+  if (!f) return NULL;
+  claims_table(f, bench);
+  fclose(f);
+  return text;
 }

@@ -17,5 +17,9 @@ void run_cli(cli_result *r, const char *const *args);
 const char *test_dir(const char *name);
 void write_text(const char *path, const char *text);
 long file_size(const char *path);
+struct json_t;
+/* The claims table (cli/claims.c) of a run's bench document as Markdown text (caller frees; NULL
+ * when no memory stream could be opened). */
+char *claims_table_text(struct json_t *bench);
 
 #endif

@@ -141,16 +141,6 @@ Test(peers, bad_peers_files_are_one_error_line) {
   expect_error(dir, "entry 0 has a non-positive median time");
 }
 
-static char *claims_of(json_t *bench) {
-  char *text = NULL;
-  size_t len = 0;
-  FILE *f = open_memstream(&text, &len);
-  cr_assert(f);
-  claims_table(f, bench);
-  fclose(f);
-  return text;
-}
-
 /* the claims table's row for claim `id` */
 static const char *claim_line(const char *text, int id) {
   char key[16];
@@ -183,7 +173,7 @@ Test(peers, claims_1_and_2_from_the_gpu_peer) {
       json_array_append_new(l, row("torch.fft", "cuda", pass ? "bwd" : "fwd", 64, 768, Ls[k], 2, 0.5 * t, 1));
     }
   }
-  char *text = claims_of(b);
+  char *text = claims_table_text(b);
   const char *c1 = claim_line(text, 1), *c2 = claim_line(text, 2);
   cr_assert(line_has(c1, "GPU, B = 64, H = 768, forward + backward, cuda.flashconv over torch.fft: L = 1024 2.50x, L = 4096 "
                          "2.50x, L = 8192 2.50x, L = 16384 2.50x; geometric mean 2.50x (paper 2x) | reproduced |"),
@@ -197,7 +187,7 @@ Test(peers, claims_1_and_2_from_the_gpu_peer) {
   json_t *list = json_object_get(b, "benchmarks");
   for (size_t i = json_array_size(list); i-- > 0;)
     if (json_is_true(json_object_get(json_array_get(list, i), "peer"))) json_array_remove(list, i);
-  text = claims_of(b);
+  text = claims_table_text(b);
   cr_assert(line_has(claim_line(text, 1), "needs cuda.flashconv and the torch.fft peer (bench/peers/torch_peers.py)"), "%s",
             text);
   cr_assert(line_has(claim_line(text, 2), "needs cuda.flashconv(.bf16) and the torch.fft peer"), "%s", text);
