@@ -32,14 +32,12 @@ static inline void smx_gelu_row_f32(float *x, int64_t n) {
   for (int64_t t = 0; t < n; t++) x[t] = 0.5f * x[t] * (1.0f + erff(x[t] * 0.70710678f));
 }
 
-/* The GELU backward of a row from its pre-activation z: g = dy * post * GELU'(z) and, when dpost
- * is given, dpost = dy * GELU(z) (post = NULL: no post-gate). g may be z itself. The Gaussian's
- * exponent is held at -87 or above (e^-87 = 1.6e-38, still a normal float): below it libmvec's
- * expf takes a scalar path for every lane that would underflow (measured: 15 ns an element at
- * |z| up to 64 against 3 ns at |z| <= 1), and the term it changes is below 1e-36. */
+/* -min(z^2 / 2, 87), the Gaussian's exponent in GELU'(z), held at -87 (e^-87 = 1.6e-38, still a
+ * normal float): below it libmvec's expf takes a scalar path for every lane that would underflow
+ * (measured: 15 ns an element at |z| up to 64 against 3 ns at |z| <= 1), and the term it changes
+ * is below 1e-36. The min is an integer min of the bit patterns (order-preserving for non-negative
+ * floats), which the vectorizer takes without -ffast-math where a float compare blocks it. */
 static inline float smx_gelu_phi_arg(float z) {
-  /* min(z^2 / 2, 87) as an integer min of the bit patterns (order-preserving for non-negative
-   * floats), which the vectorizer takes without -ffast-math where a float compare blocks it */
   float w = 0.5f * z * z;
   int32_t wi, lim = 0x42AE0000; /* 87.0f */
   memcpy(&wi, &w, sizeof wi);
@@ -47,6 +45,10 @@ static inline float smx_gelu_phi_arg(float z) {
   memcpy(&w, &wi, sizeof w);
   return -w;
 }
+
+/* The GELU backward of a row from its pre-activation z: g = dy * post * GELU'(z) and dpost =
+ * dy * GELU(z) with a post-gate, g = dy * GELU'(z) without one (post and dpost both NULL). g may
+ * be z or dy itself: each element is read before its own is written. */
 static inline void smx_gelu_row_bwd_f32(const float *z, const float *dy, const float *post, float *dpost, float *g,
                                         int64_t n) {
   if (post) {

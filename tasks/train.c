@@ -12,6 +12,7 @@
 
 #include <cblas.h>
 
+#include "kernels/cpu_blas_single.h"
 #include "kernels/fftconv/fftw_plans.h"
 #include "seqmix/buffer.h"
 #include "seqmix/model_ops.h"
@@ -427,15 +428,14 @@ smx_status smx_train(const smx_train_config *c, smx_train_result *r) {
   run_state s = {0};
   /* The model's GEMMs are small: OpenBLAS's own threads contending with the OpenMP loops cost
    * 2.5x in training throughput on 2 cores, so BLAS runs on the calling thread while training. */
-  int blas_threads = openblas_get_num_threads(), omp_threads = omp_get_max_threads();
-  openblas_set_num_threads(1);
+  int blas_threads = smx_blas_single_begin(), omp_threads = omp_get_max_threads();
   if (c->threads > 0) omp_set_num_threads(c->threads);
   /* FFT plans chosen by the size alone, so a run repeats bit for bit in any process (a resumed
    * sweep, a merged shard) as well as within one */
   smx_fftw_deterministic(1);
   st = run(c, &s, r);
   smx_fftw_deterministic(0);
-  openblas_set_num_threads(blas_threads);
+  smx_blas_single_end(blas_threads);
   omp_set_num_threads(omp_threads);
   release(&s);
   return st;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "kernels/attention/cpu_vexp.h"
+#include "kernels/cpu_blas_single.h"
 #include "seqmix/buffer.h"
 
 #define BR 64 /* query rows per tile */
@@ -207,8 +208,7 @@ static void fwd_tile(const cpu_flash *f, flash_thread *t, const slice *sl, int64
 void cpu_flash_fwd(cpu_flash *f, const float *q, const float *k, const float *v, const float *bias,
                    const int32_t *keep, float *o, float *lse) {
   int64_t B = f->s.B, L = f->s.L, H = f->s.H, group = H / f->s.Hkv, tiles = (L + BR - 1) / BR;
-  int blas_threads = openblas_get_num_threads(); /* the tiles' GEMMs run single-threaded inside OpenMP */
-  openblas_set_num_threads(1);
+  int blas_threads = smx_blas_single_begin(); /* the tiles' GEMMs run inside OpenMP */
 #pragma omp parallel for collapse(3) schedule(dynamic, 1) num_threads(f->threads)
   for (int64_t b = 0; b < B; b++)
     for (int64_t h = 0; h < H; h++)
@@ -217,7 +217,7 @@ void cpu_flash_fwd(cpu_flash *f, const float *q, const float *k, const float *v,
         int64_t i0 = (tiles - 1 - ti) * BR; /* longest tiles first */
         fwd_tile(f, &f->t[omp_get_thread_num()], &sl, b, h, i0, L - i0 < BR ? L - i0 : BR, q, o, lse);
       }
-  openblas_set_num_threads(blas_threads);
+  smx_blas_single_end(blas_threads);
 }
 
 /* One query tile's backward: dq rows written, dk/dv/dbias added into the thread's partials. */
@@ -275,8 +275,7 @@ void cpu_flash_bwd(cpu_flash *f, const float *q, const float *k, const float *v,
                    float *dv, float *dbias) {
   int64_t B = f->s.B, L = f->s.L, H = f->s.H, Hkv = f->s.Hkv, P = f->s.P, group = H / Hkv;
   int64_t tiles = (L + BR - 1) / BR, T = f->threads;
-  int blas_threads = openblas_get_num_threads(); /* the tiles' GEMMs run single-threaded inside OpenMP */
-  openblas_set_num_threads(1);
+  int blas_threads = smx_blas_single_begin(); /* the tiles' GEMMs run inside OpenMP */
 #pragma omp parallel for collapse(2) schedule(static) num_threads(f->threads)
   for (int64_t bh = 0; bh < B * H; bh++)
     for (int64_t i = 0; i < L; i++) {
@@ -328,7 +327,7 @@ void cpu_flash_bwd(cpu_flash *f, const float *q, const float *k, const float *v,
         }
       }
     }
-  openblas_set_num_threads(blas_threads);
+  smx_blas_single_end(blas_threads);
 }
 
 /* <a, b> with 8 independent partial sums (vectorizes without reassociating) added in a fixed order */

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/cpu_blas_single.h"
 #include "kernels/moe/cpu_moe_common.h"
 #include "reference/cdmoe.h"
 #include "seqmix/buffer.h"
@@ -212,8 +213,7 @@ static void layer_bwd(pk_state *s, float *const *t) {
 static smx_status run(void *p, smx_pass pass, void *const *tv) {
   pk_state *s = p;
   float *const *t = (float *const *)tv;
-  int blas;
-  moe_blas_single_begin(&blas);
+  int blas = smx_blas_single_begin();
   retrieve(s, t[CD_X], t[CD_R]);
   if (!s->router) {
     if (pass == SMX_FWD) layer_fwd(s, t);
@@ -230,7 +230,7 @@ static smx_status run(void *p, smx_pass pass, void *const *tv) {
     for (int64_t tok = 0; tok < s->T; tok++) dscores(s, tok, t[CDR_DW] + tok * n);
     router_grads(s, t[CDR_X], t[CDR_R], t[CDR_DX], 0.0f, t[CDR_DR]);
   }
-  moe_blas_single_end(blas);
+  smx_blas_single_end(blas);
   return SMX_OK;
 }
 

@@ -37,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/cpu_blas_single.h"
 #include "fftw_plans.h"
 #include "reference/fftconv.h"
 #include "reference/gelu.h"
@@ -405,14 +406,13 @@ static smx_status run(void *p, smx_pass pass, void *const *tv) {
   monarch_state *s = p;
   float *const *t = (float *const *)tv;
   /* BLAS single-threaded inside the OpenMP groups (this OpenBLAS is the pthreads build) */
-  int saved = openblas_get_num_threads();
-  openblas_set_num_threads(1);
+  int saved = smx_blas_single_begin();
   if (pass == SMX_FWD)
     forward(s, t[FFTCONV_U], t[FFTCONV_K], t[FFTCONV_D], t[FFTCONV_PRE], t[FFTCONV_POST], t[FFTCONV_Y]);
   else
     backward(s, t[FFTCONV_U], t[FFTCONV_K], t[FFTCONV_D], t[FFTCONV_PRE], t[FFTCONV_POST], t[FFTCONV_DY], t[FFTCONV_DU],
              t[FFTCONV_DK], t[FFTCONV_DD], t[FFTCONV_DPRE], t[FFTCONV_DPOST]);
-  openblas_set_num_threads(saved);
+  smx_blas_single_end(saved);
   return SMX_OK;
 }
 

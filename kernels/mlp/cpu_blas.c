@@ -30,13 +30,11 @@ static void act_mul(int gelu, const float *a, const float *u, float *h, int64_t 
 
 /* In place over the GLU's gradient: dh (in da) becomes da = dh u act'(a), and du = dh act(a) */
 static void act_bwd(int gelu, const float *a, const float *u, float *da, float *du, int64_t n) {
-  if (gelu) {
-    SMX_PARALLEL_SIMD_MATH
-    for (int64_t i = 0; i < n; i++) {
-      float g = da[i], ai = a[i], e = erff(ai * 0.70710678f);
-      du[i] = g * (0.5f * ai * (1.0f + e));
-      da[i] = g * u[i] * (0.5f * (1.0f + e) + ai * 0.39894228f * expf(smx_gelu_phi_arg(ai)));
-    }
+  if (gelu) { /* the gated GELU backward with u as the post-gate: du = dh GELU(a), da = dh u GELU'(a) */
+    const int64_t chunk = 4096;
+#pragma omp parallel for schedule(static)
+    for (int64_t i0 = 0; i0 < n; i0 += chunk)
+      smx_gelu_row_bwd_f32(a + i0, da + i0, u + i0, du + i0, da + i0, n - i0 < chunk ? n - i0 : chunk);
   } else {
     SMX_PARALLEL_SIMD_MATH
     for (int64_t i = 0; i < n; i++) {

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/cpu_blas_single.h"
 #include "kernels/moe/cpu_moe_common.h"
 #include "reference/moe.h"
 #include "seqmix/buffer.h"
@@ -271,8 +272,7 @@ static void grouped_bwd(moe_cpu *s, float *const *t) {
 static smx_status run(void *p, smx_pass pass, void *const *tv) {
   moe_cpu *s = p;
   float *const *t = (float *const *)tv;
-  int blas;
-  moe_blas_single_begin(&blas);
+  int blas = smx_blas_single_begin();
   moe_route_fwd(&s->r, t[MOE_X], t[MOE_WR]);
   if (pass == SMX_FWD) {
     if (s->grouped) grouped_fwd(s, t);
@@ -283,7 +283,7 @@ static smx_status run(void *p, smx_pass pass, void *const *tv) {
     else loop_bwd(s, t);
     moe_route_bwd(&s->r, t[MOE_X], t[MOE_WR], s->dg, t[MOE_DAUX][0], t[MOE_DX], t[MOE_DWR]);
   }
-  moe_blas_single_end(blas);
+  smx_blas_single_end(blas);
   return SMX_OK;
 }
 
@@ -336,8 +336,7 @@ static size_t router_workspace(const void *p) { return moe_route_bytes(p); }
 static smx_status router_run(void *p, smx_pass pass, void *const *tv) {
   moe_route *r = p;
   float *const *t = (float *const *)tv;
-  int blas;
-  moe_blas_single_begin(&blas);
+  int blas = smx_blas_single_begin();
   moe_route_fwd(r, t[MOER_X], t[MOER_WR]);
   if (pass == SMX_FWD) {
     for (int64_t i = 0; i < r->T * r->k; i++) {
@@ -349,7 +348,7 @@ static smx_status router_run(void *p, smx_pass pass, void *const *tv) {
     memset(t[MOER_DX], 0, (size_t)(r->T * r->D) * sizeof(float));
     moe_route_bwd(r, t[MOER_X], t[MOER_WR], t[MOER_DG], t[MOER_DAUX][0], t[MOER_DX], t[MOER_DWR]);
   }
-  moe_blas_single_end(blas);
+  smx_blas_single_end(blas);
   return SMX_OK;
 }
 

@@ -12,12 +12,6 @@
 #include "reference/moe.h"
 #include "seqmix/buffer.h"
 
-void moe_blas_single_begin(int *saved) {
-  *saved = openblas_get_num_threads();
-  openblas_set_num_threads(1);
-}
-void moe_blas_single_end(int saved) { openblas_set_num_threads(saved); }
-
 void moe_sgemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
                int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
   if (M <= 0 || N <= 0) return;

@@ -23,9 +23,6 @@ void moe_par_sgemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int64_t M, int64_t N,
 void moe_sgemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
                int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc);
 
-/* Runs fn with OpenBLAS on one thread (our OpenMP loops do the parallelism) and restores it. */
-void moe_blas_single_begin(int *saved);
-void moe_blas_single_end(int saved);
 
 static inline float moe_sigmoid(float a) { return 1.0f / (1.0f + expf(-a)); }
 

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/cpu_blas_single.h"
 #include "reference/monarch.h"
 #include "seqmix/buffer.h"
 
@@ -125,8 +126,7 @@ static smx_status run(void *state, smx_pass pass, void *const *tv) {
   float *const *t = (float *const *)tv;
   int64_t n = s->n, tile = s->tile, ntiles = (s->B + tile - 1) / tile;
   size_t wsz = (size_t)(tile * n), rsz = (size_t)(n * s->p), lsz = (size_t)(n * s->k);
-  int saved = openblas_get_num_threads();
-  openblas_set_num_threads(1);
+  int saved = smx_blas_single_begin();
 #pragma omp parallel num_threads(s->threads)
   {
     int id = omp_get_thread_num();
@@ -154,7 +154,7 @@ static smx_status run(void *state, smx_pass pass, void *const *tv) {
       }
     }
   }
-  openblas_set_num_threads(saved);
+  smx_blas_single_end(saved);
   return SMX_OK;
 }
 

@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/cpu_blas_single.h"
 #include "kernels/ssd/cpu_ssd_common.h"
 
 /* Rows per block of the chunk's lower-triangular products: blocks right of the diagonal block are
@@ -562,11 +563,10 @@ static smx_status run(void *p, smx_pass pass, void *const *tv) {
   const ssd_dims *d = &s->base.d;
   ctx c = {s, (float *const *)tv, NULL, NULL, d->B, d->L, d->H, d->P, d->G, d->N, d->H / d->G, s->Q, s->nc};
   ssd_cpu_prepare(&s->base, c.t, pass == SMX_BWD, &c.Bp, &c.Cp);
-  int blas_threads = openblas_get_num_threads();
-  openblas_set_num_threads(1);
+  int blas_threads = smx_blas_single_begin();
   if (pass == SMX_FWD) forward(&c);
   else backward(&c);
-  openblas_set_num_threads(blas_threads);
+  smx_blas_single_end(blas_threads);
   return SMX_OK;
 }
 
