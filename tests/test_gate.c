@@ -128,6 +128,60 @@ Test(gate, failed_check_is_a_regression) {
   cr_assert(strstr(r.out, "check failed: fwd y"), "%s", r.out);
 }
 
+/* --confirm: a timing regression stands only when the second run shows it too; a second run
+ * without the benchmark leaves it standing; errors are never excused; other hardware is refused. */
+Test(gate, confirm_run_decides_timing_regressions) {
+  const char *base, *cur, *conf = test_dir("gate-confirm");
+  make_dirs(&base, &cur);
+  const double s0[] = {1.5, 2.5, 3.5}, s1[] = {3.0, 5.0, 3.5}; /* a and b 2x slower */
+  write_run(base, "hw-a", names, s0, 3, 9, NULL);
+  write_run(cur, "hw-a", names, s1, 3, 9, NULL);
+  const double again[] = {3.1, 2.6, 3.5}; /* a slow again, b back to normal */
+  write_run(conf, "hw-a", names, again, 3, 9, NULL);
+  char opt[760];
+  snprintf(opt, sizeof opt, "--confirm=%s", conf);
+  gate(base, cur, opt);
+  cr_assert_eq(r.status, 1, "%s%s", r.out, r.err);
+  cr_assert(strstr(r.out, "1 pass, 1 regressed, 0 improved, 0 ambiguous, 0 missing, 0 new, 1 unconfirmed -> REGRESSION"),
+            "%s", r.out);
+  cr_assert(strstr(r.out, "confirmed: +106.7%"), "%s", r.out);
+  cr_assert(strstr(r.out, "not confirmed: +4.0%"), "%s", r.out);
+  char path[700];
+  snprintf(path, sizeof path, "%s/gate.json", cur);
+  json_t *doc = NULL;
+  cr_assert_eq(smx_json_read_doc(path, "gate", &doc), SMX_OK, "%s", smx_last_error());
+  cr_assert_eq(json_integer_value(json_object_get(json_object_get(doc, "summary"), "unconfirmed")), 1);
+  cr_assert(json_object_get(doc, "confirm"), "the confirming run is recorded");
+  json_decref(doc);
+
+  const double calm[] = {1.5, 2.5, 3.5};
+  write_run(conf, "hw-a", names, calm, 3, 9, NULL);
+  gate(base, cur, opt);
+  cr_assert_eq(r.status, 0, "neither slowdown repeated: %s", r.out);
+  cr_assert(strstr(r.out, "0 regressed") && strstr(r.out, "2 unconfirmed -> pass"), "%s", r.out);
+
+  const char *only_c[] = {"c/fwd"}; /* the second run lacks a and b: both stand */
+  write_run(conf, "hw-a", only_c, calm + 2, 1, 9, NULL);
+  gate(base, cur, opt);
+  cr_assert_eq(r.status, 1);
+  cr_assert(strstr(r.out, "2 regressed") && strstr(r.out, "not in the second run"), "%s", r.out);
+
+  write_run(cur, "hw-a", names, s0, 3, 9, "error"); /* an error is not a timing: never retried */
+  write_run(conf, "hw-a", names, calm, 3, 9, NULL);
+  gate(base, cur, opt);
+  cr_assert_eq(r.status, 1, "%s", r.out);
+
+  write_run(conf, "hw-b", names, calm, 3, 9, NULL);
+  gate(base, cur, opt);
+  cr_assert_eq(r.status, 2);
+  cr_assert_eq(r.err_lines, 1, "%s", r.err);
+  cr_assert(strstr(r.err, "the --confirm run is from hardware 'hw-b'"), "%s", r.err);
+  snprintf(opt, sizeof opt, "--confirm=%s/none", conf);
+  gate(base, cur, opt);
+  cr_assert_eq(r.status, 2);
+  cr_assert_eq(r.err_lines, 1, "%s", r.err);
+}
+
 Test(gate, refusals_and_bad_input) {
   const char *base, *cur;
   make_dirs(&base, &cur);

@@ -101,7 +101,7 @@ static float dot(const float *a, const float *b, int64_t n) {
 /* Scores by one sgemm, then per token and head the product-key top-kh and its softmax. */
 static void retrieve(pk_state *s, const float *x, const float *r) {
   int64_t C = s->H * 2 * s->K, kh = s->kh;
-  moe_par_sgemm(CblasNoTrans, CblasNoTrans, s->T, C, s->D, 1.0f, x, s->D, r, C, 0.0f, s->s, C);
+  smx_sgemm_par(CblasNoTrans, CblasNoTrans, s->T, C, s->D, 1.0f, x, s->D, r, C, 0.0f, s->s, C);
 #pragma omp parallel num_threads(s->nt)
   {
     char *work = s->work + s->work_stride * (size_t)omp_get_thread_num();
@@ -139,8 +139,8 @@ static void dscores(pk_state *s, int64_t t, const float *dw) {
 
 static void router_grads(pk_state *s, const float *x, const float *r, float *dx, float beta, float *dr) {
   int64_t C = s->H * 2 * s->K;
-  moe_par_sgemm(CblasNoTrans, CblasTrans, s->T, s->D, C, 1.0f, s->s, C, r, C, beta, dx, s->D);
-  moe_par_sgemm(CblasTrans, CblasNoTrans, s->D, C, s->T, 1.0f, x, s->D, s->s, C, 0.0f, dr, C);
+  smx_sgemm_par(CblasNoTrans, CblasTrans, s->T, s->D, C, 1.0f, s->s, C, r, C, beta, dx, s->D);
+  smx_sgemm_par(CblasTrans, CblasNoTrans, s->D, C, s->T, 1.0f, x, s->D, s->s, C, 0.0f, dr, C);
 }
 
 static void layer_fwd(pk_state *s, float *const *t) {

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/cpu_sgemm_par.h"
 #include "reference/conba.h"
 #include "kernels/attention/cpu_vexp.h"
 #include "seqmix/buffer.h"
@@ -98,17 +99,17 @@ static float softplusf(float v) { return v > 20.0f ? v : log1pf(expf(v)); }
 
 /* C (M x Nc) = A (M x K) B^T, B given as (Nc x K) row-major: activations times a weight (out, in) */
 static void gemm_nt(const float *A, const float *B, float *C, int64_t M, int64_t Nc, int64_t K, float beta) {
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)Nc, (int)K, 1.0f, A, (int)K, B, (int)K, beta, C,
+  smx_sgemm_par(CblasNoTrans, CblasTrans, (int)M, (int)Nc, (int)K, 1.0f, A, (int)K, B, (int)K, beta, C,
               (int)Nc);
 }
 /* C (M x Nc) += A (M x K) B, B (K x Nc): a gradient times a weight back to its input */
 static void gemm_nn(const float *A, const float *B, float *C, int64_t M, int64_t Nc, int64_t K) {
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)Nc, (int)K, 1.0f, A, (int)K, B, (int)Nc, 1.0f, C,
+  smx_sgemm_par(CblasNoTrans, CblasNoTrans, (int)M, (int)Nc, (int)K, 1.0f, A, (int)K, B, (int)Nc, 1.0f, C,
               (int)Nc);
 }
 /* C (M x Nc) = A^T B, A (K x M), B (K x Nc): a weight gradient summed over the K tokens */
 static void gemm_tn(const float *A, const float *B, float *C, int64_t M, int64_t Nc, int64_t K) {
-  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)M, (int)Nc, (int)K, 1.0f, A, (int)M, B, (int)Nc, 0.0f, C,
+  smx_sgemm_par(CblasTrans, CblasNoTrans, (int)M, (int)Nc, (int)K, 1.0f, A, (int)M, B, (int)Nc, 0.0f, C,
               (int)Nc);
 }
 

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/cpu_sgemm_par.h"
 #include "reference/conba.h"
 #include "seqmix/buffer.h"
 
@@ -52,7 +53,7 @@ static float sigf(float v) { return 1.0f / (1.0f + expf(-v)); }
 
 /* C (M x Nc) = A (M x K) W^T, W (Nc x K) */
 static void proj(const float *A, const float *W, float *C, int64_t M, int64_t Nc, int64_t K) {
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)Nc, (int)K, 1.0f, A, (int)K, W, (int)K, 0.0f, C,
+  smx_sgemm_par(CblasNoTrans, CblasTrans, (int)M, (int)Nc, (int)K, 1.0f, A, (int)K, W, (int)K, 0.0f, C,
               (int)Nc);
 }
 

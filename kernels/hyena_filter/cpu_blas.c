@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/cpu_sgemm_par.h"
 #include "reference/hyena_filter.h"
 #include "seqmix/buffer.h"
 
@@ -74,7 +75,7 @@ static size_t workspace_bytes(const void *p) { return ((const blas_state *)p)->b
 
 static void gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int64_t M, int64_t N, int64_t K, const float *A, int64_t lda,
                  const float *B, int64_t ldb, float *C, int64_t ldc) {
-  cblas_sgemm(CblasRowMajor, ta, tb, (int)M, (int)N, (int)K, 1.0f, A, (int)lda, B, (int)ldb, 0.0f, C, (int)ldc);
+  smx_sgemm_par(ta, tb, (int)M, (int)N, (int)K, 1.0f, A, (int)lda, B, (int)ldb, 0.0f, C, (int)ldc);
 }
 
 /* a = x W^T + b (x: L x n), s = sin(freq a) */

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/cpu_sgemm_par.h"
 #include "reference/lm_head_ce.h"
 #include "seqmix/buffer.h"
 #include "seqmix/model_ops.h"
@@ -83,7 +84,7 @@ static void run_job(int64_t T, int64_t d, int64_t V, const float *x, const float
     int64_t m = n - c0 < CH ? n - c0 : CH;
     const int32_t *idx = ws->idx + c0;
     for (int64_t i = 0; i < m; i++) memcpy(ws->xg + i * d, x + (int64_t)idx[i] * d, (size_t)d * sizeof(float));
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)V, (int)d, 1.0f, ws->xg, (int)d, w, (int)d, 0.0f,
+    smx_sgemm_par(CblasNoTrans, CblasTrans, (int)m, (int)V, (int)d, 1.0f, ws->xg, (int)d, w, (int)d, 0.0f,
                 ws->z, (int)V);
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < m; i++) {
@@ -112,12 +113,12 @@ static void run_job(int64_t T, int64_t d, int64_t V, const float *x, const float
       }
     }
     if (j->dx) {
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)d, (int)V, 1.0f, ws->z, (int)V, w, (int)d,
+      smx_sgemm_par(CblasNoTrans, CblasNoTrans, (int)m, (int)d, (int)V, 1.0f, ws->z, (int)V, w, (int)d,
                   0.0f, ws->dxg, (int)d);
       for (int64_t i = 0; i < m; i++) memcpy(j->dx + (int64_t)idx[i] * d, ws->dxg + i * d, (size_t)d * sizeof(float));
     }
     if (j->dw) /* (V, m) (m, d), the chunks summed in order */
-      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)V, (int)d, (int)m, 1.0f, ws->z, (int)V, ws->xg, (int)d,
+      smx_sgemm_par(CblasTrans, CblasNoTrans, (int)V, (int)d, (int)m, 1.0f, ws->z, (int)V, ws->xg, (int)d,
                   (c0 == 0 && !j->accumulate) ? 0.0f : 1.0f, j->dw, (int)d);
   }
   if (j->loss) { /* the mean of the row losses, summed in position order */

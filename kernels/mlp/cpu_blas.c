@@ -10,6 +10,7 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "kernels/cpu_sgemm_par.h"
 #include "kernels/cpu_simd_math.h"
 #include "reference/gelu.h"
 #include "reference/mlp.h"
@@ -57,9 +58,9 @@ static smx_status check_args(const char *fn, int64_t T, int64_t d, int64_t F, sm
 
 /* a = x Wg^T, u = x Wu^T: (T, d) (d, F) */
 static void gate_up(int64_t T, int64_t d, int64_t F, const float *x, const float *wg, const float *wu, float *a, float *u) {
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)T, (int)F, (int)d, 1.0f, x, (int)d, wg, (int)d, 0.0f, a,
+  smx_sgemm_par(CblasNoTrans, CblasTrans, (int)T, (int)F, (int)d, 1.0f, x, (int)d, wg, (int)d, 0.0f, a,
               (int)F);
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)T, (int)F, (int)d, 1.0f, x, (int)d, wu, (int)d, 0.0f, u,
+  smx_sgemm_par(CblasNoTrans, CblasTrans, (int)T, (int)F, (int)d, 1.0f, x, (int)d, wu, (int)d, 0.0f, u,
               (int)F);
 }
 
@@ -73,7 +74,7 @@ smx_status smx_mlp_fwd_cpu(int64_t T, int64_t d, int64_t F, smx_act ac, const fl
   gate_up(T, d, F, x, wg, wu, a, u);
   int64_t n = T * F;
   act_mul(gelu, a, u, h, n);
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)T, (int)d, (int)F, 1.0f, h, (int)F, wd, (int)F, 0.0f, y,
+  smx_sgemm_par(CblasNoTrans, CblasTrans, (int)T, (int)d, (int)F, 1.0f, h, (int)F, wd, (int)F, 0.0f, y,
               (int)d);
   return SMX_OK;
 }
@@ -91,24 +92,24 @@ smx_status smx_mlp_bwd_cpu(int64_t T, int64_t d, int64_t F, smx_act ac, const fl
   if (dwd) {
     act_mul(gelu, a, u, h, n);
     /* dWd = dy^T h: (d, T) (T, F) */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)d, (int)F, (int)T, 1.0f, dy, (int)d, h, (int)F, 0.0f, dwd,
+    smx_sgemm_par(CblasTrans, CblasNoTrans, (int)d, (int)F, (int)T, 1.0f, dy, (int)d, h, (int)F, 0.0f, dwd,
                 (int)F);
   }
   /* dh = dy Wd: (T, d) (d, F) */
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)T, (int)F, (int)d, 1.0f, dy, (int)d, wd, (int)F, 0.0f, dh,
+  smx_sgemm_par(CblasNoTrans, CblasNoTrans, (int)T, (int)F, (int)d, 1.0f, dy, (int)d, wd, (int)F, 0.0f, dh,
               (int)F);
   float *da = dh, *du = h; /* in place: each element reads dh, a, u once before writing */
   act_bwd(gelu, a, u, da, du, n);
   if (dwg) /* (F, T) (T, d) */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)F, (int)d, (int)T, 1.0f, da, (int)F, x, (int)d, 0.0f, dwg,
+    smx_sgemm_par(CblasTrans, CblasNoTrans, (int)F, (int)d, (int)T, 1.0f, da, (int)F, x, (int)d, 0.0f, dwg,
                 (int)d);
   if (dwu)
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)F, (int)d, (int)T, 1.0f, du, (int)F, x, (int)d, 0.0f, dwu,
+    smx_sgemm_par(CblasTrans, CblasNoTrans, (int)F, (int)d, (int)T, 1.0f, du, (int)F, x, (int)d, 0.0f, dwu,
                 (int)d);
   if (dx) { /* da Wg + du Wu: (T, F) (F, d) twice */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)T, (int)d, (int)F, 1.0f, da, (int)F, wg, (int)d, 0.0f, dx,
+    smx_sgemm_par(CblasNoTrans, CblasNoTrans, (int)T, (int)d, (int)F, 1.0f, da, (int)F, wg, (int)d, 0.0f, dx,
                 (int)d);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)T, (int)d, (int)F, 1.0f, du, (int)F, wu, (int)d, 1.0f, dx,
+    smx_sgemm_par(CblasNoTrans, CblasNoTrans, (int)T, (int)d, (int)F, 1.0f, du, (int)F, wu, (int)d, 1.0f, dx,
                 (int)d);
   }
   return SMX_OK;

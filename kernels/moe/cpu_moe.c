@@ -105,15 +105,15 @@ static void expert_fwd(const moe_cpu *s, int par, int64_t n, const float *xg, co
                        const float *wd, float *a, float *b, float *h, float *o) {
   int64_t D = s->D, F = s->F;
   if (par) {
-    moe_par_sgemm(CblasNoTrans, CblasNoTrans, n, F, D, 1.0f, xg, D, wg, F, 0.0f, a, F);
-    moe_par_sgemm(CblasNoTrans, CblasNoTrans, n, F, D, 1.0f, xg, D, wu, F, 0.0f, b, F);
+    smx_sgemm_par(CblasNoTrans, CblasNoTrans, n, F, D, 1.0f, xg, D, wg, F, 0.0f, a, F);
+    smx_sgemm_par(CblasNoTrans, CblasNoTrans, n, F, D, 1.0f, xg, D, wu, F, 0.0f, b, F);
   } else {
-    moe_sgemm(CblasNoTrans, CblasNoTrans, n, F, D, 1.0f, xg, D, wg, F, 0.0f, a, F);
-    moe_sgemm(CblasNoTrans, CblasNoTrans, n, F, D, 1.0f, xg, D, wu, F, 0.0f, b, F);
+    smx_sgemm(CblasNoTrans, CblasNoTrans, n, F, D, 1.0f, xg, D, wg, F, 0.0f, a, F);
+    smx_sgemm(CblasNoTrans, CblasNoTrans, n, F, D, 1.0f, xg, D, wu, F, 0.0f, b, F);
   }
   for (int64_t i = 0; i < n * F; i++) h[i] = a[i] * moe_sigmoid(a[i]) * b[i];
-  if (par) moe_par_sgemm(CblasNoTrans, CblasNoTrans, n, D, F, 1.0f, h, F, wd, D, 0.0f, o, D);
-  else moe_sgemm(CblasNoTrans, CblasNoTrans, n, D, F, 1.0f, h, F, wd, D, 0.0f, o, D);
+  if (par) smx_sgemm_par(CblasNoTrans, CblasNoTrans, n, D, F, 1.0f, h, F, wd, D, 0.0f, o, D);
+  else smx_sgemm(CblasNoTrans, CblasNoTrans, n, D, F, 1.0f, h, F, wd, D, 0.0f, o, D);
 }
 
 /* Backward of n rows after expert_fwd: dg of each row (<dy_t, o>), then dh = dog wd^T, da and db
@@ -128,19 +128,19 @@ static void expert_bwd_rows(const moe_cpu *s, int par, int64_t n, const int32_t 
     for (int64_t c = 0; c < D; c++) acc += dyt[c] * o[r * D + c];
     s->dg[sel[r]] = acc;
   }
-  if (par) moe_par_sgemm(CblasNoTrans, CblasTrans, n, F, D, 1.0f, dog, D, wd, D, 0.0f, dh, F);
-  else moe_sgemm(CblasNoTrans, CblasTrans, n, F, D, 1.0f, dog, D, wd, D, 0.0f, dh, F);
+  if (par) smx_sgemm_par(CblasNoTrans, CblasTrans, n, F, D, 1.0f, dog, D, wd, D, 0.0f, dh, F);
+  else smx_sgemm(CblasNoTrans, CblasTrans, n, F, D, 1.0f, dog, D, wd, D, 0.0f, dh, F);
   for (int64_t i = 0; i < n * F; i++) {
     float ai = a[i], sg = moe_sigmoid(ai);
     a[i] = dh[i] * b[i] * sg * (1.0f + ai * (1.0f - sg));
     b[i] = dh[i] * ai * sg;
   }
   if (par) {
-    moe_par_sgemm(CblasNoTrans, CblasTrans, n, D, F, 1.0f, a, F, wg, F, 0.0f, o, D);
-    moe_par_sgemm(CblasNoTrans, CblasTrans, n, D, F, 1.0f, b, F, wu, F, 1.0f, o, D);
+    smx_sgemm_par(CblasNoTrans, CblasTrans, n, D, F, 1.0f, a, F, wg, F, 0.0f, o, D);
+    smx_sgemm_par(CblasNoTrans, CblasTrans, n, D, F, 1.0f, b, F, wu, F, 1.0f, o, D);
   } else {
-    moe_sgemm(CblasNoTrans, CblasTrans, n, D, F, 1.0f, a, F, wg, F, 0.0f, o, D);
-    moe_sgemm(CblasNoTrans, CblasTrans, n, D, F, 1.0f, b, F, wu, F, 1.0f, o, D);
+    smx_sgemm(CblasNoTrans, CblasTrans, n, D, F, 1.0f, a, F, wg, F, 0.0f, o, D);
+    smx_sgemm(CblasNoTrans, CblasTrans, n, D, F, 1.0f, b, F, wu, F, 1.0f, o, D);
   }
 }
 
@@ -149,7 +149,7 @@ static void expert_wgrad(const moe_cpu *s, int par, int64_t n, const float *xg, 
                          const float *h, const float *dog, float *dwg, float *dwu, float *dwd) {
   int64_t D = s->D, F = s->F;
   void (*gemm)(CBLAS_TRANSPOSE, CBLAS_TRANSPOSE, int64_t, int64_t, int64_t, float, const float *, int64_t,
-               const float *, int64_t, float, float *, int64_t) = par ? moe_par_sgemm : moe_sgemm;
+               const float *, int64_t, float, float *, int64_t) = par ? smx_sgemm_par : smx_sgemm;
   gemm(CblasTrans, CblasNoTrans, D, F, n, 1.0f, xg, D, da, F, 0.0f, dwg, F);
   gemm(CblasTrans, CblasNoTrans, D, F, n, 1.0f, xg, D, db, F, 0.0f, dwu, F);
   gemm(CblasTrans, CblasNoTrans, F, D, n, 1.0f, h, F, dog, D, 0.0f, dwd, D);

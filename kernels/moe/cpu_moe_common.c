@@ -12,35 +12,6 @@
 #include "reference/moe.h"
 #include "seqmix/buffer.h"
 
-void moe_sgemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
-               int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
-  if (M <= 0 || N <= 0) return;
-  if (K <= 0) { /* C = beta C, which BLAS implementations disagree about for K = 0 */
-    for (int64_t i = 0; i < M; i++)
-      for (int64_t j = 0; j < N; j++) C[i * ldc + j] = beta == 0 ? 0 : beta * C[i * ldc + j];
-    return;
-  }
-  cblas_sgemm(CblasRowMajor, ta, tb, (int)M, (int)N, (int)K, alpha, A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
-}
-
-void moe_par_sgemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int64_t M, int64_t N, int64_t K, float alpha,
-                   const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
-  if (M <= 0 || N <= 0) return;
-  int nt = omp_get_max_threads();
-  int split_m = M >= N;
-  int64_t len = split_m ? M : N, chunk = (len + nt - 1) / nt;
-  chunk = (chunk + 15) / 16 * 16; /* whole SIMD panels per thread */
-  int64_t nchunks = (len + chunk - 1) / chunk;
-#pragma omp parallel for schedule(static)
-  for (int64_t c = 0; c < nchunks; c++) {
-    int64_t o = c * chunk, n = len - o < chunk ? len - o : chunk;
-    if (split_m)
-      moe_sgemm(ta, tb, n, N, K, alpha, ta == CblasNoTrans ? A + o * lda : A + o, lda, B, ldb, beta, C + o * ldc, ldc);
-    else
-      moe_sgemm(ta, tb, M, n, K, alpha, A, lda, tb == CblasNoTrans ? B + o : B + o * ldb, ldb, beta, C + o, ldc);
-  }
-}
-
 /* ---- the router ---- */
 
 smx_status moe_route_alloc(moe_route *r, int64_t T, int64_t D, int64_t E, int64_t k, int renorm) {
@@ -78,7 +49,7 @@ size_t moe_route_bytes(const moe_route *r) {
 
 void moe_route_fwd(moe_route *r, const float *x, const float *wr) {
   int64_t T = r->T, D = r->D, E = r->E, K = r->k;
-  moe_par_sgemm(CblasNoTrans, CblasNoTrans, T, E, D, 1.0f, x, D, wr, E, 0.0f, r->p, E);
+  smx_sgemm_par(CblasNoTrans, CblasNoTrans, T, E, D, 1.0f, x, D, wr, E, 0.0f, r->p, E);
 #pragma omp parallel for schedule(static)
   for (int64_t t = 0; t < T; t++) {
     float *l = r->p + t * E;
@@ -142,8 +113,8 @@ void moe_route_bwd(moe_route *r, const float *x, const float *wr, const float *d
       for (int64_t j = 0; j < K; j++) l[it[j]] += gt[j] * (dgt[j] - G);
     }
   }
-  moe_par_sgemm(CblasNoTrans, CblasTrans, T, D, E, 1.0f, r->p, E, wr, E, 1.0f, dx, D);
-  moe_par_sgemm(CblasTrans, CblasNoTrans, D, E, T, 1.0f, x, D, r->p, E, 0.0f, dwr, E);
+  smx_sgemm_par(CblasNoTrans, CblasTrans, T, D, E, 1.0f, r->p, E, wr, E, 1.0f, dx, D);
+  smx_sgemm_par(CblasTrans, CblasNoTrans, D, E, T, 1.0f, x, D, r->p, E, 0.0f, dwr, E);
 }
 
 /* ---- the shared expert ---- */
@@ -159,10 +130,10 @@ void moe_shared_fwd(int64_t T, int64_t D, int64_t S, const float *x, const float
     if (!accumulate) memset(y, 0, (size_t)(T * D) * sizeof *y);
     return;
   }
-  moe_par_sgemm(CblasNoTrans, CblasNoTrans, T, S, D, 1.0f, x, D, sg, S, 0.0f, a, S);
-  moe_par_sgemm(CblasNoTrans, CblasNoTrans, T, S, D, 1.0f, x, D, su, S, 0.0f, b, S);
+  smx_sgemm_par(CblasNoTrans, CblasNoTrans, T, S, D, 1.0f, x, D, sg, S, 0.0f, a, S);
+  smx_sgemm_par(CblasNoTrans, CblasNoTrans, T, S, D, 1.0f, x, D, su, S, 0.0f, b, S);
   glu_act(T * S, a, b);
-  moe_par_sgemm(CblasNoTrans, CblasNoTrans, T, D, S, 1.0f, a, S, sd, D, accumulate ? 1.0f : 0.0f, y, D);
+  smx_sgemm_par(CblasNoTrans, CblasNoTrans, T, D, S, 1.0f, a, S, sd, D, accumulate ? 1.0f : 0.0f, y, D);
 }
 
 void moe_shared_bwd(int64_t T, int64_t D, int64_t S, const float *x, const float *sg, const float *su, const float *sd,
@@ -172,20 +143,20 @@ void moe_shared_bwd(int64_t T, int64_t D, int64_t S, const float *x, const float
     if (!accumulate) memset(dx, 0, (size_t)(T * D) * sizeof *dx);
     return;
   }
-  moe_par_sgemm(CblasNoTrans, CblasNoTrans, T, S, D, 1.0f, x, D, sg, S, 0.0f, a, S);
-  moe_par_sgemm(CblasNoTrans, CblasNoTrans, T, S, D, 1.0f, x, D, su, S, 0.0f, b, S);
+  smx_sgemm_par(CblasNoTrans, CblasNoTrans, T, S, D, 1.0f, x, D, sg, S, 0.0f, a, S);
+  smx_sgemm_par(CblasNoTrans, CblasNoTrans, T, S, D, 1.0f, x, D, su, S, 0.0f, b, S);
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < T * S; i++) h[i] = a[i] * moe_sigmoid(a[i]) * b[i];
-  moe_par_sgemm(CblasTrans, CblasNoTrans, S, D, T, 1.0f, h, S, dy, D, 0.0f, dsd, D);
-  moe_par_sgemm(CblasNoTrans, CblasTrans, T, S, D, 1.0f, dy, D, sd, D, 0.0f, h, S); /* dh */
+  smx_sgemm_par(CblasTrans, CblasNoTrans, S, D, T, 1.0f, h, S, dy, D, 0.0f, dsd, D);
+  smx_sgemm_par(CblasNoTrans, CblasTrans, T, S, D, 1.0f, dy, D, sd, D, 0.0f, h, S); /* dh */
 #pragma omp parallel for schedule(static)
   for (int64_t i = 0; i < T * S; i++) {
     float ai = a[i], sgm = moe_sigmoid(ai), dh = h[i];
     a[i] = dh * b[i] * sgm * (1.0f + ai * (1.0f - sgm));
     b[i] = dh * ai * sgm;
   }
-  moe_par_sgemm(CblasTrans, CblasNoTrans, D, S, T, 1.0f, x, D, a, S, 0.0f, dsg, S);
-  moe_par_sgemm(CblasTrans, CblasNoTrans, D, S, T, 1.0f, x, D, b, S, 0.0f, dsu, S);
-  moe_par_sgemm(CblasNoTrans, CblasTrans, T, D, S, 1.0f, a, S, sg, S, accumulate ? 1.0f : 0.0f, dx, D);
-  moe_par_sgemm(CblasNoTrans, CblasTrans, T, D, S, 1.0f, b, S, su, S, 1.0f, dx, D);
+  smx_sgemm_par(CblasTrans, CblasNoTrans, D, S, T, 1.0f, x, D, a, S, 0.0f, dsg, S);
+  smx_sgemm_par(CblasTrans, CblasNoTrans, D, S, T, 1.0f, x, D, b, S, 0.0f, dsu, S);
+  smx_sgemm_par(CblasNoTrans, CblasTrans, T, D, S, 1.0f, a, S, sg, S, accumulate ? 1.0f : 0.0f, dx, D);
+  smx_sgemm_par(CblasNoTrans, CblasTrans, T, D, S, 1.0f, b, S, su, S, 1.0f, dx, D);
 }

@@ -1,10 +1,9 @@
-/* Pieces the CPU moe, moe_router and cdmoe variants share: a row- or column-split sgemm over the
- * OpenMP threads (OpenBLAS single-threaded inside, so the split, and with it every result, is
- * fixed by the thread count), the router (GEMM, softmax, top-k, the sort by expert, the
+/* Pieces the CPU moe, moe_router and cdmoe variants share (the split sgemm is
+ * kernels/cpu_sgemm_par.h): the router (GEMM, softmax, top-k, the sort by expert, the
  * load-balancing loss) and its backward, and the shared GLU expert forward and backward.
  * Formulas: reference/moe.h.
  *
- *   seqmix check --op moe        (cpu.loop, cpu.grouped use all of it; cdmoe's cpu.pk the sgemm and shared GLU) */
+ *   seqmix check --op moe        (cpu.loop, cpu.grouped use all of it; cdmoe's cpu.pk the shared GLU) */
 #ifndef SEQMIX_KERNELS_MOE_CPU_MOE_COMMON_H
 #define SEQMIX_KERNELS_MOE_CPU_MOE_COMMON_H
 
@@ -15,14 +14,7 @@
 
 #include "seqmix/status.h"
 
-/* C (M x N) = alpha op(A) op(B) + beta C, split over M (or N when N is the larger) across the
- * OpenMP threads. Call outside parallel regions. */
-void moe_par_sgemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int64_t M, int64_t N, int64_t K, float alpha,
-                   const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc);
-/* The same on the calling thread (inside parallel regions). */
-void moe_sgemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
-               int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc);
-
+#include "kernels/cpu_sgemm_par.h"
 
 static inline float moe_sigmoid(float a) { return 1.0f / (1.0f + expf(-a)); }
 

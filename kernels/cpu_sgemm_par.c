@@ -1,0 +1,38 @@
+/* The OpenMP-split sgemm of kernels/cpu_sgemm_par.h (why it exists is said there). Checked through
+ * every kernel that uses it: seqmix check --op moe,cdmoe,mlp,lm_head_ce,hyena_filter,conba */
+#include "kernels/cpu_sgemm_par.h"
+
+#include <omp.h>
+
+#include "kernels/cpu_blas_single.h"
+
+void smx_sgemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+               int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0) {
+    for (int64_t i = 0; i < M; i++)
+      for (int64_t j = 0; j < N; j++) C[i * ldc + j] = beta == 0 ? 0 : beta * C[i * ldc + j];
+    return;
+  }
+  cblas_sgemm(CblasRowMajor, ta, tb, (int)M, (int)N, (int)K, alpha, A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
+}
+
+void smx_sgemm_par(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int64_t M, int64_t N, int64_t K, float alpha,
+                   const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
+  if (M <= 0 || N <= 0) return;
+  int nt = omp_in_parallel() ? 1 : omp_get_max_threads();
+  int split_m = M >= N;
+  int64_t len = split_m ? M : N, chunk = (len + nt - 1) / nt;
+  chunk = (chunk + 15) / 16 * 16; /* whole SIMD panels per thread */
+  int64_t nchunks = (len + chunk - 1) / chunk;
+  int saved = smx_blas_single_begin();
+#pragma omp parallel for schedule(static) if (nchunks > 1)
+  for (int64_t c = 0; c < nchunks; c++) {
+    int64_t o = c * chunk, n = len - o < chunk ? len - o : chunk;
+    if (split_m)
+      smx_sgemm(ta, tb, n, N, K, alpha, ta == CblasNoTrans ? A + o * lda : A + o, lda, B, ldb, beta, C + o * ldc, ldc);
+    else
+      smx_sgemm(ta, tb, M, n, K, alpha, A, lda, tb == CblasNoTrans ? B + o : B + o * ldb, ldb, beta, C + o, ldc);
+  }
+  smx_blas_single_end(saved);
+}
