@@ -20,7 +20,11 @@ void smx_sgemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int64_t M, int64_t N, int
 void smx_sgemm_par(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int64_t M, int64_t N, int64_t K, float alpha,
                    const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
   if (M <= 0 || N <= 0) return;
-  int nt = omp_in_parallel() ? 1 : omp_get_max_threads();
+  if (omp_in_parallel()) { /* one thread's share of a loop: its caller chose OpenBLAS's threads */
+    smx_sgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    return;
+  }
+  int nt = omp_get_max_threads();
   int split_m = M >= N;
   int64_t len = split_m ? M : N, chunk = (len + nt - 1) / nt;
   chunk = (chunk + 15) / 16 * 16; /* whole SIMD panels per thread */

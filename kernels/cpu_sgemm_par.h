@@ -6,7 +6,8 @@
  * machines the loop after each GEMM then waits for a scheduler tick (measured: mlp cpu.blas
  * forward at T = 256, d = 64, F = 256 took 8.0 ms this way and 0.40 ms with OpenBLAS on one
  * thread; lm_head_ce forward 4.0 vs 0.22 ms; conba cpu.scan forward 14.8 vs 2.4 ms).
- *   smx_sgemm_par(...)   outside parallel regions (inside one it runs on the calling thread)
+ *   smx_sgemm_par(...)   outside parallel regions (inside one it is smx_sgemm: the caller then
+ *                        holds OpenBLAS to one thread, smx_blas_single_begin/end, around its loop)
  *   smx_sgemm(...)       on the calling thread, e.g. per expert inside an OpenMP loop
  * Row-major; the split (over M, or over N when N is the larger) and with it every result is fixed
  * by the thread count. */

@@ -1,13 +1,14 @@
-/* linear variant `cpu.blas`: the three GEMMs through OpenBLAS cblas_sgemm (its own threads), the
- * bias and its gradient as plain loops (the column sums of dy in row order, so db is bitwise
+/* linear variant `cpu.blas`: the three GEMMs through OpenBLAS, split over the OpenMP threads
+ * (kernels/cpu_sgemm_par.h: in a model the next op's OpenMP loop follows at once, and OpenBLAS's
+ * own pthreads would stall it), the bias and its gradient as plain loops (the column sums of dy in row order, so db is bitwise
  * repeatable whatever the thread count). The registered variant is a thin wrapper over
  * smx_linear_fwd_cpu / smx_linear_bwd_cpu (include/seqmix/model_ops.h).
  *
  *   seqmix check --op linear --variant cpu.blas
  */
-#include <cblas.h>
 #include <string.h>
 
+#include "kernels/cpu_sgemm_par.h"
 #include "reference/linear.h"
 #include "seqmix/model_ops.h"
 
@@ -26,7 +27,7 @@ smx_status smx_linear_fwd_cpu(int64_t T, int64_t K, int64_t N, const float *x, c
   /* y starts as the broadcast bias, then the GEMM accumulates onto it (beta = 1) */
   if (b)
     for (int64_t t = 0; t < T; t++) memcpy(y + t * N, b, (size_t)N * sizeof(float));
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)T, (int)N, (int)K, 1.0f, x, (int)K, w, (int)K,
+  smx_sgemm_par(CblasNoTrans, CblasTrans, (int)T, (int)N, (int)K, 1.0f, x, (int)K, w, (int)K,
               b ? 1.0f : 0.0f, y, (int)N);
   return SMX_OK;
 }
@@ -38,10 +39,10 @@ smx_status smx_linear_bwd_cpu(int64_t T, int64_t K, int64_t N, const float *x, c
   if (!dy || (dx && !w) || (dw && !x))
     return smx_fail(SMX_ERR_INVALID, "smx_linear_bwd_cpu: dy, and w for dx, x for dW, must not be NULL");
   if (dx) /* (T, dout) (dout, din) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)T, (int)K, (int)N, 1.0f, dy, (int)N, w, (int)K, 0.0f,
+    smx_sgemm_par(CblasNoTrans, CblasNoTrans, (int)T, (int)K, (int)N, 1.0f, dy, (int)N, w, (int)K, 0.0f,
                 dx, (int)K);
   if (dw) /* (dout, T) (T, din) */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)N, (int)K, (int)T, 1.0f, dy, (int)N, x, (int)K, 0.0f,
+    smx_sgemm_par(CblasTrans, CblasNoTrans, (int)N, (int)K, (int)T, 1.0f, dy, (int)N, x, (int)K, 0.0f,
                 dw, (int)K);
   if (db) {
     memset(db, 0, (size_t)N * sizeof(float));
