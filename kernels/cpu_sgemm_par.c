@@ -20,7 +20,12 @@ void smx_sgemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int64_t M, int64_t N, int
 void smx_sgemm_par(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int64_t M, int64_t N, int64_t K, float alpha,
                    const float *A, int64_t lda, const float *B, int64_t ldb, float beta, float *C, int64_t ldc) {
   if (M <= 0 || N <= 0) return;
-  if (omp_in_parallel()) { /* one thread's share of a loop: its caller chose OpenBLAS's threads */
+  /* Inside a parallel region this is one thread's share of a loop, whose caller chose OpenBLAS's
+   * threads. Below OpenBLAS's own threading threshold (interface/gemm.c: M N K under 4 x 65536)
+   * a split costs more than it saves: a decode step's 1 x d by d x F products waited on waking the
+   * second thread (ssd decode at 1K fell from 3,105 to 1,065 tokens/s when they were split), and
+   * OpenBLAS runs such a product on the calling thread anyway. */
+  if (omp_in_parallel() || (double)M * (double)N * (double)K < 262144.0) {
     smx_sgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     return;
   }
