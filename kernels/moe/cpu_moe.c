@@ -99,26 +99,21 @@ static void gather(const moe_cpu *s, int64_t n, const int32_t *sel, const float 
   }
 }
 
-/* One expert's n gathered rows through its GLU: a, b -> h (in hg), o = h wd (n x D).
- * par = 1: GEMMs split over the threads (the loop); 0: on this thread (a grouped task). */
-static void expert_fwd(const moe_cpu *s, int par, int64_t n, const float *xg, const float *wg, const float *wu,
-                       const float *wd, float *a, float *b, float *h, float *o) {
+/* One expert's n gathered rows through its GLU: a, b -> h (in hg), o = h wd (n x D). The GEMMs
+ * split over the threads when called outside a parallel region (the loop), on this thread inside
+ * one (a grouped task): smx_sgemm_par decides. */
+static void expert_fwd(const moe_cpu *s, int64_t n, const float *xg, const float *wg, const float *wu, const float *wd,
+                       float *a, float *b, float *h, float *o) {
   int64_t D = s->D, F = s->F;
-  if (par) {
-    smx_sgemm_par(CblasNoTrans, CblasNoTrans, n, F, D, 1.0f, xg, D, wg, F, 0.0f, a, F);
-    smx_sgemm_par(CblasNoTrans, CblasNoTrans, n, F, D, 1.0f, xg, D, wu, F, 0.0f, b, F);
-  } else {
-    smx_sgemm(CblasNoTrans, CblasNoTrans, n, F, D, 1.0f, xg, D, wg, F, 0.0f, a, F);
-    smx_sgemm(CblasNoTrans, CblasNoTrans, n, F, D, 1.0f, xg, D, wu, F, 0.0f, b, F);
-  }
+  smx_sgemm_par(CblasNoTrans, CblasNoTrans, n, F, D, 1.0f, xg, D, wg, F, 0.0f, a, F);
+  smx_sgemm_par(CblasNoTrans, CblasNoTrans, n, F, D, 1.0f, xg, D, wu, F, 0.0f, b, F);
   for (int64_t i = 0; i < n * F; i++) h[i] = a[i] * moe_sigmoid(a[i]) * b[i];
-  if (par) smx_sgemm_par(CblasNoTrans, CblasNoTrans, n, D, F, 1.0f, h, F, wd, D, 0.0f, o, D);
-  else smx_sgemm(CblasNoTrans, CblasNoTrans, n, D, F, 1.0f, h, F, wd, D, 0.0f, o, D);
+  smx_sgemm_par(CblasNoTrans, CblasNoTrans, n, D, F, 1.0f, h, F, wd, D, 0.0f, o, D);
 }
 
 /* Backward of n rows after expert_fwd: dg of each row (<dy_t, o>), then dh = dog wd^T, da and db
  * (over a and b), dxg = da wg^T + db wu^T into o. */
-static void expert_bwd_rows(const moe_cpu *s, int par, int64_t n, const int32_t *sel, const float *dy, const float *wg,
+static void expert_bwd_rows(const moe_cpu *s, int64_t n, const int32_t *sel, const float *dy, const float *wg,
                             const float *wu, const float *wd, const float *dog, float *a, float *b, float *dh,
                             float *o) {
   int64_t D = s->D, F = s->F, K = s->k;
@@ -128,31 +123,23 @@ static void expert_bwd_rows(const moe_cpu *s, int par, int64_t n, const int32_t 
     for (int64_t c = 0; c < D; c++) acc += dyt[c] * o[r * D + c];
     s->dg[sel[r]] = acc;
   }
-  if (par) smx_sgemm_par(CblasNoTrans, CblasTrans, n, F, D, 1.0f, dog, D, wd, D, 0.0f, dh, F);
-  else smx_sgemm(CblasNoTrans, CblasTrans, n, F, D, 1.0f, dog, D, wd, D, 0.0f, dh, F);
+  smx_sgemm_par(CblasNoTrans, CblasTrans, n, F, D, 1.0f, dog, D, wd, D, 0.0f, dh, F);
   for (int64_t i = 0; i < n * F; i++) {
     float ai = a[i], sg = moe_sigmoid(ai);
     a[i] = dh[i] * b[i] * sg * (1.0f + ai * (1.0f - sg));
     b[i] = dh[i] * ai * sg;
   }
-  if (par) {
-    smx_sgemm_par(CblasNoTrans, CblasTrans, n, D, F, 1.0f, a, F, wg, F, 0.0f, o, D);
-    smx_sgemm_par(CblasNoTrans, CblasTrans, n, D, F, 1.0f, b, F, wu, F, 1.0f, o, D);
-  } else {
-    smx_sgemm(CblasNoTrans, CblasTrans, n, D, F, 1.0f, a, F, wg, F, 0.0f, o, D);
-    smx_sgemm(CblasNoTrans, CblasTrans, n, D, F, 1.0f, b, F, wu, F, 1.0f, o, D);
-  }
+  smx_sgemm_par(CblasNoTrans, CblasTrans, n, D, F, 1.0f, a, F, wg, F, 0.0f, o, D);
+  smx_sgemm_par(CblasNoTrans, CblasTrans, n, D, F, 1.0f, b, F, wu, F, 1.0f, o, D);
 }
 
 /* dwg = xg^T da, dwu = xg^T db (D x F), dwd = h^T dog (F x D) over an expert's n rows (n = 0: zeros). */
-static void expert_wgrad(const moe_cpu *s, int par, int64_t n, const float *xg, const float *da, const float *db,
-                         const float *h, const float *dog, float *dwg, float *dwu, float *dwd) {
+static void expert_wgrad(const moe_cpu *s, int64_t n, const float *xg, const float *da, const float *db, const float *h,
+                         const float *dog, float *dwg, float *dwu, float *dwd) {
   int64_t D = s->D, F = s->F;
-  void (*gemm)(CBLAS_TRANSPOSE, CBLAS_TRANSPOSE, int64_t, int64_t, int64_t, float, const float *, int64_t,
-               const float *, int64_t, float, float *, int64_t) = par ? smx_sgemm_par : smx_sgemm;
-  gemm(CblasTrans, CblasNoTrans, D, F, n, 1.0f, xg, D, da, F, 0.0f, dwg, F);
-  gemm(CblasTrans, CblasNoTrans, D, F, n, 1.0f, xg, D, db, F, 0.0f, dwu, F);
-  gemm(CblasTrans, CblasNoTrans, F, D, n, 1.0f, h, F, dog, D, 0.0f, dwd, D);
+  smx_sgemm_par(CblasTrans, CblasNoTrans, D, F, n, 1.0f, xg, D, da, F, 0.0f, dwg, F);
+  smx_sgemm_par(CblasTrans, CblasNoTrans, D, F, n, 1.0f, xg, D, db, F, 0.0f, dwu, F);
+  smx_sgemm_par(CblasTrans, CblasNoTrans, F, D, n, 1.0f, h, F, dog, D, 0.0f, dwd, D);
 }
 
 /* ---- cpu.loop ---- */
@@ -171,7 +158,7 @@ static void loop_fwd(moe_cpu *s, float *const *t) {
     int64_t n = scan(s, e);
     if (!n) continue;
     gather(s, n, s->list, t[MOE_X], NULL, s->xg, NULL);
-    expert_fwd(s, 1, n, s->xg, t[MOE_WG] + e * D * F, t[MOE_WU] + e * D * F, t[MOE_WD] + e * F * D, s->ag, s->bg,
+    expert_fwd(s, n, s->xg, t[MOE_WG] + e * D * F, t[MOE_WU] + e * D * F, t[MOE_WD] + e * F * D, s->ag, s->bg,
                s->hg, s->og);
 #pragma omp parallel for schedule(static)
     for (int64_t r = 0; r < n; r++) { /* index_add: a token picks an expert at most once */
@@ -191,10 +178,10 @@ static void loop_bwd(moe_cpu *s, float *const *t) {
     const float *wg = t[MOE_WG] + e * D * F, *wu = t[MOE_WU] + e * D * F, *wd = t[MOE_WD] + e * F * D;
     if (n) {
       gather(s, n, s->list, t[MOE_X], t[MOE_DY], s->xg, s->dog);
-      expert_fwd(s, 1, n, s->xg, wg, wu, wd, s->ag, s->bg, s->hg, s->og);
-      expert_bwd_rows(s, 1, n, s->list, t[MOE_DY], wg, wu, wd, s->dog, s->ag, s->bg, s->dhg, s->og);
+      expert_fwd(s, n, s->xg, wg, wu, wd, s->ag, s->bg, s->hg, s->og);
+      expert_bwd_rows(s, n, s->list, t[MOE_DY], wg, wu, wd, s->dog, s->ag, s->bg, s->dhg, s->og);
     }
-    expert_wgrad(s, 1, n, s->xg, s->ag, s->bg, s->hg, s->dog, dwg, dwu, dwd);
+    expert_wgrad(s, n, s->xg, s->ag, s->bg, s->hg, s->dog, dwg, dwu, dwd);
 #pragma omp parallel for schedule(static)
     for (int64_t r = 0; r < n; r++) {
       float *dx = t[MOE_DX] + (s->list[r] / s->k) * D;
@@ -223,7 +210,7 @@ static void grouped_fwd(moe_cpu *s, float *const *t) {
 #pragma omp parallel for schedule(dynamic)
   for (int64_t i = 0; i < ntask; i++) {
     int64_t e = s->task[3 * i], p = s->task[3 * i + 1], n = s->task[3 * i + 2];
-    expert_fwd(s, 0, n, s->xg + p * D, t[MOE_WG] + e * D * F, t[MOE_WU] + e * D * F, t[MOE_WD] + e * F * D,
+    expert_fwd(s, n, s->xg + p * D, t[MOE_WG] + e * D * F, t[MOE_WU] + e * D * F, t[MOE_WD] + e * F * D,
                s->ag + p * F, s->bg + p * F, s->hg + p * F, s->og + p * D);
   }
   moe_shared_fwd(s->T, D, s->S, t[MOE_X], t[MOE_SG], t[MOE_SU], t[MOE_SD], s->sa, s->sb, t[MOE_Y], 0);
@@ -246,14 +233,14 @@ static void grouped_bwd(moe_cpu *s, float *const *t) {
   for (int64_t i = 0; i < ntask; i++) {
     int64_t e = s->task[3 * i], p = s->task[3 * i + 1], n = s->task[3 * i + 2];
     const float *wg = t[MOE_WG] + e * D * F, *wu = t[MOE_WU] + e * D * F, *wd = t[MOE_WD] + e * F * D;
-    expert_fwd(s, 0, n, s->xg + p * D, wg, wu, wd, s->ag + p * F, s->bg + p * F, s->hg + p * F, s->og + p * D);
-    expert_bwd_rows(s, 0, n, s->r.order + p, t[MOE_DY], wg, wu, wd, s->dog + p * D, s->ag + p * F, s->bg + p * F,
+    expert_fwd(s, n, s->xg + p * D, wg, wu, wd, s->ag + p * F, s->bg + p * F, s->hg + p * F, s->og + p * D);
+    expert_bwd_rows(s, n, s->r.order + p, t[MOE_DY], wg, wu, wd, s->dog + p * D, s->ag + p * F, s->bg + p * F,
                     s->dhg + p * F, s->og + p * D);
   }
 #pragma omp parallel for schedule(dynamic)
   for (int64_t e = 0; e < s->E; e++) {
     int64_t p = s->r.start[e], n = s->r.start[e + 1] - p;
-    expert_wgrad(s, 0, n, s->xg + p * D, s->ag + p * F, s->bg + p * F, s->hg + p * F, s->dog + p * D,
+    expert_wgrad(s, n, s->xg + p * D, s->ag + p * F, s->bg + p * F, s->hg + p * F, s->dog + p * D,
                  t[MOE_DWG] + e * D * F, t[MOE_DWU] + e * D * F, t[MOE_DWD] + e * F * D);
   }
 #pragma omp parallel for schedule(static)
