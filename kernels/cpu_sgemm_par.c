@@ -14,6 +14,35 @@ void smx_sgemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int64_t M, int64_t N, int
       for (int64_t j = 0; j < N; j++) C[i * ldc + j] = beta == 0 ? 0 : beta * C[i * ldc + j];
     return;
   }
+  /* A product with one row or one column is a GEMV: cblas_sgemm would pack the whole other operand
+   * into panels on every call (a decode step's 1 x d by d x F products spent 86% of their time in
+   * sgemm_incopy/sgemm_kernel at N = 1), while sgemv reads it once. beta = 0 must give zeros even
+   * over NaN garbage, which sgemv's internal scaling does not promise, so C is cleared first.
+   * OpenBLAS threads sgemv from 9,216 elements on (far below sgemm's threshold), and its pthreads
+   * then stall the OpenMP loops around it (ssd decode: 614 tokens/s so, 2,550 on one thread), so
+   * it runs on the calling thread; smx_sgemm_par splits the larger ones over the OpenMP threads.
+   * Inside a parallel region the caller already holds OpenBLAS to one thread. */
+  if (M == 1 || N == 1) {
+    int64_t n = M == 1 ? N : M, inc_c = M == 1 ? 1 : ldc;
+    int nested = omp_in_parallel(), saved = nested ? 0 : smx_blas_single_begin();
+    if (beta == 0)
+      for (int64_t i = 0; i < n; i++) C[i * inc_c] = 0;
+    if (M == 1) { /* C(1 x N) = x' op(B), x = op(A)'s only row */
+      int inc_x = ta == CblasNoTrans ? 1 : (int)lda;
+      if (tb == CblasNoTrans) /* B is K x N */
+        cblas_sgemv(CblasRowMajor, CblasTrans, (int)K, (int)N, alpha, B, (int)ldb, A, inc_x, beta, C, 1);
+      else /* B is N x K */
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)N, (int)K, alpha, B, (int)ldb, A, inc_x, beta, C, 1);
+    } else { /* C(M x 1) = op(A) x, x = op(B)'s only column */
+      int inc_x = tb == CblasNoTrans ? (int)ldb : 1;
+      if (ta == CblasNoTrans) /* A is M x K */
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)M, (int)K, alpha, A, (int)lda, B, inc_x, beta, C, (int)ldc);
+      else /* A is K x M */
+        cblas_sgemv(CblasRowMajor, CblasTrans, (int)K, (int)M, alpha, A, (int)lda, B, inc_x, beta, C, (int)ldc);
+    }
+    if (!nested) smx_blas_single_end(saved);
+    return;
+  }
   cblas_sgemm(CblasRowMajor, ta, tb, (int)M, (int)N, (int)K, alpha, A, (int)lda, B, (int)ldb, beta, C, (int)ldc);
 }
 
