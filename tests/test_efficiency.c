@@ -164,6 +164,11 @@ Test(efficiency, bad_input_is_one_line) {
   usage_error((const char *[]){"task", "efficiency", "--d", "-3", NULL}, "--d");
   usage_error((const char *[]){"task", "efficiency", "--heads", "3", "--ctx", "8", NULL}, "heads");
   usage_error((const char *[]){"task", "efficiency", "--device", "tpu", NULL}, "tpu");
+  /* refused before minutes of measurement, not after them */
+  usage_error((const char *[]){"task", "efficiency", "--arch", "ssd", "--ctx", "64", "--out", "/nonexistent-dir/e.json", NULL},
+              "its folder /nonexistent-dir does not exist");
+  usage_error((const char *[]){"task", "efficiency", "--arch", "ssd", "--ctx", "64", "--md", "/dev/null/e.md", NULL},
+              "cannot write --md /dev/null/e.md");
 }
 
 /* --device cuda without a usable GPU: one line saying why, nothing measured */
