@@ -26,6 +26,10 @@ int cli_fail(smx_status s); /* prints smx_last_error(), returns the exit code fo
 int cli_int(const char *opt, const char *text, long lo, long hi, long *out);
 int cli_double(const char *opt, const char *text, double lo, double hi, double *out);
 
+/* 0 when the folder that would hold `path` exists and is writable, else 2 after one line: run
+ * before minutes of measurement or training, not after them, so no result is computed unwritable. */
+int cli_check_writable(const char *cmd, const char *path, const char *what);
+
 int parse_devices(const char *text, unsigned *mask); /* "cpu", "cuda", "all" -> bit mask */
 
 int cmd_info(int argc, char **argv);

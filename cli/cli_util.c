@@ -4,6 +4,8 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -80,5 +82,20 @@ int cli_double(const char *opt, const char *text, double lo, double hi, double *
   if (!*text || *end || errno == ERANGE || !(v >= lo && v <= hi))
     return cli_error("--%s %s is not a number in %g..%g", opt, text, lo, hi);
   *out = v;
+  return 0;
+}
+
+int cli_check_writable(const char *cmd, const char *path, const char *what) {
+  char dir[4096];
+  const char *slash = strrchr(path, '/');
+  if (!*path) return cli_error("%s: %s is empty", cmd, what);
+  if (strlen(path) >= sizeof dir) return cli_error("%s: %s path too long", cmd, what);
+  if (!slash) snprintf(dir, sizeof dir, ".");
+  else if (slash == path) snprintf(dir, sizeof dir, "/");
+  else snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+  struct stat st;
+  if (stat(dir, &st) != 0) return cli_error("%s: cannot write %s %s: its folder %s does not exist", cmd, what, path, dir);
+  if (!S_ISDIR(st.st_mode) || access(dir, W_OK) != 0)
+    return cli_error("%s: cannot write %s %s: %s is not a writable folder", cmd, what, path, dir);
   return 0;
 }

@@ -147,6 +147,7 @@ int sweep_run(int argc, char **argv) {
     return cli_error("seqmix sweep run: --jobs above 1 would share one GPU; give each GPU its own --shard I/N instead");
   char job_out[4200];
   snprintf(job_out, sizeof job_out, "%s.job%d", out, ji);
+  if (!dry && cli_check_writable("seqmix sweep run", out, "--out")) return SMX_EXIT_USAGE;
   /* a new sweep run first takes in what interrupted workers left */
   if (!job_s && !dry) {
     int mrc = merge_job_files(out);

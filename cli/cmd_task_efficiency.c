@@ -186,22 +186,6 @@ static int write_csv(const char *path, const arch_run *runs, int n_arch, int n_c
   return fclose(f) ? cli_error("seqmix task efficiency: cannot write %s", path) : 0;
 }
 
-/* Refused before any measurement, not after minutes of it: a file whose folder cannot be written. */
-static int check_writable(const char *path, const char *what) {
-  char dir[4096];
-  const char *slash = strrchr(path, '/');
-  if (!*path) return cli_error("seqmix task efficiency: %s is empty", what);
-  if (strlen(path) >= sizeof dir) return cli_error("seqmix task efficiency: %s path too long", what);
-  if (!slash) snprintf(dir, sizeof dir, ".");
-  else if (slash == path) snprintf(dir, sizeof dir, "/");
-  else snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
-  struct stat st;
-  if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode) || access(dir, W_OK) != 0)
-    return cli_error("seqmix task efficiency: cannot write %s %s: its folder %s %s", what, path, dir,
-                     stat(dir, &st) != 0 ? "does not exist" : "is not a writable folder");
-  return 0;
-}
-
 static int plots(const char *dir, const arch_run *runs, int n_arch, int n_ctx, const char *hw, FILE *log) {
   static const char *const name[3] = {"prefill", "decode", "state"};
   static const char *const title[3] = {"prefill tokens/s (one sequence)", "decode tokens/s (one sequence)",
@@ -302,7 +286,9 @@ int task_efficiency(int argc, char **argv) {
     r->mc.device = dev;
     for (int k = 0; k < n_ctx; k++) r->p[k] = (point){ctx[k], NAN, NAN, NAN, "", ""};
   }
-  if ((out && check_writable(out, "--out")) || (md_path && check_writable(md_path, "--md"))) return SMX_EXIT_USAGE;
+  if ((out && cli_check_writable("seqmix task efficiency", out, "--out")) ||
+      (md_path && cli_check_writable("seqmix task efficiency", md_path, "--md")))
+    return SMX_EXIT_USAGE;
   if (plot_dir && (s = smx_mkdir_p(plot_dir)) != SMX_OK) return cli_fail(s);
   smx_hardware hw;
   if ((s = smx_hardware_probe(&hw)) != SMX_OK) return cli_fail(s);

@@ -302,9 +302,11 @@ Test(sweep, bad_arguments_get_one_line) {
       {"sweep", "run", "--spec", "/nonexistent/spec.json", "--out", "/tmp/x.jsonl", NULL},
       {"sweep", "run", "--preset", "quick", "--out", "/tmp/x.jsonl", "--jobs", "0", NULL},
       {"sweep", "run", "--preset", "quick", "--out", "/tmp/x.jsonl", "--jobs", "2", "--job", "0/2"},
+      {"sweep", "run", "--preset", "quick", "--out", "/nonexistent/x.jsonl", NULL}, /* before training, not after */
   };
   const char *needles[] = {"give one of --preset NAME or --spec FILE", "--out FILE is required", "unknown sweep preset 'nope'",
-                           "2/2", "/nonexistent/spec.json", "--jobs", "exclude each other"};
+                           "2/2", "/nonexistent/spec.json", "--jobs", "exclude each other",
+                           "its folder /nonexistent does not exist"};
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     run_cli(&r, cases[i]);
     cr_assert_eq(r.status, 2, "case %zu: exit %d, %s", i, r.status, r.err);
