@@ -18,6 +18,7 @@
  * so nothing is lost or run twice. Processes rather than fork(): a forked child of a process that
  * has run an OpenMP region cannot use OpenMP again (libgomp's pool does not survive fork).
  */
+#define _GNU_SOURCE /* fopencookie: the workers' tagged progress stream */
 #include <errno.h>
 #include <glob.h>
 #include <jansson.h>
@@ -39,6 +40,38 @@ const char *smx_build_revision(void);
 extern char **environ;
 
 #define MAX_JOBS 64
+
+/* A worker's progress stream: every line goes to stderr behind the worker's tag, in one write(2)
+ * (atomic on a pipe up to PIPE_BUF), so the workers' epoch lines stay whole and say whose they are. */
+typedef struct tagged_stream {
+  const char *tag;
+  int at_line_start;
+} tagged_stream;
+
+static ssize_t tagged_write(void *cookie, const char *buf, size_t n) {
+  tagged_stream *t = cookie;
+  char line[4096];
+  size_t i = 0;
+  while (i < n) {
+    size_t len = 0, end = i;
+    while (end < n && buf[end] != '\n') end++;
+    if (end < n) end++; /* the newline goes with its line */
+    if (t->at_line_start) len = (size_t)snprintf(line, sizeof line, "%s", t->tag);
+    size_t take = end - i < sizeof line - len ? end - i : sizeof line - len;
+    memcpy(line + len, buf + i, take);
+    len += take;
+    if (write(STDERR_FILENO, line, len) < 0) return -1;
+    t->at_line_start = line[len - 1] == '\n';
+    i += take;
+  }
+  return (ssize_t)n;
+}
+
+static FILE *tagged_stderr(tagged_stream *t) {
+  FILE *f = fopencookie(t, "w", (cookie_io_functions_t){.write = tagged_write});
+  if (f) setvbuf(f, NULL, _IOLBF, 0);
+  return f;
+}
 
 /* Merges every OUT.job* file into OUT and deletes it: what workers left, finished or interrupted. */
 static int merge_job_files(const char *out) {
@@ -128,7 +161,7 @@ int sweep_run(int argc, char **argv) {
               "Expands the sweep into its runs and trains, in grid order, every run the results file does\n"
               "not hold yet; each finished run is appended as one JSON line (config, metrics, and in\n"
               "\"meta\" the wall time, tokens/s, threads, hardware id and git revision). Rerunning resumes.\n"
-              "Progress on stderr: run i of n, then per epoch loss, test accuracy and ETA.", opts);
+              "Progress on stderr: run i of n, then per epoch loss, test accuracy and ETA (with --jobs, each line behind its worker's [job J/N] tag).", opts);
     return 0;
   }
   if (!!preset == !!spec_path) return cli_error("seqmix sweep run: give one of --preset NAME or --spec FILE");
@@ -209,6 +242,9 @@ int sweep_run(int argc, char **argv) {
   size_t k = 0;
   int rc = 0;
   double t0 = smx_now();
+  tagged_stream ts = {tag, 1};
+  FILE *progress = job_s && !dry ? tagged_stderr(&ts) : stderr;
+  if (!progress) progress = stderr;
   for (size_t i = 0; i < n && rc == 0; i++) {
     if (!mine[i]) continue;
     json_t *run = json_array_get(runs, i);
@@ -227,7 +263,7 @@ int sweep_run(int argc, char **argv) {
     smx_train_config c;
     static smx_train_result r;
     if ((s = smx_sweep_train_config(run, &c)) == SMX_OK) {
-      c.threads = (int)threads, c.progress = job_s ? NULL : stderr; /* workers' epoch lines would interleave */
+      c.threads = (int)threads, c.progress = progress;
       c.model.device = device;
       s = smx_train(&c, &r);
     }
@@ -253,6 +289,7 @@ int sweep_run(int argc, char **argv) {
   }
   free(mine);
   json_decref(runs);
+  if (progress != stderr) fclose(progress);
   if (!rc && !dry) fprintf(stderr, "%sseqmix sweep run: %zu runs done; results in %s\n", tag, k, job_s ? job_out : out);
   return rc;
 }

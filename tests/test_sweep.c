@@ -270,6 +270,8 @@ Test(sweep, run_appends_resumes_and_shards, .timeout = 600) {
   run_cli(&r, (const char *[]){"sweep", "run", "--spec", spec, "--out", jobs, "--jobs", "2", NULL});
   cr_assert_eq(r.status, 0, "%s", r.err);
   cr_assert(strstr(r.err, "[job 0/2]") && strstr(r.err, "[job 1/2]") && strstr(r.err, "4 runs done by 2 workers"), "%s", r.err);
+  /* each worker's epoch lines, whole and tagged */
+  cr_assert(strstr(r.err, "\n[job 0/2]   epoch 1/") && strstr(r.err, "\n[job 1/2]   epoch 1/"), "%s", r.err);
   cr_assert_eq(count_lines(jobs), 4);
   snprintf(left, sizeof left, "%s.job0", jobs);
   cr_assert_neq(access(left, F_OK), 0, "the job files are merged and deleted");
