@@ -161,7 +161,9 @@ int sweep_run(int argc, char **argv) {
               "Expands the sweep into its runs and trains, in grid order, every run the results file does\n"
               "not hold yet; each finished run is appended as one JSON line (config, metrics, and in\n"
               "\"meta\" the wall time, tokens/s, threads, hardware id and git revision). Rerunning resumes.\n"
-              "Progress on stderr: run i of n, then per epoch loss, test accuracy and ETA (with --jobs, each line behind its worker's [job J/N] tag).", opts);
+              "Progress on stderr: run i of n, then per epoch loss, test accuracy and ETA (with --jobs,\n"
+              "each line behind its worker's [job J/N] tag).",
+              opts);
     return 0;
   }
   if (!!preset == !!spec_path) return cli_error("seqmix sweep run: give one of --preset NAME or --spec FILE");
