@@ -26,6 +26,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -176,6 +178,11 @@ int sweep_run(int argc, char **argv) {
   if (shard_s && (s = smx_shard_parse(shard_s, &si, &sn)) != SMX_OK) return cli_fail(s);
   if (job_s && (s = smx_shard_parse(job_s, &ji, &jn)) != SMX_OK) return cli_fail(s);
   if (job_s && jobs > 1) return cli_error("seqmix sweep run: --job and --jobs exclude each other");
+  /* A worker ends with its parent: killed alone, the parent would leave workers training on, and
+   * the next `sweep run` would start a second writer on the same job file. Its finished runs are
+   * in OUT.jobJ already and are merged at the next start. */
+  if (job_s && prctl(PR_SET_PDEATHSIG, SIGTERM) == 0 && getppid() == 1)
+    return cli_error("seqmix sweep run: worker %s: its parent is gone", job_s);
   smx_device device;
   if ((s = smx_device_parse(device_s, &device)) != SMX_OK) return cli_fail(s);
   if (device == SMX_DEV_CUDA && jobs > 1)

@@ -316,3 +316,25 @@ Test(sweep, bad_arguments_get_one_line) {
     cr_assert(strstr(r.err, needles[i]), "case %zu: '%s' lacks '%s'", i, r.err, needles[i]);
   }
 }
+
+/* Workers end with their parent: killed alone, it must not leave them training (and a later
+ * `sweep run` starting second writers on their job files). */
+Test(sweep, workers_end_with_their_parent, .timeout = 120) {
+  char dir[600], spec[700], out[700], cmd[5000];
+  snprintf(dir, sizeof dir, "%s", test_dir("sweep-orphans"));
+  snprintf(spec, sizeof spec, "%s/spec.json", dir);
+  snprintf(out, sizeof out, "%s/orphans.jsonl", dir);
+  write_text(spec, "{\"name\": \"long\", \"task\": \"mqar\", \"points\": [\"V=64,L=16,N=2\"], \"mixers\": [\"attention\"], "
+                   "\"d\": [16], \"lr\": [0.01], \"seeds\": [1, 2], \"layers\": 1, \"heads\": 1, \"mlp\": 0, \"epochs\": 1024, "
+                   "\"batch\": 8, \"n_train\": 4096, \"n_test\": 16, \"schedule\": \"cosine\", \"warmup\": 0, "
+                   "\"weight_decay\": 0.1, \"target\": 1}");
+  /* start, wait for both workers, kill the parent alone, then count what is left ("[-]-job": the
+   * pattern must not match this shell's own command line) */
+  snprintf(cmd, sizeof cmd,
+           "'%s' sweep run --spec '%s' --out '%s' --jobs 2 2>/dev/null & p=$!; "
+           "for i in $(seq 100); do [ $(pgrep -f -- '%s [-]-job' | wc -l) -ge 2 ] && break; sleep 0.1; done; "
+           "kill $p; for i in $(seq 50); do pgrep -f -- '%s [-]-job' >/dev/null || exit 0; sleep 0.1; done; "
+           "pkill -f -- '%s [-]-job'; exit 1",
+           SMX_CLI_PATH, spec, out, out, out, out);
+  cr_assert_eq(system(cmd), 0, "workers kept running after their parent was killed");
+}
