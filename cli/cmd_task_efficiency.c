@@ -351,6 +351,6 @@ int task_efficiency(int argc, char **argv) {
     json_decref(doc);
     if (s != SMX_OK) return cli_fail(s);
   }
-  if (plot_dir) rc = plots(plot_dir, runs, n_arch, n_ctx, hw.hardware_id, md_path ? stderr : stdout);
+  if (plot_dir) rc = plots(plot_dir, runs, n_arch, n_ctx, hw.hardware_id, stderr); /* stdout holds only the tables */
   return rc;
 }
