@@ -21,8 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "cli.h"
 #include "seqmix/device.h"
@@ -186,7 +184,8 @@ static int write_csv(const char *path, const arch_run *runs, int n_arch, int n_c
   return fclose(f) ? cli_error("seqmix task efficiency: cannot write %s", path) : 0;
 }
 
-static int plots(const char *dir, const arch_run *runs, int n_arch, int n_ctx, const char *hw, FILE *log) {
+/* Draws into dir (created before measuring); its "wrote" lines go to stderr: stdout holds only the tables. */
+static int plots(const char *dir, const arch_run *runs, int n_arch, int n_ctx, const char *hw) {
   static const char *const name[3] = {"prefill", "decode", "state"};
   static const char *const title[3] = {"prefill tokens/s (one sequence)", "decode tokens/s (one sequence)",
                                        "KV cache and state bytes per sequence"};
@@ -202,7 +201,7 @@ static int plots(const char *dir, const arch_run *runs, int n_arch, int n_ctx, c
                plots_script_dir(), csv, out, title[w], hw, n_arch + 1);
       smx_status s = cli_gnuplot(script[w], vars);
       if (s != SMX_OK) return cli_fail(s);
-      fprintf(log, "wrote %s\n", out);
+      fprintf(stderr, "wrote %s\n", out);
     }
   }
   return 0;
@@ -351,6 +350,6 @@ int task_efficiency(int argc, char **argv) {
     json_decref(doc);
     if (s != SMX_OK) return cli_fail(s);
   }
-  if (plot_dir) rc = plots(plot_dir, runs, n_arch, n_ctx, hw.hardware_id, stderr); /* stdout holds only the tables */
+  if (plot_dir) rc = plots(plot_dir, runs, n_arch, n_ctx, hw.hardware_id);
   return rc;
 }
