@@ -59,6 +59,7 @@ int cmd_sweep(int argc, char **argv);
 /* The steps `suite` chains; each is also what its subcommand runs. */
 typedef struct check_args {
   const char *op, *variant, *shape, *out, *run_id;
+  const char *device; /* "cpu" or "cuda": only that device's variants (and no finite differences) */
   unsigned long long seed;
   int no_fd, verbose;
 } check_args;

@@ -4,6 +4,7 @@
  *
  *   seqmix check                                   # everything registered
  *   seqmix check --op fftconv --variant cpu.fftw --shape B=2,H=3,L=1031
+ *   seqmix check --device cuda                     # the CUDA variants only (a GPU, or the emulator)
  */
 #include <float.h>
 #include <math.h>
@@ -58,6 +59,8 @@ int run_check(const check_args *a) {
   const smx_op *only = NULL;
   smx_status s = smx_resolve_filters(a->op, a->variant, a->shape, &only);
   if (s != SMX_OK) return cli_fail(s);
+  smx_device dev = SMX_DEV_CPU;
+  if (a->device && (s = smx_device_parse(a->device, &dev)) != SMX_OK) return cli_fail(s);
 
   json_t *results = json_array(), *fds = json_array();
   int passed = 0, failed = 0, skipped = 0, fd_failed = 0, fd_skipped = 0;
@@ -78,6 +81,7 @@ int run_check(const check_args *a) {
         const smx_variant *v = smx_variant_at(op, vi);
         if (v->baseline) continue;
         if (a->variant && strcmp(a->variant, v->name) != 0) continue;
+        if (a->device && v->device != dev) continue;
         smx_check_outcome o;
         if ((s = smx_check_variant(cc, v, &o)) != SMX_OK) {
           smx_check_case_free(cc);
@@ -101,6 +105,7 @@ int run_check(const check_args *a) {
       }
       smx_check_case_free(cc);
       int want_fd = !a->no_fd && (!a->variant || strcmp(a->variant, "reference") == 0) &&
+                    (!a->device || dev == SMX_DEV_CPU) &&
                     (!op->reference_cost || op->reference_cost(&c, SMX_BWD) <= FD_MAX_COST);
       if (want_fd) {
         double rel = 0;
@@ -161,6 +166,7 @@ int cmd_check(int argc, char **argv) {
   const cli_opt opts[] = {
       {"op", "NAME", "only this op", &a.op, NULL},
       {"variant", "NAME", "only this variant", &a.variant, NULL},
+      {"device", "cpu|cuda", "only the variants of this device", &a.device, NULL},
       {"shape", "SPEC", "one shape, e.g. B=2,H=3,L=1031 (needs --op); default: the op's check shapes", &a.shape, NULL},
       {"seed", "N", "Philox seed for the inputs (default 1)", &seed, NULL},
       {"out", "FILE", "also write the results as JSON (written atomically)", &a.out, NULL},
@@ -169,7 +175,7 @@ int cmd_check(int argc, char **argv) {
       {0}};
   if (cli_parse("check", argc, argv, opts, &help)) return SMX_EXIT_USAGE;
   if (help) {
-    cli_usage("check", "[--op NAME] [--variant NAME] [--shape SPEC] [--seed N] [--out FILE]",
+    cli_usage("check", "[--op NAME] [--variant NAME] [--device cpu|cuda] [--shape SPEC] [--seed N] [--out FILE]",
               "Checks every variant against the fp64 reference, forward and backward:\n"
               "  err(variant) <= k * err(naive fp32) + c * FLT_EPSILON * max|ref|   per output tensor,\n"
               "plus NaN/Inf, canaries around every tensor, unchanged inputs and (CPU) bitwise repeatability.\n"

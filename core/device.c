@@ -35,6 +35,8 @@ smx_status smx_device_parse(const char *name, smx_device *out) {
 
 int smx_cuda_built(void) { return SMX_HAVE_CUDA; }
 
+int smx_cuda_emulated(void) { return smx_gpu_emulated(); }
+
 int smx_gpu_count(void) {
   pthread_once(&probe_once, probe);
   return gpu_count;

@@ -18,6 +18,8 @@ extern "C" {
 /* Number of CUDA devices, or 0 with the reason written to why. Never initialises more than the
  * runtime's device query: safe on machines with no driver (cudaErrorInsufficientDriver). */
 int smx_gpu_probe(char *why, size_t n);
+/* 1 when the CUDA backend is the host emulator (meson -Demulate_cuda=true, emu/cuda_emu.h) */
+int smx_gpu_emulated(void);
 
 smx_status smx_gpu_malloc(void **p, size_t bytes);
 /* smx_gpu_malloc then zeroed (core/buffer.c); *p = NULL on failure */

@@ -14,6 +14,14 @@ extern "C" {
 }
 #include "cuda_check.h"
 
+extern "C" int smx_gpu_emulated(void) {
+#ifdef SMX_CUDA_EMULATION
+  return 1;
+#else
+  return 0;
+#endif
+}
+
 extern "C" int smx_gpu_probe(char *why, size_t n) {
   int count = 0;
   cudaError_t e = cudaGetDeviceCount(&count);
@@ -189,6 +197,11 @@ static smx_status timer_init(smx_gpu_timer *t) {
 
 extern "C" smx_status smx_gpu_timer_create(smx_gpu_timer **out) {
   *out = NULL;
+#ifdef SMX_CUDA_EMULATION
+  /* the emulator (emu/cuda_emu.h) runs kernels on the CPU: its times say nothing about a GPU */
+  return smx_fail(SMX_ERR_UNSUPPORTED, "this build runs CUDA under the host emulator (-Demulate_cuda=true): "
+                                       "it checks CUDA variants but cannot time them");
+#endif
   smx_gpu_timer *t = (smx_gpu_timer *)calloc(1, sizeof *t);
   if (!t) return smx_fail(SMX_ERR_NOMEM, "cannot allocate a GPU timer");
   smx_status s = timer_init(t);
@@ -307,6 +320,10 @@ static smx_status measure_sgemm(double *flops) {
 }
 
 extern "C" smx_status smx_gpu_measure_peaks(double *flops, double *bytes_per_s) {
+#ifdef SMX_CUDA_EMULATION
+  *flops = *bytes_per_s = 0;
+  return smx_fail(SMX_ERR_UNSUPPORTED, "this build runs CUDA under the host emulator: no GPU peaks to measure");
+#endif
   *flops = *bytes_per_s = 0;
   smx_status s = measure_copy(bytes_per_s);
   if (s != SMX_OK) return s;

@@ -8,6 +8,8 @@ static smx_status not_built(void) {
   return smx_fail(SMX_ERR_NO_DEVICE, "this seqmix was built without CUDA (meson -Dcuda=disabled or no nvcc)");
 }
 
+int smx_gpu_emulated(void) { return 0; }
+
 int smx_gpu_probe(char *why, size_t n) {
   snprintf(why, n, "built without CUDA (meson -Dcuda=disabled or no nvcc at configure time)");
   return 0;

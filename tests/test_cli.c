@@ -23,6 +23,7 @@ Test(cli, unknown_names_and_flags) {
   expect_usage_error((const char *[]){"check", "--op", "nosuchop", NULL}, "unknown op 'nosuchop' (known: fftconv, rope, attention, attention_decode, dma, dma_bias, ssd");
   expect_usage_error((const char *[]){"check", "--op", "fftconv", "--variant", "cpu.magic", NULL}, "no variant 'cpu.magic'");
   expect_usage_error((const char *[]){"check", "--variant", "cpu.magic", NULL}, "no op has a variant");
+  expect_usage_error((const char *[]){"check", "--op", "rope", "--device", "tpu", NULL}, "unknown device 'tpu'");
   expect_usage_error((const char *[]){"check", "--frob", NULL}, "unknown option '--frob'");
   expect_usage_error((const char *[]){"check", "--seed", NULL}, "needs a value");
   expect_usage_error((const char *[]){"check", "--seed", "-3", NULL}, "--seed -3");
@@ -117,6 +118,20 @@ Test(cli, check_one_shape_and_json) {
   cr_assert_eq(json_integer_value(json_object_get(sum, "failed")), 0);
   cr_assert_eq(json_integer_value(json_object_get(sum, "fd_failed")), 0);
   json_decref(doc);
+}
+
+/* --device keeps that device's variants: cpu includes the reference (and its finite-difference
+ * check), cuda only the CUDA variants (skipped without a GPU, run under the CUDA emulator) */
+Test(cli, check_one_device) {
+  run_cli(&r, (const char *[]){"check", "--op", "fftconv", "--device", "cpu", "--shape", "B=1,H=2,L=33", NULL});
+  cr_assert_eq(r.status, 0, "stdout: %s\nstderr: %s", r.out, r.err);
+  cr_assert(strstr(r.out, "cpu.fftw") && strstr(r.out, "cpu.monarch_fft") && strstr(r.out, "fftconv  reference "),
+            "%s", r.out);
+  cr_assert(!strstr(r.out, "cuda.") && strstr(r.out, "finite differences: 1 shapes, 0 failed"), "%s", r.out);
+  run_cli(&r, (const char *[]){"check", "--op", "fftconv", "--device", "cuda", "--shape", "B=1,H=2,L=33", NULL});
+  cr_assert_eq(r.status, 0, "stdout: %s\nstderr: %s", r.out, r.err);
+  cr_assert(!strstr(r.out, "cpu.") && !strstr(r.out, "fftconv  reference ") && strstr(r.out, "finite differences: 0 shapes"),
+            "%s", r.out);
 }
 
 Test(cli, bench_plot_report, .timeout = 600) {

@@ -17,6 +17,9 @@ const char *smx_device_name(smx_device d);          /* "cpu", "cuda" */
 smx_status smx_device_parse(const char *name, smx_device *out);
 
 int smx_cuda_built(void);     /* 1 when this binary contains the CUDA variants */
+/* 1 when they run on the CPU under the CUDA emulator (meson -Demulate_cuda=true): checks only, no
+ * timings (docs/cuda-emulation.md) */
+int smx_cuda_emulated(void);
 int smx_gpu_count(void);      /* usable GPUs; probed once and cached */
 /* NULL when a GPU is usable; otherwise why not ("built without CUDA", "no CUDA driver ..."). */
 const char *smx_gpu_unavailable_reason(void);

@@ -70,7 +70,7 @@ smx_status run(void *p, smx_pass pass, void *const *t) {
   smx_status st = unfused_scores(u, t[ATTN_Q], t[ATTN_K], 0.0f);
   if (st != SMX_OK) return st;
   if (pass == SMX_FWD) return unfused_forward(u, t[ATTN_V], t[ATTN_O], (float *)t[ATTN_LSE]);
-  return unfused_backward(u, t[ATTN_Q], t[ATTN_K], t[ATTN_V], t[ATTN_O], (const float *)t[ATTN_LSE], t[ATTN_DO],
+  return unfused_backward(u, t[ATTN_Q], t[ATTN_K], t[ATTN_V], t[ATTN_DO],
                           t[ATTN_DQ], t[ATTN_DK], t[ATTN_DV], 0);
 }
 

@@ -77,6 +77,18 @@ template <typename T> struct bwd_args {
 
 /* ---- PTX wrappers ----------------------------------------------------------------------------- */
 
+#ifdef SMX_CUDA_EMULATION /* the CUDA emulator (emu/cuda_emu.h): the same instructions on the host */
+__device__ __forceinline__ void cp_async16(void *smem, const void *gmem, bool valid) {
+  smx_emu::cp_async16(smem, gmem, valid);
+}
+__device__ __forceinline__ void cp_async_commit() { smx_emu::cp_async_commit(); }
+template <int N> __device__ __forceinline__ void cp_async_wait() { smx_emu::cp_async_wait(N); }
+__device__ __forceinline__ void ldsm_x4(uint32_t r[4], const bf16 *p) { smx_emu::ldmatrix_x4(r, p, false); }
+__device__ __forceinline__ void ldsm_x4_t(uint32_t r[4], const bf16 *p) { smx_emu::ldmatrix_x4(r, p, true); }
+__device__ __forceinline__ void mma_bf16(float c[4], const uint32_t a[4], uint32_t b0, uint32_t b1) {
+  smx_emu::mma_m16n8k16_bf16(c, a, b0, b1);
+}
+#else
 /* 16-byte global -> shared copy that bypasses L1; valid = false zero-fills (src is not read). */
 __device__ __forceinline__ void cp_async16(void *smem, const void *gmem, bool valid) {
   unsigned s = static_cast<unsigned>(__cvta_generic_to_shared(smem));
@@ -115,6 +127,8 @@ __device__ __forceinline__ void mma_bf16(float c[4], const uint32_t a[4], uint32
                : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
                : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
+
+#endif
 
 /* ---- element and fragment helpers ------------------------------------------------------------- */
 

@@ -7,8 +7,10 @@
  * Forward:  s = scale Q K^T (+ the caller's dense mask, already in s)   cuBLAS, fp32 out
  *           causal row softmax -> P (in place for fp32; a bf16 copy for bf16) and lse
  *           O = P V                                                     cuBLAS, written in O's layout
- * Backward: s again (the caller re-adds its mask), dP = dO V^T, D_i = <do_i, o_i>,
- *           one elementwise pass P = exp(s - lse), dS = P (dP - D) (zero above the diagonal),
+ * Backward: s again (the caller re-adds its mask), dP = dO V^T,
+ *           one kernel per row: P recomputed as the forward computed it, D_i = sum_j P_ij dP_ij
+ *           (softmax's backward on the materialized P; equal to <do_i, o_i>), dS = P (dP - D)
+ *           (zero above the diagonal); the saved lse is not needed,
  *           dV = P^T dO, dQ = scale dS K, dK = scale dS^T Q.
  *
  * cuBLAS is column-major: a row-major (rows x cols) matrix with row stride ld is, to cuBLAS, the
@@ -109,39 +111,47 @@ __global__ void __launch_bounds__(UNFUSED_ROW_THREADS)
   }
 }
 
-/* D_r = <do_i, o_i> for row r = (b*H + h)*L + i, one warp per row; o and do are (B, L, H, P). */
-template <typename T>
-__global__ void row_dot(const T *o, const T *dout, float *dsum, int64_t L, int64_t H, int64_t P, int64_t rows) {
-  int lane = threadIdx.x & 31;
-  int64_t warps = (int64_t)gridDim.x * (blockDim.x / 32);
-  for (int64_t r = blockIdx.x * (int64_t)(blockDim.x / 32) + threadIdx.x / 32; r < rows; r += warps) {
-    int64_t i = r % L, bh = r / L, b = bh / H, h = bh % H;
-    int64_t off = ((b * L + i) * H + h) * P;
-    float acc = 0.0f;
-    for (int64_t c = lane; c < P; c += 32) acc += unfused_f32(o[off + c]) * unfused_f32(dout[off + c]);
-    for (int w = 16; w > 0; w >>= 1) acc += __shfl_xor_sync(0xffffffffu, acc, w);
-    if (lane == 0) dsum[r] = acc;
-  }
+/* The sum of the block's values, the same in every thread: each warp's lane 0 total (a butterfly
+ * gives every lane the same sum anyway), then the warps in order. */
+template <int THREADS> __device__ __forceinline__ float block_sum(float v) {
+  __shared__ float ws[THREADS / 32];
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  if ((threadIdx.x & 31) == 0) ws[threadIdx.x / 32] = v;
+  __syncthreads();
+  v = ws[0];
+  for (int w = 1; w < THREADS / 32; w++) v += ws[w];
+  __syncthreads(); /* ws is reused by the next row */
+  return v;
 }
 
-/* P = exp(s - lse) and dS = P (dP - D) on j <= i, both 0 above the diagonal; written to p and ds
- * (which alias s and dp for fp32), and dS also to dp in fp32 when keep_ds32 (bf16 runs whose
- * caller reduces dS, the dma bias gradient). A masked score s = -inf gives P = 0, dS = 0, also in
- * an empty dma row (lse = 0 there). */
+/* Row r of the backward: P recomputed exactly as causal_softmax computed it (exp(s - m) / l, the
+ * same bits, which the dV GEMM reads), D_i = sum_j P_ij dP_ij (softmax's own backward on the
+ * materialized P and dP; equal to <do_i, o_i>), and dS = P (dP - D), both 0 above the diagonal.
+ * Taking D from the same P and dP values as the dS terms keeps the identities of the exact
+ * gradient: a one-key row (L = 1, i = 0) has P = 1 and dS = 0 exactly, where D = <do_i, o_i> would
+ * leave the difference of two differently rounded dot products. Written to p and ds (which alias s
+ * and dp for fp32), and dS also to dp in fp32 when keep_ds32 (bf16 runs whose caller reduces dS,
+ * the dma bias gradient). A row whose visible scores are all -inf gets P = 0, dS = 0. */
 template <typename T>
 __global__ void __launch_bounds__(UNFUSED_ROW_THREADS)
-    softmax_grad(const float *s, float *dp, const float *lse, const float *dsum, T *p, T *ds, int keep_ds32,
-                 int64_t rows, int64_t L) {
+    softmax_grad(const float *s, float *dp, T *p, T *ds, int keep_ds32, int64_t rows, int64_t L) {
   for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
     int64_t i = r % L;
-    float z = lse[r], d = dsum[r];
     const float *sr = s + r * L;
     float *dr = dp + r * L;
     T *pr = p + r * L, *dsr = ds + r * L;
+    float m = -INFINITY, l = 0.0f;
+    for (int64_t j = threadIdx.x; j <= i; j += UNFUSED_ROW_THREADS) online_add(m, l, sr[j]);
+    block_merge<UNFUSED_ROW_THREADS>(m, l);
+    bool empty = m == -INFINITY;
+    float part = 0.0f;
+    if (!empty)
+      for (int64_t j = threadIdx.x; j <= i; j += UNFUSED_ROW_THREADS) part += expf(sr[j] - m) / l * dr[j];
+    float d = block_sum<UNFUSED_ROW_THREADS>(part); /* every thread has read its dP before any is replaced */
     for (int64_t j = threadIdx.x; j < L; j += UNFUSED_ROW_THREADS) {
       float pv = 0.0f, g = 0.0f;
-      if (j <= i) {
-        pv = expf(sr[j] - z);
+      if (j <= i && !empty) {
+        pv = expf(sr[j] - m) / l;
         g = pv * (dr[j] - d);
       }
       pr[j] = unfused_from_f32<T>(pv);
@@ -171,13 +181,12 @@ struct unfused {
   float *s;           /* (B, H, L, L) fp32: scores (+ mask), then P in place (fp32 runs) */
   float *dp;          /* (B, H, L, L) fp32: dP, then dS in place */
   void *p16, *ds16;   /* bf16 runs: (B, H, L, L) P and dS as GEMM operands */
-  float *dsum;        /* (B, H, L): D */
   float *dk32, *dv32; /* bf16 runs: (B, L, Hkv, P) fp32 group sums of dK, dV */
 };
 
 /* Bytes unfused_init allocates, in double so absurd shapes cannot overflow the test. */
 inline double unfused_bytes(int64_t B, int64_t L, int64_t H, int64_t Hkv, int64_t P, smx_dtype dt) {
-  double sq = (double)B * H * L * L, bytes = 2 * 4 * sq + 4.0 * B * H * L;
+  double sq = (double)B * H * L * L, bytes = 2 * 4 * sq;
   if (dt == SMX_BF16) bytes += 2 * 2 * sq + 2 * 4.0 * B * L * Hkv * P;
   return bytes;
 }
@@ -188,7 +197,6 @@ inline void unfused_release(unfused *u) {
   cudaFree(u->dp);
   cudaFree(u->p16);
   cudaFree(u->ds16);
-  cudaFree(u->dsum);
   cudaFree(u->dk32);
   cudaFree(u->dv32);
 }
@@ -210,7 +218,6 @@ inline smx_status unfused_init(unfused *u, int64_t B, int64_t L, int64_t H, int6
   size_t sq = (size_t)(B * H) * (size_t)(L * L);
   SMX_CUDA_CHECK(cudaMalloc(&u->s, sq * sizeof(float)));
   SMX_CUDA_CHECK(cudaMalloc(&u->dp, sq * sizeof(float)));
-  SMX_CUDA_CHECK(cudaMalloc(&u->dsum, (size_t)(B * H * L) * sizeof(float)));
   if (dt == SMX_BF16) {
     size_t kv = (size_t)(B * L * Hkv * P);
     SMX_CUDA_CHECK(cudaMalloc(&u->p16, sq * sizeof(__nv_bfloat16)));
@@ -287,8 +294,8 @@ inline smx_status unfused_forward(unfused *u, const void *v, void *o, float *lse
 
 /* From the recomputed scores in u->s (mask included): dq, dk, dv. keep_ds32 = leave dS in fp32 in
  * u->dp (it is there anyway for fp32 runs). */
-inline smx_status unfused_backward(unfused *u, const void *q, const void *k, const void *v, const void *o,
-                                   const float *lse, const void *dout, void *dq, void *dk, void *dv, int keep_ds32) {
+inline smx_status unfused_backward(unfused *u, const void *q, const void *k, const void *v, const void *dout, void *dq,
+                                   void *dk, void *dv, int keep_ds32) {
   cudaDataType t = io_type(u);
   int bf16 = u->dtype == SMX_BF16;
   int64_t rows = u->B * u->H * u->L;
@@ -300,18 +307,12 @@ inline smx_status unfused_backward(unfused *u, const void *q, const void *k, con
   }
   void *pbuf = bf16 ? u->p16 : (void *)u->s, *dsbuf = bf16 ? u->ds16 : (void *)u->dp;
   if (bf16) {
-    row_dot<__nv_bfloat16><<<unfused_grid(rows, 8), 256>>>((const __nv_bfloat16 *)o, (const __nv_bfloat16 *)dout,
-                                                           u->dsum, u->L, u->H, u->P, rows);
-    SMX_CUDA_CHECK_LAUNCH();
     softmax_grad<__nv_bfloat16><<<unfused_grid(rows, 1), UNFUSED_ROW_THREADS>>>(
-        u->s, u->dp, lse, u->dsum, (__nv_bfloat16 *)pbuf, (__nv_bfloat16 *)dsbuf, keep_ds32, rows, u->L);
+        u->s, u->dp, (__nv_bfloat16 *)pbuf, (__nv_bfloat16 *)dsbuf, keep_ds32, rows, u->L);
   } else {
-    row_dot<float>
-        <<<unfused_grid(rows, 8), 256>>>((const float *)o, (const float *)dout, u->dsum, u->L, u->H, u->P, rows);
-    SMX_CUDA_CHECK_LAUNCH();
     /* P and dS in place: dS already is the fp32 copy, whatever keep_ds32 says */
     softmax_grad<float>
-        <<<unfused_grid(rows, 1), UNFUSED_ROW_THREADS>>>(u->s, u->dp, lse, u->dsum, u->s, u->dp, 0, rows, u->L);
+        <<<unfused_grid(rows, 1), UNFUSED_ROW_THREADS>>>(u->s, u->dp, u->s, u->dp, 0, rows, u->L);
   }
   SMX_CUDA_CHECK_LAUNCH();
   /* the fp32 outputs take the group sums directly; bf16 ones go through fp32 accumulators */

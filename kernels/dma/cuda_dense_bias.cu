@@ -173,7 +173,7 @@ smx_status run(void *p, smx_pass pass, void *const *t) {
   smx_status st = masked_scores(s, t[DMA_Q], t[DMA_K], t[DMA_BIAS]);
   if (st != SMX_OK) return st;
   if (pass == SMX_FWD) return unfused_forward(&s->u, t[DMA_V], t[DMA_O], (float *)t[DMA_LSE]);
-  st = unfused_backward(&s->u, t[DMA_Q], t[DMA_K], t[DMA_V], t[DMA_O], (const float *)t[DMA_LSE], t[DMA_DO], t[DMA_DQ],
+  st = unfused_backward(&s->u, t[DMA_Q], t[DMA_K], t[DMA_V], t[DMA_DO], t[DMA_DQ],
                         t[DMA_DK], t[DMA_DV], 1);
   if (st != SMX_OK) return st;
   return bias_grad(s, t[DMA_DBIAS]);

@@ -15,7 +15,11 @@
 #define SMX_FC_DYNAMIC_SMEM(name) extern __shared__ float2 name[]
 #define SMX_FC_NOINLINE __noinline__
 #define SMX_FC_UNROLL _Pragma("unroll")
-#else /* the host emulation */
+#elif defined(SMX_CUDA_EMULATION) /* the CUDA emulator (emu/cuda_emu.h) */
+#define SMX_FC_DYNAMIC_SMEM(name) float2 *name = (float2 *)::smx_emu::dynamic_smem()
+#define SMX_FC_NOINLINE __attribute__((noinline))
+#define SMX_FC_UNROLL
+#else /* the host emulation of tests/test_flashconv_emu.cc */
 #define SMX_FC_DYNAMIC_SMEM(name) float2 *name = smx_fc_emulated_smem
 #define SMX_FC_NOINLINE __attribute__((noinline))
 #define SMX_FC_UNROLL
