@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Checks every CUDA variant on the CPU under the CUDA emulator (emu/, docs/cuda-emulation.md):
 # builds BUILD_DIR (default build-emu) with -Demulate_cuda=true, then runs
-# `seqmix check --device cuda` (all CUDA variants, every op's check shapes, forward and backward,
-# against the fp64 references) and the CUDA model tests. Needs the CUDA toolkit's headers, no GPU.
+# the emulator's own tests, `seqmix check --device cuda` (all CUDA variants, every op's check
+# shapes, forward and backward, against the fp64 references) and the CUDA model tests. Needs the CUDA toolkit's headers, no GPU.
 #   ci/emulate-cuda.sh [BUILD_DIR]
 # ci/test.sh runs it; the JSON of the checks is left in BUILD_DIR/check-emulated.json.
 set -euo pipefail
@@ -19,6 +19,7 @@ fi
 
 ci/build.sh "$dir" -Demulate_cuda=true -Dtests=enabled -Dcuda=disabled
 "$dir/seqmix" info | sed -n '/^gpu 0/p'
+"$dir/tests/seqmix_tests" --filter 'cuda_emu/*' --jobs=2
 "$dir/seqmix" check --device cuda --out "$dir/check-emulated.json"
 "$dir/tests/seqmix_tests" --filter 'model_cuda/*' --jobs=2
 "$dir/tests/seqmix_tests" --filter 'gpu/*' --jobs=2

@@ -65,12 +65,13 @@ void *dynamic_smem();
 struct launch_config {
   dim3 grid, block;
   size_t smem;
-  const void *func; /* unknown (nullptr) for launches rewritten by cu_to_cc.py */
 };
-/* emu/runtime.cc: the launch's error becomes cudaGetLastError's; the dynamic shared memory a
- * kernel may ask for (48 KiB unless cudaFuncSetAttribute raised it, at most the H100's 227 KiB) */
+/* emu/runtime.cc: the launch's error becomes cudaGetLastError's. The dynamic shared memory a
+ * launch may ask for: 48 KiB, or the most cudaFuncSetAttribute gave any kernel (at most the H100's
+ * 227 KiB); a rewritten launch does not name its kernel (template arguments are deduced at the
+ * call), so forgetting the attribute is caught only while no kernel has been given more. */
 void note_launch_error(int cuda_error);
-size_t launch_smem_limit(const void *func); /* func nullptr: the largest any kernel was given */
+size_t launch_smem_limit();
 /* Runs `body` for every thread of every block (threads as fibers); returns a cudaError_t. */
 int run_grid(const launch_config &cfg, void (*body)(void *), void *ctx);
 
@@ -80,7 +81,7 @@ int run_grid(const launch_config &cfg, void (*body)(void *), void *ctx);
  * arguments convert exactly as in the launch. Launches are synchronous. */
 struct launch {
   launch_config cfg;
-  explicit launch(dim3 grid, dim3 block, size_t smem = 0, cudaStream_t stream = 0) : cfg{grid, block, smem, nullptr} {
+  explicit launch(dim3 grid, dim3 block, size_t smem = 0, cudaStream_t stream = 0) : cfg{grid, block, smem} {
     (void)stream;
   }
   template <class Body> void operator()(Body &&body) {

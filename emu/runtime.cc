@@ -41,14 +41,10 @@ size_t host_memory(int name) {
 
 namespace smx_emu {
 void note_launch_error(int e) { last_error = (cudaError_t)e; }
-size_t launch_smem_limit(const void *func) {
-  if (!func) { /* the launch does not name its kernel: check against the largest opt-in given */
-    size_t most = SMEM_DEFAULT;
-    for (const auto &kv : smem_attribute) most = (size_t)kv.second > most ? (size_t)kv.second : most;
-    return most;
-  }
-  auto it = smem_attribute.find(func);
-  return it == smem_attribute.end() ? SMEM_DEFAULT : (size_t)it->second;
+size_t launch_smem_limit() {
+  size_t most = SMEM_DEFAULT;
+  for (const auto &kv : smem_attribute) most = (size_t)kv.second > most ? (size_t)kv.second : most;
+  return most;
 }
 } // namespace smx_emu
 

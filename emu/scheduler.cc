@@ -230,6 +230,7 @@ void run_block(block_run *r) {
       if (f.state == DONE) after_exit();
     }
     if (!ran && r->n_done < r->n) {
+      r->current = nullptr; /* no thread is at fault alone */
       unsigned wb = 0, ww = 0;
       const fiber *first_w = nullptr;
       for (const fiber &f : r->fibers) {
@@ -260,7 +261,6 @@ char *map_stack() {
 }
 
 thread_local std::vector<char *> stack_pool;
-thread_local void *current_func = nullptr;
 
 } // namespace
 
@@ -270,8 +270,10 @@ void fail(const char *fmt, ...) {
   fprintf(stderr, "cuda emulator: ");
   vfprintf(stderr, fmt, ap);
   if (run && run->current)
-    fprintf(stderr, " [kernel %p, block (%u,%u,%u), thread (%u,%u,%u)]", current_func, block_idx.x, block_idx.y,
-            block_idx.z, run->current->idx.x, run->current->idx.y, run->current->idx.z);
+    fprintf(stderr, " [block (%u,%u,%u), thread (%u,%u,%u)]", block_idx.x, block_idx.y, block_idx.z,
+            run->current->idx.x, run->current->idx.y, run->current->idx.z);
+  else if (run)
+    fprintf(stderr, " [block (%u,%u,%u)]", block_idx.x, block_idx.y, block_idx.z);
   fprintf(stderr, "\n");
   va_end(ap);
   fflush(stderr);
@@ -394,7 +396,7 @@ int run_grid(const launch_config &cfg, void (*body)(void *), void *ctx) {
     note_launch_error(cudaErrorInvalidConfiguration);
     return cudaErrorInvalidConfiguration;
   }
-  if (cfg.smem > launch_smem_limit(cfg.func)) {
+  if (cfg.smem > launch_smem_limit()) {
     note_launch_error(cudaErrorInvalidValue);
     return cudaErrorInvalidValue;
   }
@@ -419,7 +421,6 @@ int run_grid(const launch_config &cfg, void (*body)(void *), void *ctx) {
   r.smem = (unsigned char *)smem;
   r.smem_bytes = cfg.smem;
   run = &r;
-  current_func = const_cast<void *>(cfg.func);
   block_dim = b;
   grid_dim = g;
   for (unsigned z = 0; z < g.z; z++)
