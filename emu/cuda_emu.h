@@ -42,8 +42,8 @@ namespace smx_emu {
 
 /* ---- the scheduler (emu/scheduler.cc) ---------------------------------------------------------- */
 
-extern thread_local uint3 thread_idx, block_idx;
-extern thread_local dim3 block_dim, grid_dim;
+/* the built-in variables of the running thread (plain uint3: no thread_local initialization) */
+inline thread_local uint3 thread_idx, block_idx, block_dim, grid_dim;
 
 /* One lane's part in a warp collective: its input and, after the collective, its output. */
 struct lane_slot {

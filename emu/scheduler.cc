@@ -61,10 +61,17 @@ smx_emu_switch:
 
 #include "emu/cuda_emu.h"
 
+/* Under AddressSanitizer (meson -Db_sanitize=address) every switch is announced, so ASan knows
+ * which stack is live; with exact-size device allocations and dynamic shared memory, it then
+ * reports a kernel's out-of-bounds access the way compute-sanitizer's memcheck would. */
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#include <sanitizer/common_interface_defs.h>
+#define SMX_EMU_ASAN 1
+#endif
+
 namespace smx_emu {
 
-thread_local uint3 thread_idx, block_idx;
-thread_local dim3 block_dim, grid_dim;
 
 namespace {
 
@@ -94,6 +101,7 @@ struct fiber {
   lane_slot *slot = nullptr;
   /* block barrier */
   int bar_op = 0, bar_pred = 0, bar_out = 0;
+  void *asan_fake_stack = nullptr;
   /* cp.async: copies not yet committed, and committed groups oldest first */
   std::vector<async_copy> open_copies;
   std::deque<std::vector<async_copy>> groups;
@@ -107,6 +115,9 @@ struct block_run {
   ucontext_t sched;
 #endif
   fiber *current = nullptr;
+  void *asan_fake_stack = nullptr;           /* the scheduler's, while a fiber runs */
+  const void *sched_bottom = nullptr;        /* the scheduler's stack, as ASan reports it */
+  size_t sched_size = 0;
   unsigned n = 0, n_done = 0, n_wait_block = 0;
   void (*body)(void *) = nullptr;
   void *ctx = nullptr;
@@ -118,10 +129,16 @@ thread_local block_run *run = nullptr;
 
 void fiber_entry() {
   block_run *r = run;
+#ifdef SMX_EMU_ASAN
+  __sanitizer_finish_switch_fiber(nullptr, &r->sched_bottom, &r->sched_size);
+#endif
   r->body(r->ctx);
   fiber *f = r->current;
   f->state = DONE;
   r->n_done++;
+#ifdef SMX_EMU_ASAN
+  __sanitizer_start_switch_fiber(nullptr, r->sched_bottom, r->sched_size); /* nullptr: this stack is done */
+#endif
 #ifdef SMX_EMU_FAST_SWITCH
   void *dead;
   smx_emu_switch(&dead, r->sched_sp); /* never resumed */
@@ -131,24 +148,41 @@ void fiber_entry() {
 }
 
 void yield_to_scheduler() {
-  fiber *f = run->current;
+  block_run *r = run;
+  fiber *f = r->current;
+#ifdef SMX_EMU_ASAN
+  __sanitizer_start_switch_fiber(&f->asan_fake_stack, r->sched_bottom, r->sched_size);
+#endif
 #ifdef SMX_EMU_FAST_SWITCH
-  smx_emu_switch(&f->sp, run->sched_sp);
+  smx_emu_switch(&f->sp, r->sched_sp);
 #else
-  swapcontext(&f->ctx, &run->sched);
+  swapcontext(&f->ctx, &r->sched);
+#endif
+#ifdef SMX_EMU_ASAN
+  __sanitizer_finish_switch_fiber(f->asan_fake_stack, &r->sched_bottom, &r->sched_size);
 #endif
 }
 
 void switch_to(block_run *r, fiber *f) {
+#ifdef SMX_EMU_ASAN
+  __sanitizer_start_switch_fiber(&r->asan_fake_stack, f->mapping + GUARD_BYTES, STACK_BYTES);
+#endif
 #ifdef SMX_EMU_FAST_SWITCH
   smx_emu_switch(&r->sched_sp, f->sp);
 #else
   swapcontext(&r->sched, &f->ctx);
 #endif
+#ifdef SMX_EMU_ASAN
+  __sanitizer_finish_switch_fiber(r->asan_fake_stack, nullptr, nullptr);
+#endif
 }
 
 /* A fresh fiber: its first switch lands in fiber_entry with an ABI-aligned stack. */
 void prepare(block_run *r, fiber &f) {
+#ifdef SMX_EMU_ASAN
+  /* a fiber that switched away for good left its frames' redzones poisoned on this stack */
+  ASAN_UNPOISON_MEMORY_REGION(f.mapping + GUARD_BYTES, STACK_BYTES);
+#endif
 #ifdef SMX_EMU_FAST_SWITCH
   (void)r;
   uint64_t *top = (uint64_t *)(f.mapping + GUARD_BYTES + STACK_BYTES);
@@ -421,8 +455,8 @@ int run_grid(const launch_config &cfg, void (*body)(void *), void *ctx) {
   r.smem = (unsigned char *)smem;
   r.smem_bytes = cfg.smem;
   run = &r;
-  block_dim = b;
-  grid_dim = g;
+  block_dim = make_uint3(b.x, b.y, b.z);
+  grid_dim = make_uint3(g.x, g.y, g.z);
   for (unsigned z = 0; z < g.z; z++)
     for (unsigned y = 0; y < g.y; y++)
       for (unsigned x = 0; x < g.x; x++) {

@@ -8,7 +8,11 @@
  */
 #include <criterion/criterion.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/common_interface_defs.h>
+#endif
 
 #include <vector>
 
@@ -122,6 +126,11 @@ __global__ void uses_dynamic_smem(float *out) {
   dyn[threadIdx.x] = (float)threadIdx.x;
   __syncthreads();
   out[threadIdx.x] = dyn[31 - threadIdx.x];
+}
+
+/* one element past the end of its buffer */
+__global__ void reads_past_the_end(const float *in, float *out, int n) {
+  out[threadIdx.x] = in[threadIdx.x + (threadIdx.x == 31 ? n - 31 : 0)];
 }
 
 /* misuse: lanes 0-15 shuffle with the whole warp while lanes 16-31 wait at __syncthreads */
@@ -290,3 +299,13 @@ Test(cuda_emu, a_shuffle_naming_a_returned_lane_stops_the_process, .signal = SIG
   int *d = dev_alloc<int>(32);
   shuffle_after_exit<<<1, 32>>>(d);
 }
+
+#if defined(__SANITIZE_ADDRESS__)
+/* ci/emulate-cuda.sh's build: AddressSanitizer sees a kernel's out-of-bounds read (device memory is
+ * an exact-size allocation), as compute-sanitizer's memcheck would on a GPU */
+Test(cuda_emu, an_out_of_bounds_read_in_a_kernel_is_reported, .signal = SIGABRT) {
+  __sanitizer_set_death_callback(abort); /* whatever ASAN_OPTIONS say */
+  float *in = dev_alloc<float>(32), *out = dev_alloc<float>(32);
+  reads_past_the_end<<<1, 32>>>(in, out, 32);
+}
+#endif
