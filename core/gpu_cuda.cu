@@ -320,11 +320,10 @@ static smx_status measure_sgemm(double *flops) {
 }
 
 extern "C" smx_status smx_gpu_measure_peaks(double *flops, double *bytes_per_s) {
-#ifdef SMX_CUDA_EMULATION
   *flops = *bytes_per_s = 0;
+#ifdef SMX_CUDA_EMULATION
   return smx_fail(SMX_ERR_UNSUPPORTED, "this build runs CUDA under the host emulator: no GPU peaks to measure");
 #endif
-  *flops = *bytes_per_s = 0;
   smx_status s = measure_copy(bytes_per_s);
   if (s != SMX_OK) return s;
   return measure_sgemm(flops);

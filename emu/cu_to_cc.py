@@ -117,7 +117,7 @@ def rewrite_dynamic_smem(text):
     return DYN_SMEM.sub(repl, text)
 
 
-def convert(path, deps, seen):
+def convert(path, deps):
     path = os.path.abspath(path)
     deps.append(path)
     with open(path, encoding="utf-8") as f:
@@ -130,7 +130,7 @@ def convert(path, deps, seen):
         if not os.path.isfile(local) and name.endswith(".cuh"):  # a path from the project root
             local = os.path.join(ROOT, name)
         if os.path.isfile(local) and name.endswith(".cuh"):
-            body = convert(local, deps, seen)
+            body = convert(local, deps)
             back = text.count("\n", 0, m.end()) + 2  # the line after the directive
             return f'#line 1 "{os.path.abspath(local)}"\n{body}\n#line {back} "{path}"'
         if os.path.isfile(local):
@@ -146,7 +146,7 @@ def main():
         raise SystemExit("usage: cu_to_cc.py IN.cu OUT.cc OUT.d")
     src, dst, depfile = sys.argv[1:]
     deps = []
-    body = convert(src, deps, set())
+    body = convert(src, deps)
     tmp = dst + ".tmp"
     with open(tmp, "w", encoding="utf-8") as f:
         f.write(f'#line 1 "{os.path.abspath(src)}"\n{body}')

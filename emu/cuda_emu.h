@@ -49,7 +49,7 @@ inline thread_local uint3 thread_idx, block_idx, block_dim, grid_dim;
 struct lane_slot {
   uint64_t in, out;
   int src;          /* shuffles: the lane to read from */
-  void *p[6];       /* fragments / addresses of collective matrix operations */
+  void *p[4];       /* fragments / addresses of collective matrix operations */
 };
 typedef void (*warp_combine_fn)(lane_slot *const slots[32], unsigned mask);
 

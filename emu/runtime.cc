@@ -13,6 +13,7 @@
 
 #include <mutex>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "emu/cuda_emu.h"
 
@@ -20,8 +21,7 @@ namespace {
 
 thread_local cudaError_t last_error = cudaSuccess;
 std::mutex allocations_lock;
-std::unordered_map<void *, size_t> allocations;
-size_t allocated_bytes = 0;
+std::unordered_set<void *> allocations; /* what cudaFree may be given */
 std::unordered_map<const void *, int> smem_attribute; /* cudaFuncAttributeMaxDynamicSharedMemorySize */
 
 const int SMEM_OPTIN = 232448; /* 227 KiB, the H100's */
@@ -146,8 +146,7 @@ cudaError_t cudaMalloc(void **p, size_t bytes) {
   }
   memset(q, 0xff, bytes); /* never-written device memory reads as NaN */
   std::lock_guard<std::mutex> g(allocations_lock);
-  allocations[q] = bytes;
-  allocated_bytes += bytes;
+  allocations.insert(q);
   *p = q;
   return cudaSuccess;
 }
@@ -160,7 +159,6 @@ cudaError_t cudaFree(void *p) {
     fprintf(stderr, "cuda emulator: cudaFree(%p) of memory cudaMalloc did not return\n", p);
     return fail_with(cudaErrorInvalidValue);
   }
-  allocated_bytes -= it->second;
   allocations.erase(it);
   free(p);
   return cudaSuccess;
